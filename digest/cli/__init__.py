@@ -1,0 +1,137 @@
+"""The command line: every step of the pipeline as a command, usable from cron with no terminal.
+
+Each group of commands lives in its own module with a `register(subparsers)` function; a command is a
+function `(ctx, args) -> ExitCode`. Textual is imported only when the TUI opens, and Jinja2 only when
+a digest is rendered, so `digest refresh` from cron stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from digest import __version__
+from digest.core.config import Config, ConfigError, load_config
+from digest.core.paths import Paths, get_paths
+from digest.core.store import NotFoundError, Store, StoreError
+
+
+class ExitCode(IntEnum):
+    """The cron user's contract (DESIGN.md): never renumber."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2  # usage or config error
+    NOTHING_TO_SEND = 3
+    LOCKED = 75  # EX_TEMPFAIL: another run holds the lock
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr with the given exit code."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Ctx:
+    paths: Paths
+    stdout: Any = field(default_factory=lambda: sys.stdout)
+    stderr: Any = field(default_factory=lambda: sys.stderr)
+    _config: Config | None = None
+    _store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.paths)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self.paths.ensure()
+            self._store = Store(self.paths.db_file)
+        return self._store
+
+    @property
+    def tty(self) -> bool:
+        return bool(getattr(self.stdout, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
+
+    def out(self, text: str = "") -> None:
+        print(text, file=self.stdout)
+
+    def err(self, text: str) -> None:
+        print(text, file=self.stderr)
+
+    def json(self, data: Any) -> None:
+        json.dump(data, self.stdout, indent=2, ensure_ascii=False)
+        self.stdout.write("\n")
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+Command = Callable[[Ctx, argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        raise CommandError(f"{self.prog}: {message}", ExitCode.USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from digest.cli import build_cmds, core_cmds, deliver_cmds
+
+    p = _Parser(prog="digest", description="Read feeds, curate the best stories, send an email digest.")
+    p.add_argument("--version", action="version", version=f"digest {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in (core_cmds, build_cmds, deliver_cmds):
+        module.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ctx = ctx or Ctx(get_paths())
+    try:
+        if not argv:
+            from digest.cli.core_cmds import cmd_tui
+
+            return int(cmd_tui(ctx, argparse.Namespace()))
+        args = build_parser().parse_args(argv)
+        if getattr(args, "func", None) is None:
+            build_parser().print_help(ctx.stdout)
+            return ExitCode.USAGE
+        return int(args.func(ctx, args))
+    except CommandError as e:
+        ctx.err(f"digest: {e}")
+        return e.code
+    except ConfigError as e:
+        ctx.err(f"digest: config error: {e}")
+        return ExitCode.USAGE
+    except NotFoundError as e:
+        ctx.err(f"digest: {e}")
+        return ExitCode.FAILURE
+    except StoreError as e:
+        ctx.err(f"digest: store error: {e}")
+        return ExitCode.FAILURE
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        ctx.err(f"digest: cannot write or read{where}: {e.strerror or e}")
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        ctx.err("digest: interrupted")
+        return 130
+    finally:
+        ctx.close()

@@ -1,0 +1,281 @@
+"""The TOML config: typed, with defaults, and errors that name the key and what is allowed."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from digest.core.paths import Paths
+
+
+class ConfigError(Exception):
+    """A bad config file or value; the message names the file and key."""
+
+
+@dataclass(slots=True)
+class NewsletterConfig:
+    title: str = "My Tech Digest"
+    tagline: str = "The stories worth your time, picked by hand"
+    from_: str = "Digest <digest@localhost>"
+    to: list[str] = field(default_factory=list)
+    reply_to: str = ""
+    postal_address: str = ""  # required for sending (CAN-SPAM); building works without it
+    unsubscribe_url: str = ""
+    unsubscribe_mailto: str = ""
+    tips_email: str = ""
+    web_url: str = ""
+    theme: str = "geekwire"
+    accent_color: str = "#BE4825"
+    sponsor_name: str = ""
+    sponsor_url: str = ""
+    sponsor_text: str = ""
+
+
+@dataclass(slots=True)
+class SectionConfig:
+    name: str
+    max_auto: int = 5
+    kind: str = "stories"  # stories | jobs | events (how a theme lays the section out)
+
+
+@dataclass(slots=True)
+class RefreshConfig:
+    concurrency: int = 16
+    per_host: int = 2
+    timeout_s: float = 20.0
+    max_bytes: int = 10_000_000
+    user_agent: str = ""
+
+
+@dataclass(slots=True)
+class SelectConfig:
+    since_last_digest: bool = True
+    max_age_hours: int = 72
+    include_keywords: list[str] = field(default_factory=list)
+    exclude_keywords: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SmtpConfig:
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    password_cmd: str = ""
+    rate_per_s: float = 0.0  # 0 = no limit
+    timeout_s: float = 30.0
+
+
+@dataclass(slots=True)
+class Config:
+    newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
+    sections: list[SectionConfig] = field(default_factory=list)
+    refresh: RefreshConfig = field(default_factory=RefreshConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for the TUI
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.sections:
+            self.sections = default_sections()
+
+    def section_names(self) -> list[str]:
+        return [s.name for s in self.sections]
+
+    def section(self, name: str) -> SectionConfig | None:
+        for s in self.sections:
+            if s.name.casefold() == name.casefold():
+                return s
+        return None
+
+
+def default_sections() -> list[SectionConfig]:
+    return [
+        SectionConfig("Top Stories", 5),
+        SectionConfig("Startups", 4),
+        SectionConfig("Engineering", 3),
+        SectionConfig("Jobs", 6, "jobs"),
+        SectionConfig("Events", 5, "events"),
+    ]
+
+
+# (min, max) for numbers, a tuple of choices for strings. Sources: SMTP ports are 16-bit; 256 concurrent
+# connections is far past what one machine's feed list needs; the rest are sanity limits.
+_LIMITS: dict[str, Any] = {
+    "refresh.concurrency": (1, 256),
+    "refresh.per_host": (1, 64),
+    "refresh.timeout_s": (1, 600),
+    "refresh.max_bytes": (10_000, 1_000_000_000),
+    "smtp.port": (1, 65535),
+    "smtp.security": ("starttls", "ssl", "none"),
+    "smtp.rate_per_s": (0, 10_000),
+    "smtp.timeout_s": (1, 600),
+    "select.max_age_hours": (1, 24 * 365),
+    "sections.max_auto": (0, 500),
+    "sections.kind": ("stories", "jobs", "events"),
+}
+
+SECRET_KEYS = {"password"}
+
+
+def _check(where: str, key: str, value: Any, default: Any) -> Any:
+    name = f"{where}.{key}" if where else key
+    limit = _LIMITS.get(name)
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(default, list):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings, got {value!r}")
+        return value
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{name} must be {_type_name(expected)}, got {value!r}")
+    if isinstance(limit, tuple) and limit and isinstance(limit[0], str):
+        if value not in limit:
+            raise ConfigError(f"{name} must be one of {', '.join(limit)}, got {value!r}")
+    elif isinstance(limit, tuple) and not (limit[0] <= value <= limit[1]):
+        raise ConfigError(f"{name} must be from {limit[0]} to {limit[1]}, got {value!r}")
+    return value
+
+
+def _type_name(t: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}.get(
+        t, t.__name__
+    )
+
+
+def _fill(obj: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table, got {data!r}")
+    known = {f.name.rstrip("_"): f for f in fields(obj)}
+    for key, value in data.items():
+        if key == "password" and where == "smtp":
+            raise ConfigError("smtp.password is not allowed: put the password in the environment "
+                              "variable named by smtp.password_env, or use smtp.password_cmd")
+        f = known.get(key)
+        if f is None:
+            raise ConfigError(f"unknown key {where}.{key} (known: {', '.join(sorted(known))})")
+        setattr(obj, f.name, _check(where, key, value, getattr(obj, f.name)))
+    return obj
+
+
+def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
+    cfg = Config(source=source)
+    for key, value in data.items():
+        if key in ("newsletter", "refresh", "select", "smtp"):
+            _fill(getattr(cfg, key), value, key)
+        elif key == "sections":
+            if not isinstance(value, list) or not value:
+                raise ConfigError("sections must be a non-empty array of tables ([[sections]])")
+            sections = []
+            for i, raw in enumerate(value):
+                if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
+                    raise ConfigError(f"sections[{i}].name must be a non-empty string")
+                sec = SectionConfig(raw["name"].strip())
+                _fill(sec, {k: v for k, v in raw.items() if k != "name"}, "sections")
+                sections.append(sec)
+            names = [s.name.casefold() for s in sections]
+            if len(set(names)) != len(names):
+                raise ConfigError("sections: two sections have the same name")
+            cfg.sections = sections
+        elif key == "keys":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError("[keys] must map binding ids to key names, e.g. flag = \"f,space\"")
+            cfg.keys = dict(value)
+        else:
+            raise ConfigError(
+                f"unknown table [{key}] (known: newsletter, sections, refresh, select, smtp, keys)"
+            )
+    if not cfg.newsletter.theme.strip():
+        raise ConfigError("newsletter.theme must name a theme")
+    return cfg
+
+
+def load_config(paths: Paths) -> Config:
+    path = paths.config_file
+    if not path.exists():
+        return Config(source=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        return parse_config(data, path)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+SAMPLE_CONFIG = """\
+# digest configuration. Every key is optional; `digest config show` prints the values in force.
+
+[newsletter]
+title = "My Tech Digest"
+tagline = "The stories worth your time, picked by hand"
+from = "Digest <digest@example.com>"
+to = ["reader@example.com"]
+# postal_address = "123 Example St, Seattle, WA 98101"   # required for sending (CAN-SPAM)
+# unsubscribe_url = "https://example.com/unsubscribe"   # List-Unsubscribe + footer link
+theme = "geekwire"
+
+[[sections]]
+name = "Top Stories"
+max_auto = 5
+
+[[sections]]
+name = "Startups"
+max_auto = 4
+
+[[sections]]
+name = "Engineering"
+max_auto = 3
+
+[[sections]]
+name = "Jobs"
+kind = "jobs"
+max_auto = 6
+
+[[sections]]
+name = "Events"
+kind = "events"
+max_auto = 5
+
+[refresh]
+concurrency = 16
+per_host = 2
+timeout_s = 20
+max_bytes = 10_000_000
+
+[select]
+since_last_digest = true
+include_keywords = []
+exclude_keywords = []
+
+# [smtp]
+# host = "smtp.example.com"
+# port = 587
+# security = "starttls"      # starttls | ssl | none
+# username = "me@example.com"
+# password_env = "DIGEST_SMTP_PASSWORD"   # or password_cmd = "pass show smtp"
+"""
+
+
+def config_as_dict(cfg: Config) -> dict[str, Any]:
+    """What `digest config show` prints; secrets are never part of the config, so nothing to mask."""
+
+    def table(obj: Any) -> dict[str, Any]:
+        return {f.name.rstrip("_"): getattr(obj, f.name) for f in fields(obj)}
+
+    return {
+        "newsletter": table(cfg.newsletter),
+        "sections": [table(s) for s in cfg.sections],
+        "refresh": table(cfg.refresh),
+        "select": table(cfg.select),
+        "smtp": table(cfg.smtp),
+        "keys": dict(cfg.keys),
+    }

@@ -1,0 +1,196 @@
+"""Plain data passed between the core's steps and the front ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def from_ts(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(slots=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+    alt: str = ""
+
+
+@dataclass(slots=True)
+class ParsedStory:
+    """One entry as read from a feed, before it has a row in the store."""
+
+    guid: str
+    link: str
+    canonical_link: str
+    title: str
+    author: str = ""
+    summary: str = ""  # plain text
+    content: str = ""  # sanitised HTML
+    image: Image | None = None
+    categories: list[str] = field(default_factory=list)
+    published_at: float | None = None  # unix seconds, UTC; None when the feed gave none or a broken one
+    extra: dict[str, Any] = field(default_factory=dict)  # event dates/places and other per-kind fields
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    title: str = ""
+    site_url: str = ""
+    stories: list[ParsedStory] = field(default_factory=list)
+    kind: str = ""  # rss20, atom10, json11, ...
+    warning: str = ""  # a recoverable problem (feed was read despite it)
+
+
+@dataclass(slots=True)
+class Feed:
+    id: int
+    url: str
+    title: str = ""
+    site_url: str = ""
+    section: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str = ""  # ok | not_modified | error | gone | skipped | "" (never fetched)
+    last_error: str = ""
+    consecutive_failures: int = 0
+    last_success_at: float | None = None
+    last_fetch_at: float | None = None
+    retry_after: float | None = None
+    disabled: bool = False
+    added_at: float = 0.0
+    story_count: int = 0
+    unread_count: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.title or self.url
+
+    @property
+    def failing(self) -> bool:
+        return self.consecutive_failures > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "site_url": self.site_url,
+            "section": self.section,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "consecutive_failures": self.consecutive_failures,
+            "last_success_at": _iso(self.last_success_at),
+            "last_fetch_at": _iso(self.last_fetch_at),
+            "retry_after": _iso(self.retry_after),
+            "disabled": self.disabled,
+            "story_count": self.story_count,
+            "unread_count": self.unread_count,
+        }
+
+
+@dataclass(slots=True)
+class Story:
+    id: int
+    feed_id: int
+    guid: str
+    link: str
+    canonical_link: str
+    title: str
+    author: str
+    summary: str
+    content: str
+    image: Image | None
+    categories: list[str]
+    published_at: float
+    fetched_at: float
+    read: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+    feed_title: str = ""
+    feed_section: str = ""
+    # Set when the story is in the current draft.
+    flagged: bool = False
+    draft_section: str | None = None
+    headline: str | None = None
+    blurb: str | None = None
+
+    @property
+    def published(self) -> datetime:
+        return datetime.fromtimestamp(self.published_at, UTC)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "feed_id": self.feed_id,
+            "feed_title": self.feed_title,
+            "section": self.feed_section,
+            "guid": self.guid,
+            "link": self.link,
+            "canonical_link": self.canonical_link,
+            "title": self.title,
+            "author": self.author,
+            "summary": self.summary,
+            "image_url": self.image.url if self.image else None,
+            "categories": self.categories,
+            "published_at": _iso(self.published_at),
+            "fetched_at": _iso(self.fetched_at),
+            "read": self.read,
+            "flagged": self.flagged,
+            "draft_section": self.draft_section,
+            "headline": self.headline,
+            "blurb": self.blurb,
+            "extra": self.extra,
+        }
+
+
+@dataclass(slots=True)
+class DigestItem:
+    story: Story
+    section: str
+    position: int
+    headline: str | None = None
+    blurb: str | None = None
+
+
+@dataclass(slots=True)
+class Section:
+    name: str
+    items: list[DigestItem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Digest:
+    id: int
+    number: int
+    title: str
+    created_at: float
+    status: str  # draft | built | sent
+    theme: str = ""
+    paths: dict[str, str] = field(default_factory=dict)
+    built_at: float | None = None
+    sent_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "created_at": _iso(self.created_at),
+            "status": self.status,
+            "theme": self.theme,
+            "paths": self.paths,
+            "built_at": _iso(self.built_at),
+            "sent_at": _iso(self.sent_at),
+        }
+
+
+def _iso(ts: float | None) -> str | None:
+    dt = from_ts(ts)
+    return dt.isoformat().replace("+00:00", "Z") if dt else None
