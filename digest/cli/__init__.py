@@ -87,7 +87,8 @@ Command = Callable[[Ctx, argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        raise CommandError(f"{self.prog}: {message}", ExitCode.USAGE)
+        where = self.prog.removeprefix("digest").strip()
+        raise CommandError(f"{where}: {message}" if where else message, ExitCode.USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +127,10 @@ def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
     except StoreError as e:
         ctx.err(f"digest: store error: {e}")
         return ExitCode.FAILURE
+    except BrokenPipeError:  # `digest stories | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
         ctx.err(f"digest: cannot write or read{where}: {e.strerror or e}")

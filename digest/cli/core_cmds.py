@@ -1,0 +1,370 @@
+"""digest feeds / refresh / stories / flag / unflag / config, and the TUI entry."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from digest.cli import CommandError, Ctx, ExitCode
+from digest.core.config import SAMPLE_CONFIG, config_as_dict
+from digest.core.fsutil import atomic_write
+from digest.core.models import Story
+from digest.core.store import StoryQuery
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    feeds = sub.add_parser("feeds", help="add, list, remove, import and export feeds")
+    fsub = feeds.add_subparsers(dest="feeds_command", metavar="ACTION")
+    p = fsub.add_parser("add", help="add a feed URL, a feed file, or a website (its feed is found)")
+    p.add_argument("url")
+    p.add_argument("--section", default="", help="the digest section its stories go to")
+    p.add_argument("--title", default="", help="a name for the feed (default: the feed's own title)")
+    p.set_defaults(func=cmd_feeds_add)
+    p = fsub.add_parser("list", help="every feed with its health")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feeds_list)
+    p = fsub.add_parser("remove", help="remove a feed and its stories")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_feeds_remove)
+    p = fsub.add_parser("import", help="add the feeds of an OPML file")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_feeds_import)
+    p = fsub.add_parser("export", help="write the feeds as OPML (to stdout or FILE)")
+    p.add_argument("file", nargs="?")
+    p.set_defaults(func=cmd_feeds_export)
+    feeds.set_defaults(func=lambda ctx, a: _help(feeds, ctx))
+
+    p = sub.add_parser("refresh", help="fetch every feed (or one) and store new stories")
+    p.add_argument("--feed", type=int, action="append", help="only this feed id (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.set_defaults(func=cmd_refresh)
+
+    p = sub.add_parser("stories", help="list stories, newest first")
+    p.add_argument("--since", help="only stories newer than this: 24h, 3d, 2w, 90m or an ISO date")
+    p.add_argument("--feed", type=int)
+    p.add_argument("--section")
+    p.add_argument("--search", help="full-text search of titles and summaries")
+    p.add_argument("--flagged", action="store_true")
+    p.add_argument("--unread", action="store_true")
+    p.add_argument("--limit", type=_positive_int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stories)
+
+    p = sub.add_parser("flag", help="put a story in the next digest")
+    p.add_argument("id", type=int)
+    p.add_argument("--section", help="digest section (default: the feed's section, else the first one)")
+    p.add_argument("--blurb", help="your own words about the story")
+    p.add_argument("--headline", help="a headline to use instead of the feed's")
+    p.set_defaults(func=cmd_flag)
+    p = sub.add_parser("unflag", help="take a story out of the next digest")
+    p.add_argument("id", type=int)
+    p.set_defaults(func=cmd_unflag)
+
+    cfg = sub.add_parser("config", help="where the config is, what it says, whether it is valid")
+    csub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
+    csub.add_parser("path", help="print the config file's path").set_defaults(func=cmd_config_path)
+    p = csub.add_parser("show", help="print the settings in force")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_config_show)
+    p = csub.add_parser("check", help="validate the config (and, with --smtp, the mail server)")
+    p.add_argument("--smtp", action="store_true", help="also connect to the SMTP server and log in")
+    p.set_defaults(func=cmd_config_check)
+    csub.add_parser("init", help="write a commented starter config if none exists").set_defaults(func=cmd_config_init)
+    cfg.set_defaults(func=lambda ctx, a: _help(cfg, ctx))
+
+
+def _help(parser: argparse.ArgumentParser, ctx: Ctx) -> int:
+    parser.print_help(ctx.stdout)
+    return ExitCode.USAGE
+
+
+def _positive_int(v: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {v!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.I)
+
+
+def parse_since(value: str, now: float | None = None) -> float:
+    now = time.time() if now is None else now
+    m = _SINCE.match(value)
+    if m:
+        n, unit = float(m.group(1)), m.group(2).lower()
+        return now - n * {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--since: expected 24h, 3d, 2w, 90m or an ISO date, got {value!r}", ExitCode.USAGE) from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+# -- feeds ------------------------------------------------------------------------------------------
+
+
+def cmd_feeds_add(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.feeds import FeedAddError, add_feed
+
+    try:
+        feed = add_feed(ctx.store, ctx.config, args.url, section=args.section, title=args.title)
+    except FeedAddError as e:
+        raise CommandError(f"cannot add feed: {e}") from None
+    ctx.out(f"added feed {feed.id}: {feed.name} <{feed.url}>" + (f" [{feed.section}]" if feed.section else ""))
+    return ExitCode.OK
+
+
+def _ago(ts: float | None, now: float) -> str:
+    if not ts:
+        return "never"
+    d = max(0, now - ts)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if d >= size:
+            return f"{int(d // size)}{unit} ago"
+    return "just now"
+
+
+def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
+    feeds = ctx.store.list_feeds()
+    if args.json:
+        ctx.json([f.to_json() for f in feeds])
+        return ExitCode.OK
+    if not feeds:
+        ctx.out("no feeds yet: `digest feeds add URL` or `digest feeds import FILE.opml`")
+        return ExitCode.OK
+    now = time.time()
+    for f in feeds:
+        health = f.last_status or "never fetched"
+        if f.consecutive_failures:
+            health = f"FAILING x{f.consecutive_failures}: {f.last_error}"
+        elif f.disabled:
+            health = f"disabled: {f.last_error}"
+        ctx.out(f"{f.id:>4}  {f.name[:40]:<40}  {f.section[:14]:<14}  {f.story_count:>5} stories  "
+                f"ok {_ago(f.last_success_at, now):<9}  {health}")
+        ctx.out(f"      {f.url}")
+    return ExitCode.OK
+
+
+def cmd_feeds_remove(ctx: Ctx, args: argparse.Namespace) -> int:
+    feed = ctx.store.remove_feed(args.id)
+    ctx.out(f"removed feed {feed.id}: {feed.name} and its {feed.story_count} stories")
+    return ExitCode.OK
+
+
+def cmd_feeds_import(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.feeds import import_opml
+    from digest.core.opml import OpmlError
+
+    try:
+        added, skipped = import_opml(ctx.store, args.file)
+    except OpmlError as e:
+        raise CommandError(str(e)) from None
+    except FileNotFoundError:
+        raise CommandError(f"{args.file}: no such file") from None
+    ctx.out(f"imported {len(added)} feeds from {args.file}" + (f"; {len(skipped)} already present" if skipped else "")
+            + ("; run `digest refresh` to fetch them" if added else ""))
+    return ExitCode.OK
+
+
+def cmd_feeds_export(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.feeds import export_opml
+
+    text = export_opml(ctx.store)
+    if args.file:
+        atomic_write(Path(args.file), text)
+        ctx.out(f"wrote {len(ctx.store.list_feeds())} feeds to {args.file}")
+    else:
+        ctx.stdout.write(text)
+    return ExitCode.OK
+
+
+# -- refresh ----------------------------------------------------------------------------------------
+
+
+class _Bar:
+    """A one-line progress bar for terminals; cron (no TTY) gets none."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __call__(self, result: Any, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        name = result.name[:40]
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name:<40}")
+        self.stream.flush()
+        if done == total:
+            self.stream.write("\r" + " " * (width + 55) + "\r")
+            self.stream.flush()
+
+
+def cmd_refresh(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.refresh import refresh
+
+    store = ctx.store
+    if args.feed:
+        for fid in args.feed:
+            store.get_feed(fid)  # NotFoundError names the id
+    if store.feed_count() == 0:
+        ctx.out("no feeds to refresh: `digest feeds add URL` first")
+        return ExitCode.OK
+    show_bar = ctx.tty and not args.json and getattr(ctx.stderr, "isatty", lambda: False)()
+    report = refresh(store, ctx.config, args.feed, _Bar(ctx.stderr) if show_bar else None)
+    if args.json:
+        ctx.json(report.to_json())
+    else:
+        ctx.out(report.summary_line())
+        for r in report.errors:
+            ctx.err(f"  feed {r.feed_id} {r.name}: {r.error}")
+    return ExitCode.FAILURE if report.results and report.failed == len(report.results) else ExitCode.OK
+
+
+# -- stories and flags ------------------------------------------------------------------------------
+
+
+def cmd_stories(ctx: Ctx, args: argparse.Namespace) -> int:
+    q = StoryQuery(
+        since=parse_since(args.since) if args.since else None, feed_id=args.feed, section=args.section,
+        search=args.search, flagged=args.flagged, unread=args.unread, limit=args.limit,
+    )
+    stories = ctx.store.stories(q)
+    if args.json:
+        ctx.json([s.to_json() for s in stories])
+        return ExitCode.OK
+    for s in stories:
+        ctx.out(_story_line(s))
+    if not stories:
+        ctx.err("no stories match")
+    return ExitCode.OK
+
+
+def _story_line(s: Story) -> str:
+    mark = "*" if s.flagged else ("." if not s.read else " ")
+    date = s.published.strftime("%Y-%m-%d %H:%M")
+    return f"{s.id:>6} {mark} {date}  {s.feed_title[:22]:<22}  {s.title}"
+
+
+def default_section(ctx: Ctx, story: Story) -> str:
+    cfg = ctx.config
+    sec = cfg.section(story.feed_section) if story.feed_section else None
+    return sec.name if sec else cfg.sections[0].name
+
+
+def cmd_flag(ctx: Ctx, args: argparse.Namespace) -> int:
+    story = ctx.store.get_story(args.id)
+    section = args.section or story.draft_section or default_section(ctx, story)
+    known = ctx.config.section(section)
+    if known is None:
+        names = ", ".join(ctx.config.section_names())
+        raise CommandError(f"--section: no section {section!r} in the config (sections: {names})", ExitCode.USAGE)
+    ctx.store.flag(story.id, known.name, blurb=args.blurb, headline=args.headline)
+    draft = ctx.store.draft()
+    n = len(ctx.store.digest_items(draft.id)) if draft else 0
+    ctx.out(f"flagged {story.id} for digest #{draft.number if draft else '?'} [{known.name}]: {story.title} "
+            f"({n} stories in the draft)")
+    return ExitCode.OK
+
+
+def cmd_unflag(ctx: Ctx, args: argparse.Namespace) -> int:
+    story = ctx.store.get_story(args.id)
+    if ctx.store.unflag(story.id):
+        ctx.out(f"unflagged {story.id}: {story.title}")
+    else:
+        ctx.out(f"story {story.id} was not flagged")
+    return ExitCode.OK
+
+
+# -- config -----------------------------------------------------------------------------------------
+
+
+def cmd_config_path(ctx: Ctx, args: argparse.Namespace) -> int:
+    ctx.out(str(ctx.paths.config_file))
+    return ExitCode.OK
+
+
+def cmd_config_show(ctx: Ctx, args: argparse.Namespace) -> int:
+    data = config_as_dict(ctx.config)
+    if args.json:
+        ctx.json(data)
+        return ExitCode.OK
+    ctx.out(f"# {ctx.paths.config_file}" + ("" if ctx.config.source else " (not present: defaults in force)"))
+    for table in ("newsletter", "refresh", "select", "smtp"):
+        ctx.out(f"\n[{table}]")
+        for k, v in data[table].items():
+            ctx.out(f"{k} = {_toml_value(v)}")
+    for s in data["sections"]:
+        ctx.out("\n[[sections]]")
+        for k, v in s.items():
+            ctx.out(f"{k} = {_toml_value(v)}")
+    if data["keys"]:
+        ctx.out("\n[keys]")
+        for k, v in data["keys"].items():
+            ctx.out(f"{k} = {_toml_value(v)}")
+    ctx.out(f"\n# data: {ctx.paths.data_dir}\n# logs: {ctx.paths.log_dir}")
+    return ExitCode.OK
+
+
+def _toml_value(v: Any) -> str:
+    import json
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return json.dumps(v, ensure_ascii=False)
+
+
+def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
+    cfg = ctx.config  # raises ConfigError (exit 2) naming the key
+    problems: list[str] = []
+    from digest.core.paths import builtin_themes_dir
+
+    theme = cfg.newsletter.theme
+    if not ((ctx.paths.user_themes_dir / theme).is_dir() or (builtin_themes_dir() / theme).is_dir()):
+        problems.append(f"newsletter.theme: no theme named {theme!r}")
+    if args.smtp or cfg.smtp.host:
+        try:
+            from digest.core import mail
+        except ImportError:
+            problems.append("sending is not available in this build")
+        else:
+            problems += mail.smtp_problems(cfg)
+            if args.smtp and not problems:
+                problems += mail.check_smtp(cfg)
+    where = str(ctx.paths.config_file) if cfg.source else f"{ctx.paths.config_file} (absent: defaults)"
+    if problems:
+        for p in problems:
+            ctx.err(f"digest: config: {p}")
+        return ExitCode.USAGE
+    ctx.out(f"config ok: {where}")
+    return ExitCode.OK
+
+
+def cmd_config_init(ctx: Ctx, args: argparse.Namespace) -> int:
+    path = ctx.paths.config_file
+    if path.exists():
+        raise CommandError(f"{path} exists already; edit it, or remove it first")
+    atomic_write(path, SAMPLE_CONFIG)
+    ctx.out(f"wrote {path}")
+    return ExitCode.OK
+
+
+# -- the TUI ----------------------------------------------------------------------------------------
+
+
+def cmd_tui(ctx: Ctx, args: argparse.Namespace) -> int:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise CommandError("the TUI needs a terminal; from cron or scripts use a command, e.g. `digest run` "
+                           "(see `digest --help`)", ExitCode.USAGE)
+    ctx.config  # noqa: B018 - a bad config fails here with the key named, before the screen opens
+    from digest.tui.app import run_app  # deferred: Textual costs ~150 ms to import
+
+    return int(run_app(ctx.paths))

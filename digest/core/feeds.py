@@ -1,0 +1,141 @@
+"""Adding feeds: a feed URL, a local file, or a website whose feed is found by autodiscovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from digest.core.config import Config
+from digest.core.fetch import HostLimiter, fetch_http, fetch_local, is_local, local_path, make_client
+from digest.core.models import Feed
+from digest.core.opml import read_opml, write_opml
+from digest.core.parse import ParseError, parse_feed
+from digest.core.paths import sample_feeds_dir
+from digest.core.refresh import RefreshReport, refresh
+from digest.core.store import FeedExistsError, Store
+
+
+class FeedAddError(Exception):
+    """Why a feed could not be added, in one line that names the URL."""
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",
+               "application/rdf+xml", "application/xml", "text/xml")
+
+
+class _AlternateLinks(HTMLParser):
+    """<link rel="alternate" type="application/rss+xml" href="..."> in a page's head."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "link":
+            return
+        a = {k.lower(): (v or "") for k, v in attrs}
+        rels = a.get("rel", "").lower().split()
+        if "alternate" in rels and a.get("type", "").lower().split(";")[0].strip() in _FEED_TYPES and a.get("href"):
+            self.links.append((a["href"], a.get("title", "")))
+
+
+def discover_feed_links(html_bytes: bytes, base: str) -> list[str]:
+    parser = _AlternateLinks()
+    parser.feed(html_bytes[:2_000_000].decode("utf-8", "replace"))
+    return [urljoin(base, href) for href, _ in parser.links]
+
+
+def normalise_location(url: str) -> str:
+    url = url.strip()
+    if not url:
+        raise FeedAddError("empty feed URL")
+    if is_local(url):
+        path = local_path(url).resolve()
+        if not path.is_file():
+            raise FeedAddError(f"{url}: no such file")
+        return str(path)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FeedAddError(f"{url}: only http, https and file URLs can be feeds")
+    if not parts.hostname:
+        raise FeedAddError(f"{url}: not a valid URL (no host)")
+    return url
+
+
+async def _probe(url: str, config: Config) -> tuple[str, str]:
+    """Fetch the URL; if it is a feed return (url, title); if it is a page, follow its first
+    alternate feed link. Raises FeedAddError naming the URL and the reason."""
+    cfg = config.refresh
+    if is_local(url):
+        res = fetch_local(url, max_bytes=cfg.max_bytes)
+        if res.status != "ok":
+            raise FeedAddError(f"{url}: {res.error}")
+        try:
+            return url, parse_feed(res.body, url).title
+        except ParseError as e:
+            raise FeedAddError(f"{url}: not a feed: {e}") from None
+    async with make_client(concurrency=2, timeout_s=cfg.timeout_s) as client:
+        hosts = HostLimiter(cfg.per_host)
+        for attempt in range(2):
+            try:
+                res = await asyncio.wait_for(
+                    fetch_http(client, url, etag=None, last_modified=None, max_bytes=cfg.max_bytes,
+                               host_limit=hosts, now=time.time()),
+                    timeout=cfg.timeout_s,
+                )
+            except TimeoutError:
+                raise FeedAddError(f"{url}: timed out after {cfg.timeout_s:g}s") from None
+            except Exception as e:  # httpx errors and OS errors alike: one line naming the URL  # noqa: BLE001
+                raise FeedAddError(f"{url}: {type(e).__name__}: {e}") from None
+            if res.status != "ok":
+                raise FeedAddError(f"{url}: {res.error}")
+            final = res.new_url or url
+            try:
+                parsed = parse_feed(res.body, res.final_url or url, res.content_type)
+                return final, parsed.title
+            except ParseError as e:
+                links = discover_feed_links(res.body, res.final_url or url) if attempt == 0 else []
+                if not links:
+                    raise FeedAddError(f"{url}: not a feed, and the page links to no feed ({e})") from None
+                url = links[0]
+    raise FeedAddError(f"{url}: the page's feed link does not lead to a feed")
+
+
+def add_feed(store: Store, config: Config, url: str, *, section: str = "", title: str = "") -> Feed:
+    """Check the location really gives a feed (finding it from a website if need be), then store it."""
+    location = normalise_location(url)
+    if store.feed_by_url(location):
+        raise FeedAddError(f"{location}: already added")
+    feed_url, feed_title = asyncio.run(_probe(location, config))
+    try:
+        return store.add_feed(feed_url, title=title or feed_title, section=section)
+    except FeedExistsError as e:
+        raise FeedAddError(str(e)) from None
+
+
+def import_opml(store: Store, path: Path | str) -> tuple[list[Feed], list[str]]:
+    """Add every feed of an OPML file (no network: the next refresh fetches them). Returns the feeds
+    added and the URLs skipped because they were there already."""
+    path = Path(path)
+    data = path.read_bytes()
+    added, skipped = [], []
+    for item in read_opml(data, path.resolve().parent, source=str(path)):
+        if store.feed_by_url(item.url):
+            skipped.append(item.url)
+            continue
+        added.append(store.add_feed(item.url, title=item.title, section=item.section, site_url=item.site_url))
+    return added, skipped
+
+
+def export_opml(store: Store) -> str:
+    return write_opml(store.list_feeds())
+
+
+def load_sample_feeds(store: Store, config: Config) -> tuple[list[Feed], RefreshReport]:
+    """First run: the feeds in sample_feeds/ (local files, no network) into the store, refreshed."""
+    added, _ = import_opml(store, sample_feeds_dir() / "feeds.opml")
+    report = refresh(store, config, [f.id for f in added])
+    return added, report

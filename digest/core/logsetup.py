@@ -1,0 +1,51 @@
+"""Logging for unattended runs: a rotating file in the log dir, never colours or progress bars.
+
+Cron mails whatever a job prints, so the file gets the detail and stdout gets one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+
+from digest.core.paths import Paths
+
+LOGGER = "digest"
+LOG_NAME = "digest.log"
+# 1 MB x 5 files keeps months of daily runs (a run logs a few KB) and bounds the disk use.
+MAX_BYTES = 1_000_000
+BACKUPS = 5
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(paths: Paths, *, verbose: bool = False) -> logging.Logger:
+    """Attach the rotating file handler (once per process and file) to the `digest` logger.
+
+    verbose also copies the log to stderr (plain text, no colours) so a person can watch a run."""
+    log = logging.getLogger(LOGGER)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    path = paths.log_dir / LOG_NAME
+    if not any(isinstance(h, logging.handlers.RotatingFileHandler) and h.baseFilename == str(path.resolve())
+               for h in log.handlers):
+        for h in [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
+            log.removeHandler(h)  # a different DIGEST_HOME in the same process (tests)
+            h.close()
+        fh = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        fh.setFormatter(logging.Formatter(FORMAT))
+        log.addHandler(fh)
+    stream = [h for h in log.handlers if getattr(h, "_digest_stderr", False)]
+    if verbose and not stream:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        sh._digest_stderr = True  # type: ignore[attr-defined]
+        log.addHandler(sh)
+    elif not verbose:
+        for h in stream:
+            log.removeHandler(h)
+    return log
+
+
+def log_path(paths: Paths) -> str:
+    return str(paths.log_dir / LOG_NAME)

@@ -1,0 +1,427 @@
+"""Feed bytes -> ParsedFeed: RSS/Atom through feedparser, JSON Feed by hand, HTML made safe with nh3.
+
+feedparser's own sanitiser and relative-URI pass are its hot spots (feedparser issue #209: a 5 MB feed
+takes 15 s), so both are off and the HTML is cleaned once here with nh3 (Rust, allowlist), which also
+resolves relative URLs against the entry's base.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import html
+import json
+import re
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+from digest.core.models import Image, ParsedFeed, ParsedStory
+
+
+class ParseError(Exception):
+    """The bytes are not a feed we can read; the message says why in a few words."""
+
+
+# -- URLs -------------------------------------------------------------------------------------------
+
+# Query parameters that only track the reader; stripping them makes the same story from two feeds
+# recognisable as one (Trending) and keeps links clean in the email.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|igshid|yclid|"
+    r"oly_enc_id|oly_anon_id|vero_id|wt_mc|ncid|cmpid|sr_share|__s)$",
+    re.I,
+)
+SAFE_SCHEMES = {"http", "https", "mailto"}
+
+
+def canonical_url(url: str) -> str:
+    """The link as a stable identity: lower-case scheme and host, no default port, no fragment, no
+    tracking parameters. Returns '' for anything that is not an absolute http(s) URL."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            return ""
+        host = parts.hostname.lower()
+        port = parts.port
+    except ValueError:
+        return ""
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def safe_link(url: str, base: str = "") -> str:
+    """An absolute http/https/mailto URL, or '' (javascript:, data: and friends never survive)."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if base:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return ""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    return url if scheme in SAFE_SCHEMES else ""
+
+
+# -- HTML -------------------------------------------------------------------------------------------
+
+# An allowlist fit for email and for the reader pane: structure, emphasis, links, images, tables.
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "div", "dl", "dt", "em",
+    "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark",
+    "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}
+_ATTRS = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+}
+_CLEAN_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math", "form"}
+
+# 1x1 (or 0x0) images and a few well-known pixel hosts: tracking, not content.
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.I | re.S)
+_DIM = re.compile(r"""\b(width|height)\s*=\s*["']?\s*(\d+)""", re.I)
+_PIXEL_HOSTS = re.compile(r"feeds\.feedburner\.com/~r/|pixel\.wp\.com|/pixel\.(gif|png)|\btrack(ing)?[./]", re.I)
+
+
+def _is_pixel(tag: str) -> bool:
+    dims = {k.lower(): int(v) for k, v in _DIM.findall(tag)}
+    if dims and all(v <= 2 for v in dims.values()):
+        return True
+    src = re.search(r"""\bsrc\s*=\s*["']?([^"'\s>]+)""", tag, re.I)
+    return bool(src and _PIXEL_HOSTS.search(src.group(1)))
+
+
+def sanitize_html(fragment: str, base: str = "") -> str:
+    """Clean feed HTML: allowlisted tags only, links http/https/mailto only, relative URLs resolved
+    against base, no scripts, styles, event handlers or tracking pixels."""
+    if not fragment:
+        return ""
+    if "<img" in fragment or "<IMG" in fragment:
+        fragment = _IMG_TAG.sub(lambda m: "" if _is_pixel(m.group(0)) else m.group(0), fragment)
+    kwargs: dict[str, Any] = {
+        "tags": _TAGS,
+        "attributes": _ATTRS,
+        "clean_content_tags": _CLEAN_CONTENT,
+        "url_schemes": SAFE_SCHEMES,
+        "link_rel": "noopener noreferrer",
+    }
+    if base.startswith(("http://", "https://")):
+        kwargs["url_relative"] = ("rewrite_with_base", base)
+    else:
+        kwargs["url_relative"] = "deny"
+    try:
+        return nh3.clean(fragment, **kwargs)
+    except ValueError:  # a base nh3 cannot parse: keep the content, drop relative URLs
+        kwargs["url_relative"] = "deny"
+        return nh3.clean(fragment, **kwargs)
+
+
+_BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr|pre)>|<br\s*/?>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+_DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+_WS = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+def html_to_text(fragment: str, *, limit: int | None = None) -> str:
+    """Plain text from an HTML fragment: tags dropped, entities decoded, paragraphs kept as blank
+    lines, whitespace folded."""
+    if not fragment:
+        return ""
+    if "<" in fragment:
+        text = _DROP_BLOCKS.sub(" ", fragment)
+        text = _BLOCK_END.sub("\n", text)
+        text = _TAG.sub(" ", text)
+    else:
+        text = fragment
+    text = html.unescape(text)
+    lines = [_WS.sub(" ", line).strip() for line in text.split("\n")]
+    out = "\n".join(line for line in lines if line)
+    if limit and len(out) > limit:
+        out = out[:limit].rsplit(" ", 1)[0] + "…"
+    return out
+
+
+_READ_MORE = re.compile(r"\s*(…|\.\.\.)?\s*(Read More|Continue reading|Read the full story|The post .* appeared first on .*)\.?\s*(»|→)?\s*$", re.I)
+
+SUMMARY_LIMIT = 1200  # plain-text chars kept per story: a blurb needs ~300, the reader shows content
+
+
+def summary_text(fragment: str) -> str:
+    return _READ_MORE.sub("", html_to_text(fragment, limit=SUMMARY_LIMIT)).strip()
+
+
+def first_image(fragment: str, base: str = "") -> Image | None:
+    """The first real <img> (not a pixel) in a fragment, with width/height when given."""
+    if not fragment or "<img" not in fragment.lower():
+        return None
+    for m in _IMG_TAG.finditer(fragment):
+        tag = m.group(0)
+        if _is_pixel(tag):
+            continue
+        src = re.search(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", tag, re.I)
+        if not src:
+            continue
+        url = safe_link(html.unescape(src.group(1) or src.group(2) or src.group(3) or ""), base)
+        if not url.startswith(("http://", "https://")):
+            continue
+        dims = {k.lower(): int(v) for k, v in _DIM.findall(tag)}
+        alt = re.search(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", tag, re.I)
+        alt_text = html.unescape(alt.group(1) or alt.group(2) or "") if alt else ""
+        return Image(url, dims.get("width"), dims.get("height"), alt_text.strip())
+    return None
+
+
+# -- identity and dates -----------------------------------------------------------------------------
+
+
+def story_identity(guid: str, link: str, title: str, published: float | None) -> str:
+    """guid, else canonical link, else a hash of title and date (feeds without either still dedupe)."""
+    guid = (guid or "").strip()
+    if guid:
+        return guid[:1000]
+    canon = canonical_url(link)
+    if canon:
+        return canon
+    digest = hashlib.sha1(f"{title}\x00{published or ''}".encode()).hexdigest()
+    return f"sha1:{digest}"
+
+
+# A date more than a day ahead of the fetch is a broken clock or a scheduled post: it would pin the story
+# to the top of every list, so it is treated as the time it was first seen.
+FUTURE_SLACK_S = 86_400
+
+
+def _sane_ts(ts: float | None, now: float) -> float | None:
+    if ts is None or ts <= 0 or ts > now + FUTURE_SLACK_S:
+        return None
+    return ts
+
+
+def _struct_ts(st: Any) -> float | None:
+    if not st:
+        return None
+    try:
+        return float(calendar.timegm(st))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _iso_ts(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return calendar.timegm(dt.timetuple())
+    return dt.timestamp()
+
+
+# -- the two readers --------------------------------------------------------------------------------
+
+
+def looks_like_json(data: bytes, content_type: str = "") -> bool:
+    ct = content_type.lower()
+    if "json" in ct:
+        return True
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{")
+
+
+def parse_feed(data: bytes, url: str = "", content_type: str = "", *, now: float | None = None) -> ParsedFeed:
+    """Parse one feed document. Raises ParseError when the bytes are not a feed at all; a feed that is
+    readable despite errors (feedparser's 'bozo') is returned with a warning."""
+    now = time.time() if now is None else now
+    if not data or not data.strip():
+        raise ParseError("empty response")
+    if looks_like_json(data, content_type):
+        return parse_json_feed(data, url, now=now)
+    return parse_xml_feed(data, url, content_type, now=now)
+
+
+def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float) -> ParsedFeed:
+    import feedparser  # deferred: ~60 ms import, only needed when a feed body arrives
+
+    # feedparser flags a missing Content-Type as an error; local files have none, so say what it is
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False, response_headers=headers)
+    version = d.get("version") or ""
+    if not version and not d.entries:
+        reason = _bozo_reason(d) or "no RSS, Atom or JSON feed found"
+        head = data[:512].lower()
+        if b"<html" in head or b"<!doctype html" in head:
+            reason = "an HTML page, not a feed (try the site URL with `digest feeds add` to find its feed)"
+        raise ParseError(reason)
+    feed = d.feed
+    site = safe_link(feed.get("link", ""), url)
+    out = ParsedFeed(
+        title=html_to_text(feed.get("title", ""))[:300], site_url=site, kind=version or "unknown",
+        warning=_bozo_reason(d) if d.get("bozo") else "",
+    )
+    for e in d.entries:
+        out.stories.append(_entry(e, url, now))
+    return out
+
+
+def _bozo_reason(d: Any) -> str:
+    exc = d.get("bozo_exception")
+    if exc is None:
+        return ""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return msg[:200]
+
+
+def _detail_base(e: Any, key: str, default: str) -> str:
+    detail = e.get(key)
+    if isinstance(detail, dict) and detail.get("base"):
+        return str(detail["base"])
+    return default
+
+
+def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
+    base = _detail_base(e, "summary_detail", feed_url)
+    link = safe_link(e.get("link", ""), base)
+    if not link:
+        for candidate in e.get("links", []):
+            if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
+                link = safe_link(candidate["href"], base)
+                break
+    title = html_to_text(e.get("title", ""))[:500] or "(untitled)"
+    published = _sane_ts(_struct_ts(e.get("published_parsed")) or _struct_ts(e.get("updated_parsed")), now)
+    description = e.get("summary", "") or ""
+    content_html = ""
+    contents = e.get("content") or []
+    if contents:
+        content_html = max((c.get("value", "") or "" for c in contents), key=len)
+        base = contents[0].get("base") or base
+    raw_content = content_html or description
+    content = sanitize_html(raw_content, base)
+    summary = summary_text(description or content_html)
+    image = _entry_image(e, description, content_html, base)
+    author = (e.get("author") or "").strip()
+    if not author and e.get("authors"):
+        author = ", ".join(a.get("name", "") for a in e["authors"] if a.get("name"))
+    categories: list[str] = []
+    for t in e.get("tags") or []:
+        term = html_to_text(t.get("term") or t.get("label") or "").strip()
+        if term and term not in categories:
+            categories.append(term[:100])
+    extra: dict[str, Any] = {}
+    for src, dst in (("ev_startdate", "event_start"), ("ev_enddate", "event_end"),
+                     ("ev_location", "event_location"), ("ev_organizer", "event_organizer")):
+        if e.get(src):
+            extra[dst] = html_to_text(str(e[src]))[:300]
+    guid = story_identity(e.get("id", ""), link, title, published)
+    return ParsedStory(
+        guid=guid, link=link, canonical_link=canonical_url(link), title=title, author=html_to_text(author)[:200],
+        summary=summary, content=content, image=image, categories=categories[:20], published_at=published,
+        extra=extra,
+    )
+
+
+def _int(v: Any) -> int | None:
+    try:
+        n = int(str(v).strip())
+    except (TypeError, ValueError):
+        return None
+    return n if 0 < n < 100_000 else None
+
+
+def _entry_image(e: Any, description: str, content_html: str, base: str) -> Image | None:
+    for m in e.get("media_content") or []:
+        url = safe_link(m.get("url", ""), base)
+        medium = (m.get("medium") or "").lower()
+        mtype = (m.get("type") or "").lower()
+        if url.startswith("http") and (medium == "image" or mtype.startswith("image/") or
+                                       (not medium and not mtype and _looks_like_image(url))):
+            return Image(url, _int(m.get("width")), _int(m.get("height")))
+    for m in e.get("media_thumbnail") or []:
+        url = safe_link(m.get("url", ""), base)
+        if url.startswith("http"):
+            return Image(url, _int(m.get("width")), _int(m.get("height")))
+    for enc in e.get("enclosures") or []:
+        url = safe_link(enc.get("href", "") or enc.get("url", ""), base)
+        if url.startswith("http") and (enc.get("type") or "").lower().startswith("image/"):
+            return Image(url)
+    return first_image(description, base) or first_image(content_html, base)
+
+
+def _looks_like_image(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith((".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"))
+
+
+def parse_json_feed(data: bytes, url: str, *, now: float) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (jsonfeed.org), which feedparser does not read."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ParseError(f"invalid JSON: {e}") from None
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        raise ParseError("JSON, but not a JSON Feed (no jsonfeed.org version)")
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError("JSON Feed without an items list")
+    feed_base = _str(doc.get("feed_url")) or url
+    out = ParsedFeed(
+        title=html_to_text(_str(doc.get("title")))[:300], site_url=safe_link(_str(doc.get("home_page_url")), url),
+        kind="json" + _str(doc.get("version")).rsplit("/", 1)[-1].replace(".", ""),
+    )
+    feed_authors = _json_authors(doc)
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = safe_link(_str(item.get("url")) or _str(item.get("external_url")), feed_base)
+        title = html_to_text(_str(item.get("title")))[:500]
+        content_html = _str(item.get("content_html"))
+        content_text = _str(item.get("content_text"))
+        summary_src = _str(item.get("summary")) or content_html or html.escape(content_text)
+        if not title:
+            title = html_to_text(summary_src, limit=80) or "(untitled)"
+        published = _sane_ts(_iso_ts(item.get("date_published")) or _iso_ts(item.get("date_modified")), now)
+        content = sanitize_html(content_html, link or feed_base) if content_html else (
+            "".join(f"<p>{html.escape(p)}</p>" for p in content_text.split("\n\n") if p.strip())
+        )
+        image = None
+        img_url = safe_link(_str(item.get("image")) or _str(item.get("banner_image")), feed_base)
+        if img_url.startswith("http"):
+            image = Image(img_url)
+        else:
+            image = first_image(content_html, link or feed_base)
+        tags = [html_to_text(_str(t))[:100] for t in item.get("tags") or [] if isinstance(t, str) and t.strip()]
+        author = ", ".join(_json_authors(item)) or ", ".join(feed_authors)
+        guid = story_identity(_str(item.get("id")), link, title, published)
+        out.stories.append(ParsedStory(
+            guid=guid, link=link, canonical_link=canonical_url(link), title=title, author=author[:200],
+            summary=summary_text(summary_src), content=content, image=image, categories=tags[:20],
+            published_at=published,
+        ))
+    return out
+
+
+def _str(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return str(v)
+    return ""
+
+
+def _json_authors(obj: dict[str, Any]) -> list[str]:
+    authors = obj.get("authors")
+    if not isinstance(authors, list):
+        authors = [obj["author"]] if isinstance(obj.get("author"), dict) else []
+    return [html_to_text(_str(a.get("name"))) for a in authors if isinstance(a, dict) and _str(a.get("name"))]

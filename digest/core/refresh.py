@@ -1,0 +1,279 @@
+"""Refresh: fetch every feed concurrently, parse off the event loop, store each feed as it finishes.
+
+One bad feed never stops the others: every failure becomes that feed's status and error. Each feed's
+stories and status are written in short transactions, so a refresh killed half-way leaves the store
+consistent (the feeds done so far are stored; the rest keep their old state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from digest.core.config import Config
+from digest.core.fetch import FetchResult, HostLimiter, fetch_http, fetch_local, is_local, make_client
+from digest.core.models import Feed, ParsedFeed
+from digest.core.parse import ParseError, parse_feed
+from digest.core.store import Store
+
+# Process pools pay ~0.2 s to start workers that import feedparser; below this many feeds to parse a
+# thread is cheaper. Above it both cores parse, and the event loop never stalls on a big feed.
+POOL_THRESHOLD = 12
+
+
+@dataclass(slots=True)
+class FeedResult:
+    feed_id: int
+    url: str
+    title: str
+    status: str  # ok | not_modified | error | skipped | gone
+    new: int = 0
+    stories: int = 0
+    error: str = ""
+    http_status: int | None = None
+    seconds: float = 0.0
+    warning: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.title or self.url
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "feed_id": self.feed_id, "url": self.url, "title": self.title, "status": self.status,
+            "new": self.new, "stories": self.stories, "error": self.error, "http_status": self.http_status,
+            "seconds": round(self.seconds, 3), "warning": self.warning,
+        }
+
+
+@dataclass(slots=True)
+class RefreshReport:
+    results: list[FeedResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def _count(self, *statuses: str) -> int:
+        return sum(1 for r in self.results if r.status in statuses)
+
+    @property
+    def ok(self) -> int:
+        return self._count("ok")
+
+    @property
+    def not_modified(self) -> int:
+        return self._count("not_modified")
+
+    @property
+    def failed(self) -> int:
+        return self._count("error", "gone")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def new(self) -> int:
+        return sum(r.new for r in self.results)
+
+    @property
+    def errors(self) -> list[FeedResult]:
+        return [r for r in self.results if r.status in ("error", "gone")]
+
+    def summary_line(self) -> str:
+        parts = [f"{len(self.results)} feeds", f"{self.ok} ok", f"{self.not_modified} not modified",
+                 f"{self.failed} failed"]
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped")
+        return f"refreshed {', '.join(parts)}; {self.new} new stories in {self.seconds:.1f}s"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "feeds": len(self.results), "ok": self.ok, "not_modified": self.not_modified, "failed": self.failed,
+            "skipped": self.skipped, "new_stories": self.new, "seconds": round(self.seconds, 3),
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+Progress = Callable[[FeedResult, int, int], None]
+
+
+def _parse_job(body: bytes, url: str, content_type: str, now: float) -> ParsedFeed | str:
+    """Runs in a worker; returns the error text instead of raising so nothing unpicklable crosses back."""
+    try:
+        return parse_feed(body, url, content_type, now=now)
+    except ParseError as e:
+        return f"not a feed: {e}"
+    except Exception as e:  # a parser bug must cost one feed, not the refresh  # noqa: BLE001
+        return f"parse failed: {type(e).__name__}: {e}"
+
+
+class Refresher:
+    def __init__(self, store: Store, config: Config, *, now: float | None = None) -> None:
+        self.store = store
+        self.cfg = config.refresh
+        self.now = time.time() if now is None else now
+
+    async def run(self, feeds: list[Feed], on_progress: Progress | None, *, force: bool = False) -> RefreshReport:
+        start = time.perf_counter()
+        report = RefreshReport()
+        executor = self._executor(len(feeds))
+        sem = asyncio.Semaphore(self.cfg.concurrency)
+        hosts = HostLimiter(self.cfg.per_host)
+        try:
+            async with make_client(concurrency=self.cfg.concurrency, timeout_s=self.cfg.timeout_s) as client:
+                async def one(feed: Feed) -> FeedResult:
+                    async with sem:
+                        return await self._refresh_feed(client, hosts, executor, feed, force=force)
+
+                tasks = [asyncio.ensure_future(one(f)) for f in feeds]
+                for done, fut in enumerate(asyncio.as_completed(tasks), 1):
+                    result = await fut
+                    report.results.append(result)
+                    if on_progress:
+                        on_progress(result, done, len(feeds))
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _executor(self, n: int) -> Executor:
+        cpus = os.cpu_count() or 1
+        if n >= POOL_THRESHOLD and cpus > 1:
+            import multiprocessing
+
+            # forkserver: never fork a process that may be running Textual's threads
+            ctx = multiprocessing.get_context("forkserver")
+            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx)
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-parse")
+
+    async def _refresh_feed(
+        self, client: httpx.AsyncClient, hosts: HostLimiter, executor: Executor, feed: Feed, *, force: bool
+    ) -> FeedResult:
+        t0 = time.perf_counter()
+        res = FeedResult(feed.id, feed.url, feed.title, "error")
+        if feed.disabled and not force:
+            res.status, res.error = "skipped", "disabled (the server said the feed is gone)"
+            return res
+        if feed.retry_after and feed.retry_after > self.now:
+            res.status = "skipped"
+            res.error = f"server asked to wait until {time.strftime('%H:%M UTC', time.gmtime(feed.retry_after))}"
+            return res
+        try:
+            fetched = await asyncio.wait_for(self._fetch(client, hosts, feed), timeout=self.cfg.timeout_s)
+        except TimeoutError:
+            fetched = FetchResult("error", error=f"timed out after {self.cfg.timeout_s:g}s")
+        except httpx.HTTPError as e:
+            fetched = FetchResult("error", error=_http_error(e))
+        except OSError as e:
+            fetched = FetchResult("error", error=f"network error: {e.strerror or e}")
+        res.http_status = fetched.http_status
+        if fetched.status == "ok":
+            loop = asyncio.get_running_loop()
+            parsed = await loop.run_in_executor(
+                executor, _parse_job, fetched.body, fetched.final_url or feed.url, fetched.content_type, self.now
+            )
+            if isinstance(parsed, str):
+                fetched = FetchResult("error", error=parsed, http_status=fetched.http_status)
+            else:
+                self._store_ok(feed, fetched, parsed, res)
+        if fetched.status != "ok":
+            self._store_other(feed, fetched, res)
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    async def _fetch(self, client: httpx.AsyncClient, hosts: HostLimiter, feed: Feed) -> FetchResult:
+        if is_local(feed.url):
+            return await asyncio.to_thread(
+                fetch_local, feed.url, max_bytes=self.cfg.max_bytes, last_modified=feed.last_modified
+            )
+        return await fetch_http(
+            client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
+            max_bytes=self.cfg.max_bytes, host_limit=hosts, now=self.now,
+        )
+
+    def _store_ok(self, feed: Feed, fetched: FetchResult, parsed: ParsedFeed, res: FeedResult) -> None:
+        res.new = self.store.save_stories(feed.id, parsed.stories, now=self.now)
+        res.stories = len(parsed.stories)
+        res.status = "ok"
+        res.warning = parsed.warning
+        updates: dict[str, Any] = {
+            "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
+            "consecutive_failures": 0, "last_success_at": self.now, "last_fetch_at": self.now, "retry_after": None,
+        }
+        if not feed.title and parsed.title:
+            updates["title"] = res.title = parsed.title
+        if not feed.site_url and parsed.site_url:
+            updates["site_url"] = parsed.site_url
+        self._apply(feed, updates, fetched.new_url)
+
+    def _store_other(self, feed: Feed, fetched: FetchResult, res: FeedResult) -> None:
+        """304, errors, 410 and 429: only the feed's status row changes; its stories stay as they were."""
+        if fetched.status == "not_modified":
+            res.status = "not_modified"
+            updates: dict[str, Any] = {
+                "last_status": "not_modified", "last_error": "", "consecutive_failures": 0,
+                "last_success_at": self.now, "last_fetch_at": self.now, "retry_after": None,
+            }
+            # a server may send a fresh validator with its 304; keep whatever it last gave us
+            if fetched.etag:
+                updates["etag"] = fetched.etag
+            if fetched.last_modified:
+                updates["last_modified"] = fetched.last_modified
+            self._apply(feed, updates, fetched.new_url)
+            return
+        res.status = "gone" if fetched.status == "gone" else "error"
+        res.error = fetched.error
+        self._apply(feed, {
+            "last_status": res.status, "last_error": fetched.error, "last_fetch_at": self.now,
+            "consecutive_failures": feed.consecutive_failures + 1, "retry_after": fetched.retry_after,
+            "disabled": fetched.status == "gone" or feed.disabled,
+        }, fetched.new_url if fetched.status == "gone" else None)
+
+    def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
+        if new_url and new_url != feed.url and self.store.feed_by_url(new_url) is None:
+            updates["url"] = new_url  # permanent redirect: remember where the feed lives now
+        self.store.update_feed(feed.id, **updates)
+
+
+def _http_error(e: httpx.HTTPError) -> str:
+    if isinstance(e, httpx.TimeoutException):
+        return f"timed out ({type(e).__name__})"
+    if isinstance(e, httpx.ConnectError):
+        return f"cannot connect: {e}" if str(e) else "cannot connect"
+    if isinstance(e, httpx.RemoteProtocolError):
+        return f"connection broken: {e}" if str(e) else "connection closed by the server"
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return f"unsupported URL: {e}"
+    if isinstance(e, httpx.InvalidURL):
+        return f"invalid URL: {e}"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+def select_feeds(store: Store, feed_ids: Iterable[int] | None) -> list[Feed]:
+    feeds = store.list_feeds()
+    if feed_ids is None:
+        return feeds
+    wanted = set(feed_ids)
+    return [f for f in feeds if f.id in wanted]
+
+
+async def refresh_async(
+    store: Store, config: Config, feed_ids: Iterable[int] | None = None, on_progress: Progress | None = None,
+    *, now: float | None = None,
+) -> RefreshReport:
+    feeds = select_feeds(store, feed_ids)
+    return await Refresher(store, config, now=now).run(feeds, on_progress, force=feed_ids is not None)
+
+
+def refresh(
+    store: Store, config: Config, feed_ids: Iterable[int] | None = None, on_progress: Progress | None = None,
+    *, now: float | None = None,
+) -> RefreshReport:
+    """Synchronous entry point (CLI, cron, TUI thread workers): runs its own event loop."""
+    return asyncio.run(refresh_async(store, config, feed_ids, on_progress, now=now))

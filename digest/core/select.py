@@ -1,0 +1,176 @@
+"""What goes into a digest: the flagged draft, the automatic rules, and Trending clusters.
+
+Trending is computed with two GROUP BYs over indexed columns (canonical_link, title_key) inside a time
+window, then the few resulting groups are merged in Python: no all-pairs comparison, so it stays fast on
+a store of 100k stories (tests/bench/bench_build.py measures it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from digest.core.models import Section, Story
+
+if TYPE_CHECKING:
+    from digest.core.config import Config
+    from digest.core.store import Store
+
+DAY = 86_400.0
+# Trending looks back a week by default: long enough for a story to be picked up by several sources,
+# short enough that the GROUP BY only touches recent rows (published_at is indexed).
+TRENDING_WINDOW_S = 7 * DAY
+# A headline match needs some substance: "Weekly roundup" or "Jobs" recur in unrelated feeds. Three
+# words and 16 characters keep those out while real near-identical headlines still match.
+MIN_TITLE_KEY_WORDS = 3
+MIN_TITLE_KEY_CHARS = 16
+
+
+@dataclass(slots=True)
+class Cluster:
+    """One story carried by several feeds: `story` is the representative, `count` the distinct feeds."""
+
+    story: Story
+    count: int
+    story_ids: list[int]
+    feed_titles: list[str]
+
+
+def _groups(store: Store, since: float) -> list[tuple[set[int], set[int], float]]:
+    """(story ids, feed ids, newest published_at) for each link group and headline group that spans
+    two or more feeds. Both queries use the published_at index for the window and GROUP BY on an
+    indexed column."""
+    out: list[tuple[set[int], set[int], float]] = []
+    for column, extra in (
+        ("canonical_link", "canonical_link != ''"),
+        ("title_key", f"length(title_key) >= {MIN_TITLE_KEY_CHARS} "
+                      f"AND title_key LIKE '{'% ' * (MIN_TITLE_KEY_WORDS - 1)}%'"),
+    ):
+        sql = (
+            f"SELECT group_concat(id), group_concat(feed_id), max(published_at) FROM stories "
+            f"WHERE published_at >= ? AND {extra} GROUP BY {column} HAVING count(DISTINCT feed_id) >= 2"
+        )
+        for ids, feeds, newest in store.db.execute(sql, (since,)):
+            out.append(({int(i) for i in ids.split(",")}, {int(f) for f in feeds.split(",")}, newest))
+    return out
+
+
+def _merge(groups: list[tuple[set[int], set[int], float]]) -> list[tuple[set[int], set[int], float]]:
+    """Union groups that share a story (a link group and a headline group of the same event)."""
+    merged: list[tuple[set[int], set[int], float]] = []
+    for ids, feeds, newest in groups:
+        ids, feeds = set(ids), set(feeds)
+        keep = []
+        for other in merged:
+            if other[0] & ids:
+                ids |= other[0]
+                feeds |= other[1]
+                newest = max(newest, other[2])
+            else:
+                keep.append(other)
+        keep.append((ids, feeds, newest))
+        merged = keep
+    return merged
+
+
+def trending(store: Store, *, since: float | None = None, limit: int = 10) -> list[Cluster]:
+    """Stories carried by at least two distinct feeds (same canonical link or same headline key),
+    most feeds first, then most recent. `since` defaults to a week ago."""
+    since = time.time() - TRENDING_WINDOW_S if since is None else since
+    clusters = _merge(_groups(store, since))
+    clusters.sort(key=lambda c: (-len(c[1]), -c[2], min(c[0])))
+    clusters = clusters[:limit] if limit else clusters
+    stories = {s.id: s for s in store.stories_by_ids(sorted({i for c in clusters for i in c[0]}))}
+    out = []
+    for ids, feeds, _newest in clusters:
+        members = sorted((stories[i] for i in ids if i in stories), key=lambda s: (s.published_at, s.id))
+        if not members:
+            continue
+        # the representative: the first report that has a picture, else simply the first report
+        rep = next((s for s in members if s.image), members[0])
+        titles = sorted({s.feed_title for s in members if s.feed_title}, key=str.casefold)
+        out.append(Cluster(rep, len(feeds), [s.id for s in members], titles))
+    return out
+
+
+def trending_counts(store: Store, *, since: float) -> dict[int, int]:
+    """story id -> number of feeds carrying it, for every story in a trending cluster."""
+    return {i: len(feeds) for ids, feeds, _ in _merge(_groups(store, since)) for i in ids}
+
+
+def _section_order(config: Config) -> dict[str, int]:
+    return {name.casefold(): i for i, name in enumerate(config.section_names())}
+
+
+def draft_sections(store: Store, config: Config, digest_id: int | None = None) -> list[Section]:
+    """The draft's items grouped by section: configured sections in config order, any others after in
+    name order; items keep the positions the editor gave them. Empty sections are left out."""
+    order = _section_order(config)
+    by_name: dict[str, Section] = {}
+    for item in store.digest_items(digest_id):
+        by_name.setdefault(item.section, Section(item.section)).items.append(item)
+    for sec in by_name.values():
+        sec.items.sort(key=lambda it: it.position)
+    return sorted(
+        by_name.values(),
+        key=lambda s: (order.get(s.name.casefold(), len(order)), s.name.casefold()),
+    )
+
+
+def _matches(text: str, words: list[str]) -> bool:
+    return any(w.casefold() in text for w in words if w.strip())
+
+
+def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
+    """Fill an empty draft by the [select] rules; returns how many stories were added (0 when the draft
+    already has items: a person's choices always win over the rules)."""
+    now = time.time() if now is None else now
+    draft = store.draft()
+    if draft is not None and store.digest_items(draft.id):
+        return 0
+    rules = config.select
+    cutoff = now - rules.max_age_hours * 3600
+    if rules.since_last_digest:
+        last = store.last_sent_at()
+        if last is not None:
+            cutoff = last
+    rows = store.db.execute(
+        "SELECT s.id, s.feed_id, s.title, s.summary, s.categories, s.published_at, f.section "
+        "FROM stories s JOIN feeds f ON f.id = s.feed_id "
+        "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 "
+        f"AND {store.sent_story_filter_sql()}",
+        (cutoff, now + DAY),  # a day of slack for feeds whose clocks run ahead
+    ).fetchall()
+    include, exclude = rules.include_keywords, rules.exclude_keywords
+    groups = _merge(_groups(store, cutoff))
+    counts = {i: len(feeds) for ids, feeds, _ in groups for i in ids}
+    cluster_of = {i: frozenset(ids) for ids, _feeds, _ in groups for i in ids}
+    sections = {s.name.casefold(): s for s in config.sections}
+    first = config.sections[0]
+    ranked = sorted(rows, key=lambda r: (-counts.get(r["id"], 1), -r["published_at"], -r["id"]))
+    picked: dict[str, list[int]] = {}
+    seen_clusters: set[frozenset[int]] = set()
+    for r in ranked:
+        text = f"{r['title']}\n{r['summary']}\n{r['categories']}".casefold()
+        if exclude and _matches(text, exclude):
+            continue
+        if include and not _matches(text, include):
+            continue
+        sec = sections.get((r["section"] or "").casefold(), first)
+        chosen = picked.setdefault(sec.name, [])
+        if len(chosen) >= sec.max_auto:
+            continue
+        key = cluster_of.get(r["id"])
+        if key is not None:  # one story per cluster: the same news from three feeds goes in once
+            if key in seen_clusters:
+                continue
+            seen_clusters.add(key)
+        chosen.append(r["id"])
+    added = 0
+    for name in (s.name for s in config.sections):
+        for story_id in picked.get(name, []):
+            store.flag(story_id, name)
+            added += 1
+    return added
+

@@ -1,0 +1,1 @@
+"""One screen (or family of small modals) per file."""

@@ -1,0 +1,455 @@
+"""The main screen: sidebar | story list | reader, with search, flagging and refresh."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static
+
+from digest.core.store import NotFoundError, StoryQuery
+from digest.tui.queries import list_rows
+from digest.tui.screens.modals import AddFeedModal, ChoiceModal, EditModal
+from digest.tui.widgets.reader import Reader
+from digest.tui.widgets.refresh_bar import RefreshBar
+from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
+from digest.tui.widgets.splitter import Splitter
+from digest.tui.widgets.story_list import StoryList
+
+if TYPE_CHECKING:
+    from digest.tui.app import DigestApp
+
+# Search-as-you-type waits this long after the last key: long enough to skip the intermediate prefixes of a
+# fast typist (~8 keys/s), short enough to feel immediate (the 100 ms "instant" threshold, Nielsen).
+SEARCH_DEBOUNCE_S = 0.12
+# The reader follows the cursor after this pause, so holding j does not lay out Markdown for every row.
+READER_DEBOUNCE_S = 0.06
+# While a refresh runs, reload the list at most this often (500 feeds finishing would otherwise mean 500
+# reloads of 100k ids).
+RELOAD_THROTTLE_S = 0.75
+
+STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link"}
+
+
+class MainScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS = [
+        Binding("f,space", "flag", "Flag", id="flag", tooltip="Flag or unflag the story for the digest"),
+        Binding("e", "edit", "Edit", id="edit", tooltip="Edit the story's headline and blurb"),
+        Binding("u", "toggle_read", "Read", id="read", tooltip="Toggle read/unread"),
+        Binding("slash", "search", "Search", id="search", tooltip="Search titles and summaries"),
+        Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the search", show=False),
+        Binding("o", "open_link", "Open", id="open", tooltip="Open the story in the browser"),
+        Binding("r", "refresh_all", "Refresh", id="refresh", tooltip="Refresh all feeds"),
+        Binding("R", "refresh_feed", "Refresh feed", id="refresh_feed", show=False,
+                tooltip="Refresh the current feed"),
+        Binding("a", "add_feed", "Add feed", id="add_feed", tooltip="Add a feed"),
+        Binding("d", "digest", "Digest", id="digest", tooltip="Open the digest draft"),
+        Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit digest"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_key = "all"
+        self.search_text = ""
+        self._generation = 0
+        self._search_timer: Timer | None = None
+        self._reader_timer: Timer | None = None
+        self._last_reload = 0.0
+        self._reload_pending = False
+        self.last_ids_ms: float | None = None  # time of the last id query, for the benchmark
+
+    @property
+    def dapp(self) -> DigestApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="panes"):
+            yield Sidebar(id="sidebar")
+            yield Splitter("#sidebar", "left", id="split-left")
+            with Vertical(id="middle"):
+                yield Input(placeholder="Search (Esc clears)", id="search")
+                yield StoryList(self._fetch_rows, self.dapp.now, id="stories")
+                yield Static("", id="status", markup=True)
+            yield Splitter("#reader", "right", id="split-right")
+            yield Reader(id="reader")
+        yield RefreshBar(id="refresh-bar")
+        yield Footer()
+
+    def _fetch_rows(self, ids: Any) -> Any:
+        return list_rows(self.dapp.store, ids)
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(Reader).show_placeholder("Pick a story: j/k move, Enter reads, f flags, ? help.")
+        self.query_one(StoryList).focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        # back from the digest or feeds screen: flags, sections and feeds may have changed
+        if self.query(StoryList):
+            self.reload(sidebar=True)
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def reload(self, *, sidebar: bool = True) -> None:
+        """Re-run the current filter (and the sidebar counts) in workers; the cursor keeps its story."""
+        self._last_reload = time.monotonic()
+        self._generation += 1
+        self.load_ids(self.filter_key, self.search_text, self._generation)
+        if sidebar:
+            self.load_sidebar()
+
+    def data_changed(self) -> None:
+        """Called by the app while a refresh runs: reload, but not more often than RELOAD_THROTTLE_S."""
+        wait = RELOAD_THROTTLE_S - (time.monotonic() - self._last_reload)
+        if wait <= 0:
+            self.reload()
+        elif not self._reload_pending:
+            self._reload_pending = True
+
+            def later() -> None:
+                self._reload_pending = False
+                self.reload()
+
+            self.set_timer(wait, later)
+
+    def _query_for(self, key: str, search: str) -> StoryQuery:
+        q = StoryQuery(search=search or None)
+        if key == "unread":
+            q.unread = True
+        elif key == "flagged":
+            q.flagged = True
+        elif key.startswith("section:"):
+            name = key.split(":", 1)[1]
+            q.section = "" if name == NO_SECTION else name
+        elif key.startswith("feed:"):
+            q.feed_id = int(key.split(":", 1)[1])
+        return q
+
+    @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
+    def load_ids(self, key: str, search: str, generation: int) -> None:
+        started = time.perf_counter()
+        store = self.dapp.open_worker_store()
+        try:
+            q = self._query_for(key, search)
+            if key == "trending":
+                ids = self._trending_ids(store, q)
+            else:
+                ids = store.story_ids(q)
+        finally:
+            store.close()
+        elapsed = (time.perf_counter() - started) * 1000
+        self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed)
+
+    def _trending_ids(self, store: Any, q: StoryQuery) -> list[int]:
+        try:
+            from digest.core.select import trending
+        except ImportError:
+            self.app.call_from_thread(self.notify, "Trending needs digest.core.select (not installed yet).",
+                                      severity="warning")
+            return []
+        # clusters are in "carried by most feeds" order; keep it, and apply a search on top
+        ids = [c.story.id for c in trending(store, limit=50)]
+        if q.search:
+            q.trending_ids = ids
+            allowed = set(store.story_ids(q))
+            ids = [i for i in ids if i in allowed]
+        return ids
+
+    def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float) -> None:
+        if generation != self._generation:
+            return  # a newer filter or search is on its way
+        self.last_ids_ms = elapsed_ms
+        stories = self.query_one(StoryList)
+        if self.search_text:
+            stories.empty_text = f"No story matches “{self.search_text}”."
+        elif self.filter_key == "flagged":
+            stories.empty_text = "Nothing flagged yet: press f on a story to put it in the digest."
+        else:
+            stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
+        stories.set_ids(ids)
+        self._update_status()
+        self.refresh_bindings()
+        self.post_message(StoriesLoaded(len(ids), elapsed_ms))
+
+    @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
+    def load_sidebar(self) -> None:
+        store = self.dapp.open_worker_store()
+        try:
+            counts = store.counts()
+            feeds = store.list_feeds()
+        finally:
+            store.close()
+        self.app.call_from_thread(self._sidebar_loaded, counts, feeds)
+
+    def _sidebar_loaded(self, counts: dict[str, int], feeds: list[Any]) -> None:
+        sidebar = self.query_one(Sidebar)
+        sidebar.update_data(counts, feeds, section_order(self.dapp.config.section_names(), feeds))
+        self._update_status()
+
+    def _update_status(self) -> None:
+        stories = self.query_one(StoryList)
+        sidebar = self.query_one(Sidebar)
+        label = {"all": "All stories", "unread": "Unread", "flagged": "Flagged", "trending": "Trending"}.get(
+            self.filter_key, "")
+        text = ""
+        if self.filter_key.startswith("section:"):
+            label = self.filter_key.split(":", 1)[1]
+        elif self.filter_key.startswith("feed:"):
+            feed = sidebar.feeds.get(int(self.filter_key.split(":", 1)[1]))
+            label = feed.name if feed else "Feed"
+            if feed and feed.failing:
+                text = (f"\n[b red]! failing[/] ({feed.consecutive_failures}×): "
+                        f"{escape(feed.last_error or feed.last_status)}")
+        n = len(stories.ids)
+        search = f" · search “{escape(self.search_text)}”" if self.search_text else ""
+        self.query_one("#status", Static).update(f"[dim]{escape(label)}{search} · {n:,} stories[/]{text}")
+
+    # -- events from the children ------------------------------------------------------------------
+
+    @on(Sidebar.FilterChosen)
+    def _filter_chosen(self, event: Sidebar.FilterChosen) -> None:
+        if event.key == self.filter_key:
+            return
+        self.filter_key = event.key
+        self.reload(sidebar=False)
+        feed = None
+        if event.key.startswith("feed:"):
+            feed = event.sidebar.feeds.get(int(event.key.split(":", 1)[1]))
+        if feed is not None and feed.failing:
+            self.notify(f"{feed.name}: {feed.last_error or 'failing'}", title="Last refresh failed",
+                        severity="warning")
+
+    @on(StoryList.Highlighted)
+    def _highlighted(self, event: StoryList.Highlighted) -> None:
+        self.refresh_bindings()
+        if self._reader_timer is not None:
+            self._reader_timer.stop()
+        self._reader_timer = self.set_timer(READER_DEBOUNCE_S, self._show_current)
+
+    def _show_current(self) -> None:
+        sid = self.query_one(StoryList).current_id
+        reader = self.query_one(Reader)
+        if sid is None:
+            reader.show_placeholder("No story selected.")
+            return
+        try:
+            reader.show(self.dapp.store.get_story(sid))
+        except NotFoundError:
+            reader.show_placeholder("This story was removed (its feed was deleted).")
+
+    @on(StoryList.Opened)
+    def _opened(self, event: StoryList.Opened) -> None:
+        self._show_current()
+        row = event.story_list.row(event.story_list.cursor)
+        if row is not None and not row.read:
+            self.dapp.store.set_read([event.story_id], True)
+            event.story_list.invalidate([event.story_id])
+            self.load_sidebar()
+        self.query_one(Reader).focus()
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        box.display = True
+        box.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        value = event.value
+        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._run_search(value))
+
+    def _run_search(self, value: str) -> None:
+        value = value.strip()
+        if value == self.search_text:
+            return
+        self.search_text = value
+        self.reload(sidebar=False)
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._run_search(event.value)
+        self.query_one(StoryList).focus()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#search", Input)
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        box.value = ""
+        box.display = False
+        self.query_one(StoryList).focus()
+        if self.search_text:
+            self.search_text = ""
+            self.reload(sidebar=False)
+        self.refresh_bindings()
+
+    # -- story actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in STORY_ACTIONS:
+            if not self.is_mounted or self.query_one(StoryList).current_id is None:
+                return False
+            if isinstance(self.focused, Input):
+                return False
+        if action == "clear":
+            return bool(self.search_text) or self.query_one("#search", Input).display
+        if action == "refresh_feed":
+            return self._current_feed_id() is not None
+        return True
+
+    def _current_feed_id(self) -> int | None:
+        if self.filter_key.startswith("feed:"):
+            return int(self.filter_key.split(":", 1)[1])
+        stories = self.query_one(StoryList)
+        row = stories.row(stories.cursor)
+        return row.feed_id if row else None
+
+    def _current_story(self) -> Any:
+        sid = self.query_one(StoryList).current_id
+        if sid is None:
+            return None
+        try:
+            return self.dapp.store.get_story(sid)
+        except NotFoundError:
+            return None
+
+    def _default_section(self, story: Any) -> str:
+        sections = self.dapp.config.section_names()
+        for name in sections:
+            if story.feed_section and name.casefold() == story.feed_section.casefold():
+                return name
+        return sections[0] if sections else "Top Stories"
+
+    def _after_story_change(self, story_id: int) -> None:
+        self.query_one(StoryList).invalidate([story_id])
+        self._show_current()
+        self.load_sidebar()
+
+    def action_flag(self) -> None:
+        story = self._current_story()
+        if story is None:
+            return
+        if story.flagged:
+            self.dapp.store.unflag(story.id)
+            self.notify(f"Removed from the digest: {story.title}", timeout=3)
+            self._after_story_change(story.id)
+            return
+        sections = self.dapp.config.section_names()
+
+        def chosen(section: str | None) -> None:
+            if section is None:
+                return
+            self.dapp.store.flag(story.id, section)
+            self.notify(f"Flagged for {section}: {story.title}", timeout=3)
+            self._after_story_change(story.id)
+
+        self.app.push_screen(
+            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
+            chosen,
+        )
+
+    def action_edit(self) -> None:
+        story = self._current_story()
+        if story is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            headline, blurb = result
+            section = story.draft_section or self._default_section(story)
+            self.dapp.store.flag(story.id, section, headline=headline, blurb=blurb)
+            if not story.flagged:
+                self.notify(f"Flagged for {section} with your blurb.", timeout=3)
+            self._after_story_change(story.id)
+
+        self.app.push_screen(EditModal(story.title, story.headline or "", story.blurb or ""), done)
+
+    def action_toggle_read(self) -> None:
+        stories = self.query_one(StoryList)
+        row = stories.row(stories.cursor)
+        if row is None:
+            return
+        self.dapp.store.set_read([row.id], not row.read)
+        stories.invalidate([row.id])
+        self.load_sidebar()
+
+    def action_open_link(self) -> None:
+        story = self._current_story()
+        if story is None:
+            return
+        link = story.canonical_link or story.link
+        if not link:
+            self.notify("This story has no link.", severity="warning")
+            return
+        self.dapp.open_url(link)
+        if not story.read:
+            self.dapp.store.set_read([story.id], True)
+            self._after_story_change(story.id)
+
+    # -- app-wide actions ------------------------------------------------------------------------
+
+    def action_refresh_all(self) -> None:
+        self.dapp.start_refresh(None)
+
+    def action_refresh_feed(self) -> None:
+        feed_id = self._current_feed_id()
+        if feed_id is not None:
+            self.dapp.start_refresh([feed_id])
+
+    def action_add_feed(self) -> None:
+        sections = self.dapp.config.section_names()
+
+        def added(feed: Any) -> None:
+            if feed is None:
+                return
+            self.notify(f"Added {feed.name} ({feed.story_count} stories).", title="Feed added")
+            self.reload()
+
+        self.app.push_screen(AddFeedModal(sections), added)
+
+    def action_digest(self) -> None:
+        self.dapp.action_digest()
+
+    def action_feeds(self) -> None:
+        self.dapp.action_feeds()
+
+    def action_help(self) -> None:
+        self.dapp.action_help()
+
+
+class StoriesLoaded:
+    """Posted (to the screen) when a list of ids is on screen; tests and the benchmark wait for it."""
+
+    def __new__(cls, count: int, elapsed_ms: float) -> Any:
+        from digest.tui.widgets.story_list import StoryList as _SL  # noqa: F401
+
+        return _StoriesLoaded(count, elapsed_ms)
+
+
+from dataclasses import dataclass  # noqa: E402
+
+from textual.message import Message  # noqa: E402
+
+
+@dataclass
+class _StoriesLoaded(Message):
+    count: int
+    elapsed_ms: float

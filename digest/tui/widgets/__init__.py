@@ -1,0 +1,1 @@
+"""One widget per file; each widget's messages are nested in it."""

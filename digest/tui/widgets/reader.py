@@ -1,0 +1,75 @@
+"""The reader pane: headline, source, author, date, categories, image link, then the story's text."""
+
+from __future__ import annotations
+
+import webbrowser
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from digest.core.models import Story
+from digest.tui.htmltext import html_to_markdown
+from digest.tui.timefmt import date
+
+# Past this, the reader shows the start and a note: Textual's Markdown widget builds one widget per block,
+# and a 1 MB scraped article would take seconds to lay out. 60k characters is ~10k words.
+MAX_MARKDOWN = 60_000
+
+
+class Reader(VerticalScroll, can_focus=True):
+    BINDINGS = [
+        Binding("j", "scroll_down", "Scroll down", show=False, id="reader.down"),
+        Binding("k", "scroll_up", "Scroll up", show=False, id="reader.up"),
+        Binding("space", "page_down", "Page down", show=False, id="reader.page"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.story: Story | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="reader-head", markup=True)
+        yield Markdown("", id="reader-body", open_links=False)
+
+    def show_placeholder(self, text: str) -> None:
+        self.story = None
+        self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
+        self.query_one("#reader-body", Markdown).update("")
+
+    def show(self, story: Story) -> None:
+        same = self.story is not None and self.story.id == story.id
+        self.story = story
+        head = [f"[b]{escape(story.headline or story.title or '(untitled)')}[/b]"]
+        if story.headline and story.headline != story.title:
+            head.append(f"[dim]original: {escape(story.title)}[/]")
+        byline = story.feed_title
+        if story.author:
+            byline += f" · {story.author}"
+        head.append(f"[$accent]{escape(byline)}[/]")
+        head.append(f"[dim]{escape(date(story.published_at))}[/]")
+        if story.categories:
+            head.append("[dim]" + escape(" · ".join(story.categories[:8])) + "[/]")
+        link = story.canonical_link or story.link
+        if link:
+            head.append(f"[dim]link:[/] {escape(link)}")
+        if story.image:
+            head.append(f"[dim]image:[/] {escape(story.image.url)}")
+        if story.flagged:
+            head.append(f"[b $warning]★ in the digest[/] [dim]({escape(story.draft_section or '')})[/]")
+            if story.blurb:
+                head.append(f"[i]{escape(story.blurb)}[/]")
+        self.query_one("#reader-head", Static).update("\n".join(head))
+        if not same:
+            body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
+            if len(body) > MAX_MARKDOWN:
+                body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
+            self.query_one("#reader-body", Markdown).update(body)
+            self.scroll_home(animate=False)
+
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+        event.stop()
+        if event.href.startswith(("http://", "https://", "mailto:")):
+            webbrowser.open(event.href)
