@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,7 +57,7 @@ def build_digest(
     store: Store, config: Config, paths: Paths, *, theme: str | None = None, out_dir: Path | None = None,
     auto: bool = False, now: datetime | None = None,
 ) -> BuildResult:
-    now = now or datetime.now(UTC)
+    now = now or datetime.now().astimezone()  # local: the header shows the sender's date
     draft = store.draft()
     if (draft is None or not store.digest_items(draft.id)) and auto:
         auto_select(store, config, now=now.timestamp())
@@ -78,10 +78,15 @@ def build_digest(
     built = {"html": str(html_path), "text": str(text_path), "eml": str(eml_path)}
     store.update_digest(draft.id, theme=theme, paths=built, built_at=time.time())
     digest = store.get_digest(digest_id=draft.id)
+    notes = list(rendered.notes)
+    if not config.newsletter.postal_address:
+        notes.append("newsletter.postal_address is not set: the law (CAN-SPAM) requires it before sending")
+    if not (config.newsletter.unsubscribe_url or config.newsletter.unsubscribe_mailto):
+        notes.append("no newsletter.unsubscribe_url: Gmail and Yahoo expect one-click unsubscribe from bulk senders")
     return BuildResult(
         digest=digest, html_path=html_path, text_path=text_path, eml_path=eml_path,
         subject=rendered.subject, html_bytes=len(rendered.html.encode("utf-8")),
-        story_count=rendered.story_count, notes=rendered.notes,
+        story_count=rendered.story_count, notes=notes,
     )
 
 

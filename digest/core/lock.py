@@ -23,6 +23,11 @@ class LockHeld(Exception):
 
 
 class RunLock:
+    """Re-entrant within a process: `digest run` holds it and the send it calls takes it again; two
+    processes (cron's run, a `digest send` by hand, the TUI's send) never deliver the same issue at once."""
+
+    _held: dict[Path, list[int]] = {}  # resolved path -> [fd, depth], this process's holdings
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._fd: int | None = None
@@ -30,6 +35,11 @@ class RunLock:
     def acquire(self) -> RunLock:
         """Take the lock at once or raise LockHeld; never waits (cron starts the next run anyway)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        key = self.path.resolve()
+        if key in RunLock._held:
+            RunLock._held[key][1] += 1
+            self._fd = RunLock._held[key][0]
+            return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -43,12 +53,20 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        RunLock._held[key] = [fd, 1]
         return self
 
     def release(self) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        key = self.path.resolve()
+        held = RunLock._held.get(key)
+        if held is not None:
+            held[1] -= 1
+            if held[1] > 0:
+                return
+            del RunLock._held[key]
         try:
             os.ftruncate(fd, 0)  # a reader between unlock and the next holder's write sees no stale PID
         finally:

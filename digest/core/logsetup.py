@@ -29,9 +29,9 @@ def setup_logging(paths: Paths, *, verbose: bool = False) -> logging.Logger:
     path = paths.log_dir / LOG_NAME
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) and h.baseFilename == str(path.resolve())
                for h in log.handlers):
-        for h in [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
-            log.removeHandler(h)  # a different DIGEST_HOME in the same process (tests)
-            h.close()
+        for old in [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
+            log.removeHandler(old)  # a different DIGEST_HOME in the same process (tests)
+            old.close()
         fh = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         fh.setFormatter(logging.Formatter(FORMAT))
         log.addHandler(fh)

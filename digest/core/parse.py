@@ -132,7 +132,6 @@ def sanitize_html(fragment: str, base: str = "") -> str:
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr|pre)>|<br\s*/?>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
-_WS = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
 def html_to_text(fragment: str, *, limit: int | None = None) -> str:
@@ -141,26 +140,36 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
     if not fragment:
         return ""
     if "<" in fragment:
-        text = _DROP_BLOCKS.sub(" ", fragment)
+        low = fragment.lower()
+        text = _DROP_BLOCKS.sub(" ", fragment) if ("<script" in low or "<style" in low or "<noscript" in low
+                                                   or "<template" in low) else fragment
         text = _BLOCK_END.sub("\n", text)
         text = _TAG.sub(" ", text)
     else:
         text = fragment
     text = html.unescape(text)
-    lines = [_WS.sub(" ", line).strip() for line in text.split("\n")]
+    lines = [" ".join(line.split()) for line in text.split("\n")]
     out = "\n".join(line for line in lines if line)
     if limit and len(out) > limit:
         out = out[:limit].rsplit(" ", 1)[0] + "…"
     return out
 
 
-_READ_MORE = re.compile(r"\s*(…|\.\.\.)?\s*(Read More|Continue reading|Read the full story|The post .* appeared first on .*)\.?\s*(»|→)?\s*$", re.I)
+# The "Read More" / "The post X appeared first on Y" tails that feeds add to excerpts. Matched only
+# against the last few hundred characters: anchored-at-end patterns re-scan from every position.
+_READ_MORE = re.compile(
+    r"\s*(?:…|\.\.\.)?\s*(?:\[?(?:Read More|Continue reading|Read the full story)[^\n]{0,80}|"
+    r"The post [^\n]{0,300} appeared first on [^\n]{0,120})\s*$",
+    re.I,
+)
 
-SUMMARY_LIMIT = 1200  # plain-text chars kept per story: a blurb needs ~300, the reader shows content
+SUMMARY_LIMIT = 700  # plain-text chars kept per story: a blurb needs ~300; the reader shows the content
 
 
 def summary_text(fragment: str) -> str:
-    return _READ_MORE.sub("", html_to_text(fragment, limit=SUMMARY_LIMIT)).strip()
+    text = html_to_text(fragment, limit=SUMMARY_LIMIT)
+    head, tail = text[:-400], text[-400:]
+    return (head + _READ_MORE.sub("", tail)).strip()
 
 
 def first_image(fragment: str, base: str = "") -> Image | None:
@@ -253,7 +262,16 @@ def parse_feed(data: bytes, url: str = "", content_type: str = "", *, now: float
     return parse_xml_feed(data, url, content_type, now=now)
 
 
-def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float) -> ParsedFeed:
+def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float, fast: bool = True) -> ParsedFeed:
+    if fast:
+        from digest.core.fastparse import fast_parse
+
+        got = fast_parse(data, url, content_type)
+        if got is not None:
+            kind, title, site, entries = got
+            out = ParsedFeed(title=html_to_text(title)[:300], site_url=safe_link(site, url), kind=kind)
+            out.stories = [_entry(e, url, now) for e in entries]
+            return out
     import feedparser  # deferred: ~60 ms import, only needed when a feed body arrives
 
     # feedparser flags a missing Content-Type as an error; local files have none, so say what it is
@@ -308,13 +326,14 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
     if contents:
         content_html = max((c.get("value", "") or "" for c in contents), key=len)
         base = contents[0].get("base") or base
-    raw_content = content_html or description
+    raw_content = (content_html or description).strip()
     content = sanitize_html(raw_content, base)
     summary = summary_text(description or content_html)
     image = _entry_image(e, description, content_html, base)
     author = (e.get("author") or "").strip()
     if not author and e.get("authors"):
         author = ", ".join(a.get("name", "") for a in e["authors"] if a.get("name"))
+    author = _byline(author)
     categories: list[str] = []
     for t in e.get("tags") or []:
         term = html_to_text(t.get("term") or t.get("label") or "").strip()
@@ -331,6 +350,28 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
         summary=summary, content=content, image=image, categories=categories[:20], published_at=published,
         extra=extra,
     )
+
+
+_EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s@()]+\s*\((.+)\)\s*$")
+
+
+def _byline(author: str) -> str:
+    """RSS <author> is "email (Name)": show the name, never the address."""
+    m = _EMAIL_NAME.match(author)
+    if m:
+        return m.group(1).strip()
+    return "" if re.fullmatch(r"[^\s@]+@[^\s@]+", author) else author
+
+
+def parse_job(body: bytes, url: str, content_type: str, now: float) -> ParsedFeed | str:
+    """For worker processes: the error text instead of an exception, so nothing unpicklable crosses
+    back, and a parser bug costs one feed rather than the refresh."""
+    try:
+        return parse_feed(body, url, content_type, now=now)
+    except ParseError as e:
+        return f"not a feed: {e}"
+    except Exception as e:  # noqa: BLE001
+        return f"parse failed: {type(e).__name__}: {e}"
 
 
 def _int(v: Any) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,8 +20,8 @@ import httpx
 
 from digest.core.config import Config
 from digest.core.fetch import FetchResult, HostLimiter, fetch_http, fetch_local, is_local, make_client
-from digest.core.models import Feed, ParsedFeed
-from digest.core.parse import ParseError, parse_feed
+from digest.core.models import Feed
+from digest.core.parse import parse_job
 from digest.core.store import Store
 
 # Process pools pay ~0.2 s to start workers that import feedparser; below this many feeds to parse a
@@ -102,15 +103,51 @@ class RefreshReport:
 
 Progress = Callable[[FeedResult, int, int], None]
 
+_worker_stores: dict[str, Store] = {}
+_worker_lock = threading.Lock()
 
-def _parse_job(body: bytes, url: str, content_type: str, now: float) -> ParsedFeed | str:
-    """Runs in a worker; returns the error text instead of raising so nothing unpicklable crosses back."""
-    try:
-        return parse_feed(body, url, content_type, now=now)
-    except ParseError as e:
-        return f"not a feed: {e}"
-    except Exception as e:  # a parser bug must cost one feed, not the refresh  # noqa: BLE001
-        return f"parse failed: {type(e).__name__}: {e}"
+
+def _worker_store(db_path: str) -> Store:
+    """One connection per worker thread or process (sqlite connections are not shared across threads)."""
+    key = f"{os.getpid()}:{threading.get_ident()}:{db_path}"
+    with _worker_lock:
+        store = _worker_stores.get(key)
+        if store is None:
+            store = _worker_stores[key] = Store(db_path)
+    return store
+
+
+def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tuple[FeedResult, str | None]:
+    """Parse a fetched body and store its stories and the feed's new status, in a worker.
+
+    Parsing and the SQLite writes (FTS indexing is most of their cost) both happen here, so on a
+    multi-core machine they run beside the event loop that keeps fetching. Returns the feed's result
+    and, when the body was not a feed, the error for the caller to record."""
+    res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
+    parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
+    if isinstance(parsed, str):
+        return res, parsed
+    store = _worker_store(db_path)
+    res.new = store.save_stories(feed.id, parsed.stories, now=now)
+    res.stories = len(parsed.stories)
+    res.status = "ok"
+    res.warning = parsed.warning
+    updates: dict[str, Any] = {
+        "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
+        "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,
+    }
+    if not feed.title and parsed.title:
+        updates["title"] = res.title = parsed.title
+    if not feed.site_url and parsed.site_url:
+        updates["site_url"] = parsed.site_url
+    apply_feed_updates(store, feed, updates, fetched.new_url)
+    return res, None
+
+
+def apply_feed_updates(store: Store, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
+    if new_url and new_url != feed.url and store.feed_by_url(new_url) is None:
+        updates["url"] = new_url  # permanent redirect: remember where the feed lives now
+    store.update_feed(feed.id, **updates)
 
 
 class Refresher:
@@ -138,7 +175,8 @@ class Refresher:
                     if on_progress:
                         on_progress(result, done, len(feeds))
         finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
+            _close_worker_stores()
         report.seconds = time.perf_counter() - start
         return report
 
@@ -150,7 +188,7 @@ class Refresher:
             # forkserver: never fork a process that may be running Textual's threads
             ctx = multiprocessing.get_context("forkserver")
             return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx)
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-parse")
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
     async def _refresh_feed(
         self, client: httpx.AsyncClient, hosts: HostLimiter, executor: Executor, feed: Feed, *, force: bool
@@ -175,13 +213,9 @@ class Refresher:
         res.http_status = fetched.http_status
         if fetched.status == "ok":
             loop = asyncio.get_running_loop()
-            parsed = await loop.run_in_executor(
-                executor, _parse_job, fetched.body, fetched.final_url or feed.url, fetched.content_type, self.now
-            )
-            if isinstance(parsed, str):
-                fetched = FetchResult("error", error=parsed, http_status=fetched.http_status)
-            else:
-                self._store_ok(feed, fetched, parsed, res)
+            res, error = await loop.run_in_executor(executor, ingest_job, str(self.store.path), feed, fetched, self.now)
+            if error:
+                fetched = FetchResult("error", error=error, http_status=fetched.http_status)
         if fetched.status != "ok":
             self._store_other(feed, fetched, res)
         res.seconds = time.perf_counter() - t0
@@ -196,21 +230,6 @@ class Refresher:
             client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
             max_bytes=self.cfg.max_bytes, host_limit=hosts, now=self.now,
         )
-
-    def _store_ok(self, feed: Feed, fetched: FetchResult, parsed: ParsedFeed, res: FeedResult) -> None:
-        res.new = self.store.save_stories(feed.id, parsed.stories, now=self.now)
-        res.stories = len(parsed.stories)
-        res.status = "ok"
-        res.warning = parsed.warning
-        updates: dict[str, Any] = {
-            "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
-            "consecutive_failures": 0, "last_success_at": self.now, "last_fetch_at": self.now, "retry_after": None,
-        }
-        if not feed.title and parsed.title:
-            updates["title"] = res.title = parsed.title
-        if not feed.site_url and parsed.site_url:
-            updates["site_url"] = parsed.site_url
-        self._apply(feed, updates, fetched.new_url)
 
     def _store_other(self, feed: Feed, fetched: FetchResult, res: FeedResult) -> None:
         """304, errors, 410 and 429: only the feed's status row changes; its stories stay as they were."""
@@ -236,9 +255,14 @@ class Refresher:
         }, fetched.new_url if fetched.status == "gone" else None)
 
     def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
-        if new_url and new_url != feed.url and self.store.feed_by_url(new_url) is None:
-            updates["url"] = new_url  # permanent redirect: remember where the feed lives now
-        self.store.update_feed(feed.id, **updates)
+        apply_feed_updates(self.store, feed, updates, new_url)
+
+
+def _close_worker_stores() -> None:
+    """Thread workers' connections (process workers' die with their processes)."""
+    with _worker_lock:
+        for key in [k for k in _worker_stores if k.startswith(f"{os.getpid()}:")]:
+            _worker_stores.pop(key).close()
 
 
 def _http_error(e: httpx.HTTPError) -> str:

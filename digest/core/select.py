@@ -39,20 +39,30 @@ class Cluster:
 
 def _groups(store: Store, since: float) -> list[tuple[set[int], set[int], float]]:
     """(story ids, feed ids, newest published_at) for each link group and headline group that spans
-    two or more feeds. Both queries use the published_at index for the window and GROUP BY on an
-    indexed column."""
+    two or more feeds. Two steps per column: a GROUP BY on the indexed column finds the keys seen at
+    least twice in the window (no per-group aggregation, which was half the time on 100k stories),
+    then only those keys' rows are read to count distinct feeds."""
     out: list[tuple[set[int], set[int], float]] = []
     for column, extra in (
         ("canonical_link", "canonical_link != ''"),
         ("title_key", f"length(title_key) >= {MIN_TITLE_KEY_CHARS} "
                       f"AND title_key LIKE '{'% ' * (MIN_TITLE_KEY_WORDS - 1)}%'"),
     ):
-        sql = (
-            f"SELECT group_concat(id), group_concat(feed_id), max(published_at) FROM stories "
-            f"WHERE published_at >= ? AND {extra} GROUP BY {column} HAVING count(DISTINCT feed_id) >= 2"
-        )
-        for ids, feeds, newest in store.db.execute(sql, (since,)):
-            out.append(({int(i) for i in ids.split(",")}, {int(f) for f in feeds.split(",")}, newest))
+        keys = [r[0] for r in store.db.execute(
+            f"SELECT {column} FROM stories WHERE published_at >= ? AND {extra} "
+            f"GROUP BY {column} HAVING count(*) >= 2", (since,))]
+        groups: dict[str, tuple[set[int], set[int], list[float]]] = {}
+        for i in range(0, len(keys), 500):  # SQLite's default limit on host parameters is 999
+            chunk = keys[i:i + 500]
+            for key, sid, feed, published in store.db.execute(
+                f"SELECT {column}, id, feed_id, published_at FROM stories "
+                f"WHERE {column} IN ({','.join('?' * len(chunk))}) AND published_at >= ?", (*chunk, since),
+            ):
+                ids, feeds, newest = groups.setdefault(key, (set(), set(), [0.0]))
+                ids.add(sid)
+                feeds.add(feed)
+                newest[0] = max(newest[0], published)
+        out.extend((ids, feeds, newest[0]) for ids, feeds, newest in groups.values() if len(feeds) >= 2)
     return out
 
 
@@ -168,9 +178,20 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
             seen_clusters.add(key)
         chosen.append(r["id"])
     added = 0
-    for name in (s.name for s in config.sections):
-        for story_id in picked.get(name, []):
-            store.flag(story_id, name)
+    for sec in config.sections:
+        ids = picked.get(sec.name, [])
+        if not ids:
+            continue
+        stories = {s.id: s for s in store.stories_by_ids(ids)}
+        if sec.kind == "events":  # a calendar reads in date order
+            ids.sort(key=lambda i: (str(stories[i].extra.get("event_start") or ""), i))
+        elif sec is first:  # the lead opens the email with a photo when one of the picks has one
+            with_image = next((i for i in ids if stories[i].image is not None), None)
+            if with_image is not None:
+                ids.remove(with_image)
+                ids.insert(0, with_image)
+        for story_id in ids:
+            store.flag(story_id, sec.name)
             added += 1
     return added
 

@@ -81,8 +81,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX stories_feed_published ON stories(feed_id, published_at DESC);
     CREATE INDEX stories_canonical ON stories(canonical_link);
     CREATE INDEX stories_title_key ON stories(title_key);
+    -- detail='column': no token positions (we never run phrase/NEAR queries); about halves the cost of
+    -- indexing, which dominated a cold refresh's store time
     CREATE VIRTUAL TABLE stories_fts USING fts5(
-        title, summary, content='stories', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        title, summary, content='stories', content_rowid='id', tokenize='unicode61 remove_diacritics 2',
+        detail='column'
     );
     CREATE TRIGGER stories_ai AFTER INSERT ON stories BEGIN
         INSERT INTO stories_fts(rowid, title, summary) VALUES (new.id, new.title, new.summary);

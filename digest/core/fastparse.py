@@ -1,0 +1,193 @@
+"""A fast reader for plain RSS 2.0 and Atom 1.0, with feedparser kept for everything else.
+
+Why: feedparser walks every element through Python SAX callbacks; on the 500-feed benchmark it was
+most of a cold refresh's time. lxml parses the same 75 KB feed in ~0.3 ms. This module reads only the
+fields digest stores and hands them to the same normalising code as the feedparser path (it builds a
+dict shaped like a feedparser entry), so both paths store the same stories — tests/test_fastparse.py
+checks that on every sample feed and on generated ones.
+
+It declines (returns None, and feedparser takes over) on anything unusual: RSS 0.9x/1.0, a DOCTYPE
+(entities), non-UTF-8 bytes or declarations, XHTML content, markup inside <description>, or any XML
+error (feedparser's loose parser copes with broken feeds).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lxml import etree
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+DC = "{http://purl.org/dc/elements/1.1/}"
+MEDIA = "{http://search.yahoo.com/mrss/}"
+EV = "{http://purl.org/rss/1.0/modules/event/}"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_comments=True, remove_pis=True, strip_cdata=True, recover=False)
+_DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_UTF8 = {"utf-8", "utf8"}
+
+
+class _Decline(Exception):
+    pass
+
+
+def _dates() -> Any:
+    # feedparser's date reader copes with the many broken date formats feeds use; the same function
+    # the feedparser path uses, so both paths agree on every date
+    from feedparser.datetimes import _parse_date
+
+    return _parse_date
+
+
+def fast_parse(data: bytes, url: str, content_type: str = "") -> tuple[str, str, str, list[dict[str, Any]]] | None:
+    """(kind, title, site_url, entries) or None when feedparser should read this feed."""
+    head = data[:200]
+    if b"<!DOCTYPE" in data[:2048] or b"<!doctype" in data[:2048]:
+        return None
+    m = _DECL_ENCODING.match(head)
+    if m and m.group(1).decode().lower() not in _UTF8:
+        return None
+    charset = re.search(r"charset\s*=\s*\"?([\w.-]+)", content_type or "", re.I)
+    if charset and charset.group(1).lower() not in _UTF8:
+        return None
+    try:
+        data.decode("utf-8")
+        root = etree.fromstring(data, _PARSER, base_url=url or None)
+    except (UnicodeDecodeError, etree.XMLSyntaxError, ValueError):
+        return None
+    try:
+        if root.tag == "rss" and root.get("version") == "2.0":
+            return _rss(root)
+        if root.tag == f"{ATOM}feed":
+            return _atom(root)
+    except _Decline:
+        return None
+    return None
+
+
+def _text(el: etree._Element | None) -> str:
+    if el is None:
+        return ""
+    if len(el):  # child elements where text was expected: let feedparser decide what it means
+        raise _Decline
+    return (el.text or "").strip()
+
+
+def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
+    channel = root.find("channel")
+    if channel is None:
+        raise _Decline
+    parse_date = _dates()
+    entries = []
+    for item in channel.iterfind("item"):
+        e: dict[str, Any] = {}
+        base = item.base or ""
+        title = item.find("title")
+        if title is not None:
+            e["title"] = _text(title)
+        guid_el = item.find("guid")
+        guid = _text(guid_el)
+        if guid:
+            e["id"] = guid
+        link = _text(item.find("link"))
+        if not link and guid and (guid_el.get("isPermaLink", "true").lower() != "false"):  # type: ignore[union-attr]
+            link = guid
+        if link:
+            e["link"] = link
+        date = _text(item.find("pubDate")) or _text(item.find(f"{DC}date"))
+        if date:
+            e["published_parsed"] = parse_date(date)
+        author = _text(item.find(f"{DC}creator")) or _text(item.find("author"))
+        if author:
+            e["author"] = author
+        tags = [_text(c) for c in item.iterfind("category")] + [_text(c) for c in item.iterfind(f"{DC}subject")]
+        e["tags"] = [{"term": t} for t in tags if t]
+        description = item.find("description")
+        encoded = item.find(CONTENT_ENCODED)
+        desc = _text(description)
+        if encoded is not None:
+            e["content"] = [{"value": _text(encoded), "base": encoded.base or base}]
+        e["summary"] = desc or (e["content"][0]["value"] if encoded is not None else "")
+        e["summary_detail"] = {"base": base}
+        e["media_content"] = [dict(m.attrib) for m in item.iterfind(f"{MEDIA}content")] + [
+            dict(m.attrib) for g in item.iterfind(f"{MEDIA}group") for m in g.iterfind(f"{MEDIA}content")
+        ]
+        e["media_thumbnail"] = [dict(m.attrib) for m in item.iterfind(f"{MEDIA}thumbnail")]
+        e["enclosures"] = [
+            {"href": enc.get("url", ""), "type": enc.get("type", ""), "length": enc.get("length", "")}
+            for enc in item.iterfind("enclosure")
+        ]
+        for name in ("startdate", "enddate", "location", "organizer"):
+            value = _text(item.find(f"{EV}{name}"))
+            if value:
+                e[f"ev_{name}"] = value
+        entries.append(e)
+    return "rss20", _text(channel.find("title")), _text(channel.find("link")), entries
+
+
+def _atom_text(el: etree._Element | None) -> str:
+    if el is None:
+        return ""
+    if el.get("type") == "xhtml" or len(el):
+        raise _Decline
+    return (el.text or "").strip()
+
+
+def _atom_link(node: etree._Element) -> str:
+    for link in node.iterfind(f"{ATOM}link"):
+        if link.get("rel", "alternate") == "alternate" and link.get("href"):
+            from urllib.parse import urljoin
+
+            return urljoin(link.base or "", link.get("href", "").strip())
+    return ""
+
+
+def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
+    parse_date = _dates()
+    entries = []
+    feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
+    for entry in root.iterfind(f"{ATOM}entry"):
+        e: dict[str, Any] = {}
+        title = entry.find(f"{ATOM}title")
+        if title is not None:
+            e["title"] = _atom_text(title)
+        entry_id = _text(entry.find(f"{ATOM}id"))
+        if entry_id:
+            e["id"] = entry_id
+        link = _atom_link(entry)
+        if link:
+            e["link"] = link
+        published = _text(entry.find(f"{ATOM}published"))
+        updated = _text(entry.find(f"{ATOM}updated"))
+        if published:
+            e["published_parsed"] = parse_date(published)
+        if updated:
+            e["updated_parsed"] = parse_date(updated)
+        names = [_text(a) for a in entry.iterfind(f"{ATOM}author/{ATOM}name")]
+        names = [n for n in names if n] or ([feed_author] if feed_author else [])
+        if names:
+            e["author"] = names[0]
+            e["authors"] = [{"name": n} for n in names]
+        e["tags"] = [{"term": c.get("term", "").strip()} for c in entry.iterfind(f"{ATOM}category") if c.get("term")]
+        summary = entry.find(f"{ATOM}summary")
+        content = entry.find(f"{ATOM}content")
+        if content is not None and content.get("src"):
+            raise _Decline  # out-of-line content: rare, and feedparser knows the rules
+        summary_text = _atom_text(summary)
+        if content is not None:
+            e["content"] = [{"value": _atom_text(content), "base": content.base or entry.base or ""}]
+        e["summary"] = summary_text or (e["content"][0]["value"] if content is not None else "")
+        e["summary_detail"] = {"base": (summary.base if summary is not None else None) or entry.base or ""}
+        for key in ("media_content", "media_thumbnail", "enclosures"):
+            e[key] = []
+        e["media_content"] = [dict(m.attrib) for m in entry.iterfind(f"{MEDIA}content")]
+        e["media_thumbnail"] = [dict(m.attrib) for m in entry.iterfind(f"{MEDIA}thumbnail")]
+        e["enclosures"] = [
+            {"href": link_el.get("href", ""), "type": link_el.get("type", ""), "length": link_el.get("length", "")}
+            for link_el in entry.iterfind(f"{ATOM}link") if link_el.get("rel") == "enclosure"
+        ]
+        entries.append(e)
+    return "atom10", _atom_text(root.find(f"{ATOM}title")), _atom_link(root), entries

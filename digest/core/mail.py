@@ -1,0 +1,685 @@
+"""SMTP delivery: one message per recipient over one reused connection, every attempt recorded.
+
+Delivery guarantee (the README quotes this):
+  * Each recipient's delivery of an issue is a row in `deliveries`: queued -> sending -> sent | failed.
+    'sending' is committed after the server accepted MAIL FROM and RCPT TO and *before* the DATA command.
+  * A recipient whose row is 'sent' never gets the issue again, whatever is rerun.
+  * A failed or still-queued recipient is retried by the next `digest send` / `digest run`, which resumes
+    the same frozen issue (same content, same Message-ID) before building a new one.
+  * A row left in 'sending' means the process died (or the connection broke) after the message may have
+    reached the server: it is treated as possibly delivered (at most once), is NOT resent automatically,
+    and is reported as "unknown". `digest send --force-unknown` resends those, with the same Message-ID,
+    which most mailbox providers use to drop the duplicate.
+  So nobody gets two copies from digest, and nobody is silently skipped: the only recipients who can miss
+  an issue are the ones reported as unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+from pathlib import Path
+from typing import Any
+
+from digest.core.config import Config, SmtpConfig
+from digest.core.lock import RunLock
+from digest.core.message import POLICY, build_message, make_message_id
+from digest.core.paths import Paths
+from digest.core.store import Store
+
+log = logging.getLogger("digest.mail")
+
+# Backoff between attempts at one recipient within a run: a dropped connection or a 4xx greylisting
+# answer often clears in seconds; four attempts over ~45 s. Longer waits are the next cron run's job
+# (RFC 5321 4.5.4.1 asks MTAs to wait 30 min, which a single run cannot).
+RETRY_DELAYS: tuple[float, ...] = (2.0, 10.0, 30.0)
+# password_cmd may ask a password manager that unlocks a keyring; a minute is generous.
+PASSWORD_CMD_TIMEOUT_S = 60
+DEFAULT_FROM = "digest@localhost"
+
+UNKNOWN_MARK = "unknown (interrupted mid-send"  # callers look for it: a person must hear about these
+ProgressFn = Callable[[int, int, str, str], None]  # (done, total, recipient, status)
+
+
+class MailError(Exception):
+    """Delivery could not start; the message names the key or the step."""
+
+
+class MailConfigError(MailError):
+    """Settings missing or wrong (exit code 2)."""
+
+
+class NothingToSend(MailError):
+    """No draft with stories and no issue waiting for delivery (exit code 3)."""
+
+
+@dataclass
+class SendReport:
+    digest_number: int
+    sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # recipient -> reason
+    skipped: list[str] = field(default_factory=list)  # sent by an earlier run: no second copy
+    dry_run_paths: list[Path] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # interrupted after DATA: possibly delivered, not resent
+    subject: str = ""
+    story_count: int = 0
+    archive_dir: Path | None = None
+    resumed: bool = False  # an issue frozen by an earlier run was finished
+    proof: bool = False  # --to: a proof copy, nothing recorded
+    marked_sent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary_line(self) -> str:
+        n = f"digest #{self.digest_number}"
+        if self.dry_run_paths:
+            where = self.dry_run_paths[0].parent
+            return f"{n}: dry run, wrote {len(self.dry_run_paths)} message(s) to {where} (nothing sent)"
+        total = len(self.sent) + len(self.failed) + len(self.skipped) + len(self.unknown)
+        if self.proof:
+            line = f"{n}: proof sent to {', '.join(self.sent) or 'nobody'}"
+        elif not self.failed and not self.unknown:
+            line = f"{n} sent to {len(self.sent)} recipient(s)"
+            if self.skipped:
+                line += f" ({len(self.skipped)} already had it)"
+        else:
+            line = f"{n} sent to {len(self.sent) + len(self.skipped)} of {total} recipient(s)"
+        if self.story_count:
+            line += f", {self.story_count} stories"
+        if self.failed:
+            line += "; failed: " + "; ".join(f"{r} ({why})" for r, why in self.failed.items())
+        if self.unknown:
+            line += f"; {UNKNOWN_MARK}, not resent; `digest send --force-unknown` resends): " + ", ".join(self.unknown)
+        if self.archive_dir:
+            line += f"; archive {self.archive_dir}"
+        return line
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digest_number": self.digest_number, "sent": self.sent, "failed": self.failed,
+            "skipped": self.skipped, "unknown": self.unknown,
+            "dry_run_paths": [str(p) for p in self.dry_run_paths], "subject": self.subject,
+            "story_count": self.story_count, "archive_dir": str(self.archive_dir) if self.archive_dir else None,
+            "resumed": self.resumed, "proof": self.proof, "marked_sent": self.marked_sent,
+        }
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+def smtp_password(smtp: SmtpConfig, env: dict[str, str] | None = None) -> str | None:
+    """The password from smtp.password_cmd (first line of its output) or the variable smtp.password_env.
+    Raises MailConfigError naming the command's exit status, never its output."""
+    env = dict(os.environ) if env is None else env
+    if smtp.password_cmd:
+        try:
+            # sh -c like msmtp's passwordeval, so `pass show smtp | head -1` works
+            proc = subprocess.run(["/bin/sh", "-c", smtp.password_cmd], capture_output=True, text=True,
+                                  timeout=PASSWORD_CMD_TIMEOUT_S, env=env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise MailConfigError(f"smtp.password_cmd did not finish in {PASSWORD_CMD_TIMEOUT_S} s") from None
+        if proc.returncode != 0:
+            hint = (proc.stderr.strip().splitlines() or [""])[-1][:200]
+            raise MailConfigError(f"smtp.password_cmd failed (exit {proc.returncode})"
+                                  + (f": {hint}" if hint else ""))
+        lines = proc.stdout.splitlines()
+        if not lines or not lines[0]:
+            raise MailConfigError("smtp.password_cmd printed no password")
+        return lines[0]
+    return env.get(smtp.password_env) or None
+
+
+def _is_address(addr: str) -> bool:
+    return bool(re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", addr))
+
+
+def _problems(config: Config, *, need_recipients: bool, check_password: bool) -> list[str]:
+    smtp, nl = config.smtp, config.newsletter
+    out: list[str] = []
+    if not smtp.host:
+        out.append("smtp.host is not set (the relay to send through, e.g. smtp.example.com)")
+    sender = parseaddr(nl.from_)[1]
+    if not _is_address(sender):
+        out.append(f"newsletter.from is not an email address: {nl.from_!r}")
+    elif sender == DEFAULT_FROM:
+        out.append("newsletter.from is not set (the default digest@localhost would be rejected by relays)")
+    if need_recipients:
+        if not nl.to:
+            out.append("newsletter.to lists no recipients")
+        for r in nl.to:
+            if not _is_address(parseaddr(r)[1]) or "\n" in r or "\r" in r:
+                out.append(f"newsletter.to: {r!r} is not an email address")
+    if not nl.postal_address.strip():
+        out.append("newsletter.postal_address is not set (required in bulk mail by CAN-SPAM)")
+    if not nl.unsubscribe_url:
+        out.append("newsletter.unsubscribe_url is not set (needed for List-Unsubscribe and the footer)")
+    elif not nl.unsubscribe_url.startswith("https://"):
+        out.append(f"newsletter.unsubscribe_url must be an https:// URL (RFC 8058 one-click), "
+                   f"got {nl.unsubscribe_url!r}")
+    if smtp.username and check_password:
+        try:
+            if smtp_password(smtp) is None:
+                out.append(f"smtp.username is set but the environment variable {smtp.password_env} is not set "
+                           "(set it, or use smtp.password_cmd)")
+        except MailConfigError as e:
+            out.append(str(e))
+    if smtp.username and smtp.security == "none" and smtp.host not in ("localhost", "127.0.0.1", "::1"):
+        out.append("smtp.security = none would send the password unencrypted; use starttls or ssl")
+    return out
+
+
+def smtp_problems(config: Config) -> list[str]:
+    """What is missing before `digest send` can work; [] when ready. Runs password_cmd if set."""
+    return _problems(config, need_recipients=True, check_password=True)
+
+
+def settings_problems(config: Config) -> list[str]:
+    """smtp_problems without running password_cmd or reading the password."""
+    return _problems(config, need_recipients=True, check_password=False)
+
+
+def _tls_context() -> ssl.SSLContext:
+    # The system's CAs; a private relay CA can be added with SSL_CERT_FILE (OpenSSL reads it).
+    return ssl.create_default_context()
+
+
+def check_smtp(config: Config, *, timeout: float = 10) -> list[str]:
+    """Connect, TLS and AUTH against the configured relay without sending; each problem names
+    host:port and the step that failed. Nothing is sent (QUIT after AUTH)."""
+    smtp = config.smtp
+    if not smtp.host:
+        return ["smtp.host is not set"]
+    where = f"{smtp.host}:{smtp.port}"
+    try:
+        password = smtp_password(smtp) if smtp.username else None
+    except MailConfigError as e:
+        return [str(e)]
+    if smtp.username and password is None:
+        return [f"smtp.username is set but the environment variable {smtp.password_env} is not set"]
+    conn = _Connection(smtp, password, timeout=timeout)
+    try:
+        conn.open()
+    except _Failure as e:
+        return [f"{where}: {e.reason}"]
+    finally:
+        conn.close()
+    return []
+
+
+def config_check_smtp(config: Config) -> list[str]:
+    """The SMTP part of `digest config check`: the settings, then (if they are complete enough to try)
+    a real connect + TLS + AUTH."""
+    problems = smtp_problems(config)
+    if config.smtp.host and not any(p.startswith(("smtp.password", "smtp.username")) for p in problems):
+        problems += check_smtp(config, timeout=config.smtp.timeout_s)
+    return problems
+
+
+# -- one SMTP connection --------------------------------------------------------------------------
+
+class _Failure(Exception):
+    """transient: retry (4xx, dropped connection); permanent: 5xx for this recipient; fatal: stop the
+    batch (auth or TLS refused, relay unreachable); ambiguous: the message may have been accepted."""
+
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+def _reply(code: int, msg: bytes | str) -> str:
+    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else msg
+    return f"{code} {' '.join(text.split())}".strip()
+
+
+def _kind(code: int) -> str:
+    return "permanent" if 500 <= code < 600 else "transient"
+
+
+def _no_delay(conn: smtplib.SMTP) -> None:
+    """Disable Nagle: SMTP is request/response, and with TLS the last record of a message otherwise waits
+    for the server's delayed ACK (~40 ms per message; tests/bench/bench_send.py --tls measured 21 msg/s
+    before, see the report there)."""
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Connection:
+    """smtplib with the DATA phase split, so a failure before the end-of-data dot (not delivered) is told
+    apart from a failure waiting for the final reply (maybe delivered)."""
+
+    def __init__(self, smtp: SmtpConfig, password: str | None, *, timeout: float | None = None) -> None:
+        self.cfg = smtp
+        self.password = password
+        self.timeout = smtp.timeout_s if timeout is None else timeout
+        self.conn: smtplib.SMTP | None = None
+        self.where = f"{smtp.host}:{smtp.port}"
+
+    def _scrub(self, text: str) -> str:
+        if self.password:
+            text = text.replace(self.password, "***")
+        return text
+
+    def open(self) -> None:
+        cfg, step = self.cfg, "connect"
+        try:
+            if cfg.security == "ssl":
+                step = "TLS (ssl)"
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=self.timeout,
+                                                      context=_tls_context())
+            else:
+                conn = smtplib.SMTP(cfg.host, cfg.port, timeout=self.timeout)
+            self.conn = conn
+            _no_delay(conn)
+            step = "EHLO"
+            code, msg = conn.ehlo()
+            if code != 250:
+                raise _Failure(f"EHLO refused: {_reply(code, msg)}", "fatal")
+            if cfg.security == "starttls":
+                step = "STARTTLS"
+                if not conn.has_extn("starttls"):
+                    raise _Failure("STARTTLS: the server does not offer it (security = starttls)", "fatal")
+                conn.starttls(context=_tls_context())
+                conn.ehlo()
+            if cfg.username:
+                step = "AUTH"
+                if not conn.has_extn("auth"):
+                    raise _Failure("AUTH: the server offers no AUTH on this connection", "fatal")
+                conn.login(cfg.username, self.password or "")
+        except _Failure:
+            self.close()
+            raise
+        except smtplib.SMTPAuthenticationError as e:
+            self.close()
+            raise _Failure(self._scrub(f"AUTH failed for {cfg.username}: {_reply(e.smtp_code, e.smtp_error)}"),
+                           "fatal") from None
+        except ssl.SSLCertVerificationError as e:
+            self.close()
+            raise _Failure(f"{step}: certificate not trusted: {e.verify_message}", "fatal") from None
+        except ssl.SSLError as e:
+            self.close()
+            hint = " (is this port for STARTTLS? try security = starttls)" if cfg.security == "ssl" else ""
+            raise _Failure(f"{step}: TLS failed: {e.reason or e}{hint}", "fatal") from None
+        except smtplib.SMTPResponseException as e:
+            self.close()
+            raise _Failure(self._scrub(f"{step}: {_reply(e.smtp_code, e.smtp_error)}"),
+                           "fatal" if e.smtp_code >= 500 else "transient") from None
+        except (OSError, smtplib.SMTPException) as e:
+            self.close()
+            raise _Failure(self._scrub(f"{step} failed: {e}"), "transient") from None
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            conn.close()
+
+    def _rset(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            self.conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self.close()
+
+    def send(self, sender: str, rcpt: str, data: bytes, before_data: Callable[[], bool]) -> str:
+        """Deliver one message; returns the server's reply to the end of data. before_data records the
+        attempt; if it returns False (the row was claimed elsewhere) the transaction is reset unsent."""
+        if self.conn is None:
+            self.open()
+        conn = self.conn
+        assert conn is not None
+        try:
+            code, msg = conn.mail(sender)
+            if code != 250:
+                self._rset()
+                raise _Failure(f"MAIL FROM refused: {_reply(code, msg)}", _kind(code))
+            code, msg = conn.rcpt(rcpt)
+            if code not in (250, 251):
+                if code == 421:
+                    self.close()
+                else:
+                    self._rset()
+                raise _Failure(f"RCPT TO refused: {_reply(code, msg)}", _kind(code))
+            if not before_data():
+                self._rset()
+                raise _Failure("another process is delivering to this recipient", "claimed")
+            code, msg = conn.docmd("DATA")
+            if code != 354:
+                self._rset()
+                raise _Failure(f"DATA refused: {_reply(code, msg)}", _kind(code))
+            body = re.sub(rb"(?m)^\.", b"..", re.sub(rb"\r\n|\r|\n", b"\r\n", data))
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            conn.send(body + b".\r\n")  # sendall: on error the final dot never left, so not delivered
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            self.close()
+            raise _Failure(f"connection lost before the message was sent: {e or type(e).__name__}",
+                           "transient") from None
+        try:
+            code, msg = conn.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as e:
+            self.close()
+            raise _Failure(f"connection lost after the message was sent; delivery unknown: {e}",
+                           "ambiguous") from None
+        if code != 250:
+            if code == 421:
+                self.close()
+            raise _Failure(f"message refused: {_reply(code, msg)}", _kind(code))
+        return _reply(code, msg)
+
+
+# -- deliveries table -----------------------------------------------------------------------------
+
+def _claim(store: Store, digest_id: int, recipient: str, allowed: tuple[str, ...]) -> bool:
+    """queued/failed -> sending, only if the row is still in one of those states (a second sender that
+    slipped past the run lock cannot claim the same recipient)."""
+    with store.tx() as db:
+        cur = db.execute(
+            f"UPDATE deliveries SET status = 'sending', attempts = attempts + 1, at = ? "
+            f"WHERE digest_id = ? AND recipient = ? AND status IN ({','.join('?' * len(allowed))})",
+            (time.time(), digest_id, recipient, *allowed),
+        )
+    return cur.rowcount == 1
+
+
+def _set_delivery(store: Store, digest_id: int, recipient: str, status: str, reply: str | None = None,
+                  *, attempt: bool = False) -> None:
+    with store.tx() as db:
+        db.execute(
+            "UPDATE deliveries SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?, at = ? "
+            "WHERE digest_id = ? AND recipient = ?",
+            (status, reply, int(attempt), time.time(), digest_id, recipient),
+        )
+
+
+def queue_recipients(db: Any, digest_id: int, number: int, from_: str, recipients: Sequence[str]) -> None:
+    """Insert a 'queued' row (with its own Message-ID) per distinct address; runs inside the caller's
+    transaction so freezing an issue and queueing its recipients commit together."""
+    now = time.time()
+    seen: set[str] = set()
+    for r in recipients:
+        key = address_key(r)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        db.execute(
+            "INSERT OR IGNORE INTO deliveries(digest_id, recipient, status, message_id, at) "
+            "VALUES (?, ?, 'queued', ?, ?)",
+            (digest_id, r.strip(), make_message_id(from_, f"digest{number}"), now),
+        )
+
+
+def address_key(recipient: str) -> str:
+    """The bare address with the domain lower-cased: "Ann <ann@X.org>" and "ann@x.org" are one reader."""
+    addr = parseaddr(recipient)[1]
+    local, _, domain = addr.rpartition("@")
+    return f"{local}@{domain.lower()}" if local else ""
+
+
+def deliveries(store: Store, digest_id: int) -> list[dict[str, Any]]:
+    rows = store.db.execute(
+        "SELECT recipient, status, message_id, reply, attempts, at FROM deliveries WHERE digest_id = ? "
+        "ORDER BY id", (digest_id,),
+    )
+    return [dict(r) for r in rows]
+
+
+# -- sending ----------------------------------------------------------------------------------------
+
+def send_digest(
+    store: Store,
+    config: Config,
+    paths: Paths,
+    *,
+    dry_run: bool = False,
+    to: list[str] | None = None,
+    on_progress: ProgressFn | None = None,
+    force_unknown: bool = False,
+    retry_delays: Sequence[float] | None = None,
+    now: float | None = None,
+) -> SendReport:
+    """Deliver the issue: finish the one an earlier run froze, else freeze the draft (flags made from now
+    on go into a new draft), render and archive it, send one message per recipient, then mark it sent.
+
+    dry_run writes the per-recipient messages into the archive instead; `to` sends a proof of the
+    current draft to those addresses only, recording nothing and freezing nothing."""
+    from digest.core import archive  # deferred: rendering pulls in Jinja2
+
+    delays = RETRY_DELAYS if retry_delays is None else tuple(retry_delays)
+    if dry_run or to is not None:
+        issue = archive.preview_issue(store, config, paths, now=now)
+        recipients = list(to) if to is not None else list(config.newsletter.to)
+        if not recipients:
+            raise MailConfigError("newsletter.to lists no recipients (or give --to ADDR)")
+        report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
+                            proof=to is not None and not dry_run)
+        base = _base_message(config, issue.subject, issue.html, issue.text, issue.number)
+        if dry_run:
+            out = archive.dry_run_dir(paths, issue.number)
+            for i, r in enumerate(recipients, 1):
+                data = _personalise(base, r, make_message_id(config.newsletter.from_, f"digest{issue.number}"))
+                path = archive.write_dry_run(out, i, r, data)
+                report.dry_run_paths.append(path)
+                if on_progress:
+                    on_progress(i, len(recipients), r, "written")
+            return report
+        password = _ready(config, need_recipients=False)
+        rows = [{"recipient": r, "status": "queued",
+                 "message_id": make_message_id(config.newsletter.from_, f"proof{issue.number}")}
+                for r in recipients]
+        _deliver(None, None, config, password, base, rows, report, on_progress, delays)
+        return report
+
+    password = _ready(config, need_recipients=True)
+    with RunLock(paths.lock_file):  # raises LockHeld (exit 75) while another process delivers
+        report = _send_issue(store, config, paths, password, on_progress, delays, force_unknown, now)
+    log.info("%s", report.summary_line())
+    return report
+
+
+def _send_issue(store: Store, config: Config, paths: Paths, password: str | None,
+                on_progress: ProgressFn | None, delays: Sequence[float], force_unknown: bool,
+                now: float | None) -> SendReport:
+    from digest.core import archive
+
+    if force_unknown:
+        unknown = archive.issue_with_unknown(store, config, paths)
+        if unknown is None:
+            raise NothingToSend("no recipient is in the unknown state: nothing to resend")
+        issue = unknown
+    else:
+        issue = archive.issue_for_delivery(store, config, paths, recipients=config.newsletter.to, now=now)
+    report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
+                        archive_dir=issue.dir, resumed=issue.resumed)
+    rows = deliveries(store, issue.digest_id)
+    todo = []
+    for row in rows:
+        st = row["status"]
+        if st == "sent":
+            report.skipped.append(row["recipient"])
+        elif st == "sending" and not force_unknown:
+            report.unknown.append(row["recipient"])
+            log.warning("digest #%s: %s was being sent when an earlier run stopped; not resent",
+                        issue.number, row["recipient"])
+        else:
+            todo.append(row)
+    base = _base_message(config, issue.subject, issue.html, issue.text, issue.number)
+    try:
+        _deliver(store, issue.digest_id, config, password, base, todo, report, on_progress, delays,
+                 done_before=len(rows) - len(todo), force_unknown=force_unknown)
+    finally:
+        archive.update_manifest(store, paths, issue.digest_id)
+    if not report.failed:
+        archive.complete_issue(store, config, paths, issue.digest_id, issue.story_ids)
+        report.marked_sent = True
+    return report
+
+
+def _ready(config: Config, *, need_recipients: bool) -> str | None:
+    """Raise MailConfigError listing every missing setting; return the password (password_cmd runs once)."""
+    problems = _problems(config, need_recipients=need_recipients, check_password=False)
+    password = None
+    if config.smtp.username:
+        try:
+            password = smtp_password(config.smtp)
+        except MailConfigError as e:
+            problems.append(str(e))
+        else:
+            if password is None:
+                problems.append(f"smtp.username is set but the environment variable {config.smtp.password_env} "
+                                "is not set (set it, or use smtp.password_cmd)")
+    if problems:
+        raise MailConfigError("; ".join(problems))
+    return password
+
+
+def _base_message(config: Config, subject: str, html: str, text: str, number: int) -> _Template:
+    return _Template(build_message(config.newsletter, subject=subject, html=html, text=text,
+                                   to="undisclosed-recipients:;",
+                                   message_id=make_message_id(config.newsletter.from_, f"digest{number}")))
+
+
+class _Template:
+    """The issue flattened once; each recipient's copy swaps only To, Message-ID and Date.
+
+    Flattening a ~20 KB MIME message costs ~2 ms in the email package; for 1,000 recipients that was
+    most of the send time (tests/bench/bench_send.py). Header lines are folded by the same policy, so a
+    copy is byte-for-byte what EmailMessage.as_bytes() would give for that recipient."""
+
+    SWAP = ("to", "message-id", "date")
+
+    def __init__(self, msg: EmailMessage) -> None:
+        raw = bytes(msg.as_bytes(policy=POLICY))
+        head, sep, body = raw.partition(b"\r\n\r\n")
+        fields: list[bytes] = []
+        for line in (head + b"\r\n").splitlines(keepends=True):
+            if line[:1] in (b" ", b"\t") and fields:
+                fields[-1] += line  # a folded continuation
+            else:
+                fields.append(line)
+        self.fields = fields
+        self.body = b"\r\n" + body if sep else b""
+        self.index = {name: i for i, f in enumerate(fields)
+                      if (name := f.split(b":", 1)[0].strip().lower().decode("ascii", "replace")) in self.SWAP}
+        missing = set(self.SWAP) - set(self.index)
+        if missing:
+            raise ValueError(f"message lacks headers {sorted(missing)}")
+
+    def render(self, recipient: str, message_id: str, date: float | None = None) -> bytes:
+        fields = list(self.fields)
+        for name, value in (("To", recipient), ("Message-ID", message_id),
+                            ("Date", format_datetime(datetime.fromtimestamp(
+                                time.time() if date is None else date, UTC)))):
+            if "\r" in value or "\n" in value:  # what EmailMessage.__setitem__ refuses: header injection
+                raise ValueError(f"{name}: line breaks are not allowed in a header: {value!r}")
+            header = POLICY.header_factory(name, value)  # parsed like msg[name] = value: RFC 2047, folding
+            fields[self.index[name.lower()]] = POLICY.fold_binary(name, header)
+        return b"".join(fields) + self.body
+
+
+def _personalise(base: _Template, recipient: str, message_id: str) -> bytes:
+    return base.render(recipient, message_id)
+
+
+def _deliver(store: Store | None, digest_id: int | None, config: Config, password: str | None, base: _Template,
+             rows: list[dict[str, Any]], report: SendReport, on_progress: ProgressFn | None,
+             delays: Sequence[float], *, done_before: int = 0, force_unknown: bool = False) -> None:
+    sender = parseaddr(config.newsletter.from_)[1]
+    conn = _Connection(config.smtp, password)
+    rate = config.smtp.rate_per_s
+    interval = 1.0 / rate if rate > 0 else 0.0
+    last_start = 0.0
+    total = done_before + len(rows)
+    done = done_before
+    claimable = ("queued", "failed", "sending") if force_unknown else ("queued", "failed")
+
+    def record(recipient: str, status: str, reply: str | None = None, attempt: bool = False) -> None:
+        if store is not None and digest_id is not None:
+            _set_delivery(store, digest_id, recipient, status, reply, attempt=attempt)
+
+    try:
+        for i, row in enumerate(rows):
+            recipient = row["recipient"]
+            rcpt = parseaddr(recipient)[1]
+            data = _personalise(base, recipient, row["message_id"])
+            attempts = 0
+            status = "failed"
+            while True:
+                if interval:
+                    wait = last_start + interval - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                last_start = time.monotonic()
+                def mark_sending(r: str = recipient) -> bool:
+                    if store is None or digest_id is None:
+                        return True
+                    return _claim(store, digest_id, r, claimable)
+
+                try:
+                    reply = conn.send(sender, rcpt, data, mark_sending)
+                except _Failure as f:
+                    reason = f.reason
+                    if f.kind == "claimed":
+                        report.skipped.append(recipient)
+                        status = "skipped"
+                        break
+                    if f.kind == "ambiguous":
+                        record(recipient, "sending", reason)
+                        report.unknown.append(recipient)
+                        status = "unknown"
+                        break
+                    if f.kind == "transient" and attempts < len(delays):
+                        log.info("%s: %s; retrying in %.0f s", recipient, reason, delays[attempts])
+                        record(recipient, "queued", reason)
+                        time.sleep(delays[attempts])
+                        attempts += 1
+                        continue
+                    if f.kind == "transient":
+                        reason = f"gave up after {attempts + 1} attempts: {reason}"
+                    if f.kind == "fatal" or (f.kind == "transient" and conn.conn is None):
+                        # the relay refuses us or is unreachable: no point trying the rest one by one
+                        for rest in rows[i:]:
+                            record(rest["recipient"], "failed", f"{conn.where}: {reason}")
+                            report.failed[rest["recipient"]] = f"{conn.where}: {reason}"
+                        log.error("%s: %s; %d recipient(s) not sent", conn.where, reason, len(rows) - i)
+                        return
+                    record(recipient, "failed", reason)
+                    report.failed[recipient] = reason
+                    log.warning("%s: %s", recipient, reason)
+                    break
+                record(recipient, "sent", reply)
+                report.sent.append(recipient)
+                status = "sent"
+                break
+            done += 1
+            if on_progress:
+                on_progress(done, total, recipient, status)
+    finally:
+        conn.close()
+
+
+def parse_recipients(values: Sequence[str]) -> list[str]:
+    """--to may be given several times or as a comma-separated list."""
+    out = []
+    for name, addr in getaddresses(list(values)):
+        if addr:
+            out.append(f"{name} <{addr}>" if name else addr)
+    return out

@@ -1,0 +1,258 @@
+"""`digest run`: the unattended pipeline for cron and systemd timers.
+
+lock -> (finish an issue an earlier run left half-sent) -> refresh -> select -> freeze + render + archive
+-> deliver (or only write the files when no SMTP relay is configured) -> mark sent.
+
+Cron's world: no terminal, a bare environment, nobody to answer a prompt. Nothing here prints colours or
+progress; the detail goes to a rotating log file and the caller prints one line.
+Exit codes (DESIGN.md): 0 sent or written, 1 a step failed (the line names it), 2 config error,
+3 nothing new to send (no empty digest goes out), 75 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import TYPE_CHECKING
+
+from digest.core.config import Config, ConfigError, load_config
+from digest.core.lock import LockHeld, RunLock
+from digest.core.logsetup import log_path, setup_logging
+from digest.core.paths import Paths
+
+if TYPE_CHECKING:
+    from digest.core.store import Store
+
+OK, FAILURE, CONFIG, NOTHING, LOCKED = 0, 1, 2, 3, 75
+
+
+def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: float | None = None
+             ) -> tuple[int, str]:
+    """One unattended run; returns (exit code, the one-line result). quiet only lowers what is logged to
+    stderr; the caller decides what to print."""
+    log = setup_logging(paths, verbose=verbose and not quiet)
+    started = time.monotonic()
+    try:
+        config = load_config(paths)
+    except ConfigError as e:
+        return _done(log, CONFIG, f"config error: {e}")
+    lock = RunLock(paths.lock_file)
+    try:
+        lock.acquire()
+    except LockHeld as e:
+        return _done(log, LOCKED, str(e))
+    except OSError as e:
+        return _done(log, FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
+    try:
+        code, line = _pipeline(paths, config, log, now)
+    finally:
+        lock.release()
+    log.debug("run took %.1f s", time.monotonic() - started)
+    return _done(log, code, line)
+
+
+def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
+    (log.info if code in (OK, NOTHING) else log.error)("run result (exit %d): %s", code, line)
+    return code, line
+
+
+def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None) -> tuple[int, str]:
+    from digest.core import archive, mail
+    from digest.core.store import Store, StoreError
+
+    step = "config"
+    smtp_on = bool(config.smtp.host)
+    if smtp_on:
+        # the password is resolved once, by send_digest (password_cmd may ask a password manager)
+        problems = mail.settings_problems(config)
+        if problems:
+            return CONFIG, "config error: " + "; ".join(problems)
+    try:
+        step = "store"
+        paths.ensure()
+        store = Store(paths.db_file)
+    except StoreError as e:
+        return FAILURE, f"store: {e}"
+    try:
+        step = "resume"
+        pending = archive.pending_digest(store)
+        if pending is not None:
+            log.info("digest #%d is frozen but not finished: delivering it before anything new", pending.number)
+            step = "deliver"
+            return _deliver(store, config, paths, log, smtp_on, now, resumed=True)
+
+        step = "refresh"
+        from digest.core.refresh import refresh
+
+        report = refresh(store, config)
+        log.info("%s", report.summary_line())
+        for r in report.errors:
+            log.warning("feed %s: %s", r.name, r.error)
+
+        step = "select"
+        draft = store.draft()
+        if draft is not None and store.digest_items(draft.id):
+            log.info("sending the flagged draft (%d stories)", len(store.digest_items(draft.id)))
+        else:
+            from digest.core.select import auto_select
+
+            added = auto_select(store, config, now=now)
+            if added == 0:
+                why = "no flagged stories and no new stories by the [select] rules"
+                if report.failed and not report.ok and not report.not_modified:
+                    why += f" (every feed failed to refresh; see {log_path(paths)})"
+                return NOTHING, f"nothing new to send: {why}"
+            log.info("picked %d stories by the [select] rules", added)
+
+        step = "build and deliver" if smtp_on else "build"
+        return _deliver(store, config, paths, log, smtp_on, now, resumed=False)
+    except mail.MailConfigError as e:
+        return CONFIG, f"config error: {e}"
+    except mail.NothingToSend as e:
+        return NOTHING, str(e)
+    except Exception as e:  # a run must end with a line naming the step, whatever broke
+        log.error("step %s failed:\n%s", step, traceback.format_exc())
+        return FAILURE, f"{step}: {type(e).__name__}: {e}"
+    finally:
+        store.close()
+
+
+def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, smtp_on: bool,
+             now: float | None, *, resumed: bool) -> tuple[int, str]:
+    from digest.core import archive, mail
+
+    if not smtp_on:
+        issue = archive.issue_files_only(store, config, paths, now=now)
+        return OK, (f"digest #{issue.number} written to {issue.dir} ({issue.story_count} stories; "
+                    "no [smtp] host configured, nothing sent)")
+    report = mail.send_digest(store, config, paths, now=now)
+    line = report.summary_line()
+    if resumed:
+        line = "resumed " + line
+    if report.failed:
+        return FAILURE, f"deliver: {line}"
+    return OK, line
+
+
+# -- schedules --------------------------------------------------------------------------------------
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_at(at: str) -> tuple[int, int]:
+    """"07:00" -> (7, 0); ValueError names what is wrong."""
+    hh, sep, mm = at.strip().partition(":")
+    if not sep or not hh.isdigit() or not mm.isdigit() or len(mm) != 2:
+        raise ValueError(f"--at must be HH:MM (24-hour), got {at!r}")
+    h, m = int(hh), int(mm)
+    if not (0 <= h <= 23 and 0 <= m <= 59):
+        raise ValueError(f"--at must be a time of day from 00:00 to 23:59, got {at!r}")
+    return h, m
+
+
+def _importable_bare(python: str) -> bool:
+    """Does the interpreter find this digest package with no PYTHONPATH and cwd=/ (as cron runs it)?"""
+    import subprocess
+    from pathlib import Path
+
+    import digest
+
+    try:
+        out = subprocess.run(
+            [python, "-c", "import digest, sys; sys.stdout.write(digest.__file__)"],
+            capture_output=True, text=True, timeout=30, cwd="/", env={"PATH": "/usr/bin:/bin"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and Path(out.stdout).resolve() == Path(digest.__file__).resolve()
+
+
+def schedule(*, at: str = "07:00", weekly: bool = False, day: str = "mon", python: str | None = None,
+             env: dict[str, str] | None = None) -> dict[str, str]:
+    """A crontab line and systemd user service + timer that run this installation's `digest run`.
+
+    The interpreter path is absolute (cron's PATH is /usr/bin:/bin); DIGEST_HOME is carried over when set;
+    PYTHONPATH is added only when the package is not importable without it (a source checkout)."""
+    import os
+    import shlex
+    import sys
+    from pathlib import Path
+
+    import digest
+
+    h, m = parse_at(at)
+    day = day.casefold()[:3]
+    if day not in DAYS:
+        raise ValueError(f"--day must be one of {', '.join(DAYS)}, got {day!r}")
+    python = python or sys.executable
+    env = dict(os.environ) if env is None else env
+    assigns: dict[str, str] = {}
+    if env.get("DIGEST_HOME"):
+        assigns["DIGEST_HOME"] = str(Path(env["DIGEST_HOME"]).expanduser().resolve())
+    if not _importable_bare(python):
+        assigns["PYTHONPATH"] = str(Path(digest.__file__).resolve().parent.parent)
+    argv = [python, "-m", "digest", "run"]
+    when = f"{day.capitalize()} " if weekly else ""
+    cron_cmd = " ".join([*(f"{k}={shlex.quote(v)}" for k, v in assigns.items()),
+                         *map(shlex.quote, argv), "--quiet"])
+    cron_cmd = cron_cmd.replace("%", "\\%")  # cron turns a bare % into a newline
+    dow = str((DAYS.index(day) + 1) % 7) if weekly else "*"  # cron: 0 = Sunday
+    crontab = f"{m} {h} * * {dow} {cron_cmd}"
+    every = f"weekly on {when.strip()}" if weekly else "daily"
+    env_lines = "".join(f'Environment="{k}={_sd_escape(v)}"\n' for k, v in assigns.items())
+    service = (
+        "[Unit]\n"
+        "Description=digest: refresh feeds and send the newsletter digest\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"{env_lines}"
+        "# the SMTP password: use smtp.password_cmd, or a file of KEY=value lines readable only by you\n"
+        "# EnvironmentFile=%h/.config/digest/smtp.env\n"
+        f"ExecStart={' '.join(_sd_quote(a) for a in argv)}\n"
+        "# 3 = nothing new to send and 75 = another run holds the lock are normal outcomes, not failures\n"
+        "SuccessExitStatus=3 75\n"
+    )
+    timer = (
+        "[Unit]\n"
+        f"Description=Run digest {every} at {h:02d}:{m:02d}\n"
+        "\n"
+        "[Timer]\n"
+        f"OnCalendar={when}*-*-* {h:02d}:{m:02d}:00\n"
+        "# catch up after the machine was off at the scheduled time\n"
+        "Persistent=true\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+    return {"crontab": crontab, "digest.service": service, "digest.timer": timer, "schedule": every}
+
+
+def _sd_escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+
+
+def _sd_quote(arg: str) -> str:
+    arg = arg.replace("%", "%%")
+    if any(c.isspace() or c in "\"'\\;$" for c in arg):
+        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return arg
+
+
+def schedule_text(sched: dict[str, str]) -> str:
+    """What `digest cron` prints: ready to paste, with where each part goes."""
+    return (
+        f"# crontab line ({sched['schedule']}; add with `crontab -e`):\n"
+        f"{sched['crontab']}\n"
+        "\n"
+        "# or systemd user units instead of cron:\n"
+        "# ~/.config/systemd/user/digest.service\n"
+        f"{sched['digest.service']}"
+        "\n"
+        "# ~/.config/systemd/user/digest.timer\n"
+        f"{sched['digest.timer']}"
+        "\n"
+        "# then: systemctl --user daemon-reload && systemctl --user enable --now digest.timer\n"
+        "#       loginctl enable-linger \"$USER\"    # so the timer also fires while you are logged out\n"
+    )
