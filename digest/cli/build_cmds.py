@@ -1,9 +1,140 @@
-"""digest build / themes (the digest issue fills these in)."""
+"""digest build / themes. Jinja2 and css-inline are imported inside the commands, so commands that do not
+render (refresh from cron) never pay for them."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shutil
+import tempfile
+import webbrowser
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from digest.cli import CommandError, Ctx, ExitCode
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+    p = sub.add_parser("build", help="render the current draft into HTML, text and .eml files")
+    p.add_argument("--theme", help="theme name (default: newsletter.theme in the config)")
+    p.add_argument("--out", type=Path, help="folder for the files (default: the data dir's out/)")
+    p.add_argument("--open", action="store_true", help="open the HTML in your browser")
+    p.add_argument("--auto", action="store_true", help="when nothing is flagged, select by the [select] rules")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_build)
+
+    themes = sub.add_parser("themes", help="list themes or preview one with the sample feeds")
+    tsub = themes.add_subparsers(dest="themes_command", metavar="ACTION")
+    p = tsub.add_parser("list", help="built-in and your own themes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_themes_list)
+    p = tsub.add_parser("preview", help="render the sample feeds with a theme and open the result")
+    p.add_argument("name")
+    p.add_argument("--out", type=Path, help="folder for the preview files (default: the cache dir)")
+    p.add_argument("--no-open", action="store_true", help="only write the files and print their paths")
+    p.set_defaults(func=cmd_themes_preview)
+    themes.set_defaults(func=lambda ctx, a: (themes.print_help(ctx.stdout), ExitCode.USAGE)[1])
+
+
+def _check_theme(ctx: Ctx, name: str | None) -> str:
+    from digest.core.render import ThemeError, list_themes
+
+    name = name or ctx.config.newsletter.theme
+    try:
+        names = [t.name for t in list_themes(ctx.paths)]
+    except ThemeError as e:
+        raise CommandError(str(e), ExitCode.USAGE) from None
+    if name not in names:
+        raise CommandError(f"unknown theme {name!r} (available: {', '.join(names)})", ExitCode.USAGE)
+    return name
+
+
+def _open(path: Path) -> None:
+    webbrowser.open(path.resolve().as_uri())
+
+
+def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.build import BuildError, build_digest
+    from digest.core.render import ThemeError
+
+    theme = _check_theme(ctx, args.theme)
+    try:
+        result = build_digest(ctx.store, ctx.config, ctx.paths, theme=theme, out_dir=args.out, auto=args.auto)
+    except BuildError as e:
+        raise CommandError(str(e), ExitCode.NOTHING_TO_SEND) from None
+    except ThemeError as e:
+        raise CommandError(f"theme error: {e}", ExitCode.USAGE) from None
+    if args.json:
+        ctx.json(result.to_json())
+    else:
+        ctx.out(f"digest #{result.digest.number}: {result.story_count} stories, "
+                f"{result.html_bytes / 1000:.1f} KB HTML, theme {theme}")
+        ctx.out(f"  subject: {result.subject}")
+        for p in (result.html_path, result.text_path, result.eml_path):
+            ctx.out(f"  {p}")
+        for note in result.notes:
+            ctx.out(f"note: {note}")
+    if args.open:
+        _open(result.html_path)
+    return ExitCode.OK
+
+
+def cmd_themes_list(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core.render import ThemeError, list_themes
+
+    try:
+        themes = list_themes(ctx.paths)
+    except ThemeError as e:
+        raise CommandError(str(e), ExitCode.USAGE) from None
+    default = ctx.config.newsletter.theme
+    if args.json:
+        ctx.json([
+            {"name": t.name, "description": t.description, "path": str(t.path), "builtin": t.builtin,
+             "extends": t.extends, "default": t.name == default}
+            for t in themes
+        ])
+        return ExitCode.OK
+    width = max((len(t.name) for t in themes), default=0)
+    for t in themes:
+        mark = "*" if t.name == default else " "
+        origin = "built-in" if t.builtin else f"yours, {t.path}"
+        ext = f", extends {t.extends}" if t.extends else ""
+        ctx.out(f"{mark} {t.name:<{width}}  {t.description} ({origin}{ext})")
+    return ExitCode.OK
+
+
+def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
+    """The sample feeds go into a throwaway store under the cache dir: the user's store is not touched."""
+    from digest.core.build import build_digest
+    from digest.core.feeds import load_sample_feeds
+    from digest.core.render import ThemeError
+    from digest.core.select import auto_select
+    from digest.core.store import Store
+
+    name = _check_theme(ctx, args.name)
+    config = ctx.config
+    # a preview shows everything in the samples, however old they are by now
+    config = dataclasses.replace(
+        config, select=dataclasses.replace(config.select, since_last_digest=False, max_age_hours=24 * 365),
+    )
+    ctx.paths.cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="preview-", dir=ctx.paths.cache_dir))
+    try:
+        with Store(tmp / "preview.db") as store:
+            load_sample_feeds(store, config)
+            newest = store.db.execute("SELECT max(published_at) FROM stories").fetchone()[0]
+            now = datetime.fromtimestamp(newest, UTC) + timedelta(hours=1) if newest else datetime.now(UTC)
+            auto_select(store, config, now=now.timestamp())
+            out = args.out or ctx.paths.cache_dir / "previews" / name
+            try:
+                result = build_digest(store, config, ctx.paths, theme=name, out_dir=out, now=now)
+            except ThemeError as e:
+                raise CommandError(f"theme error: {e}", ExitCode.USAGE) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    ctx.out(f"preview of theme {name}: {result.story_count} sample stories, {result.html_bytes / 1000:.1f} KB")
+    for p in (result.html_path, result.text_path, result.eml_path):
+        ctx.out(f"  {p}")
+    if not args.no_open:
+        _open(result.html_path)
+    return ExitCode.OK

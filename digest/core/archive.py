@@ -210,26 +210,47 @@ def issue_files_only(store: Store, config: Config, paths: Paths, *, now: float |
 def complete_issue(store: Store, config: Config, paths: Paths, digest_id: int, story_ids: list[int]) -> None:
     """Mark the issue sent (its stories become never-select-again) and refresh the archive.
 
-    A flag the TUI wrote into this digest after it was frozen (Store.flag looks the draft up before
-    its transaction) was never rendered: move such items to the current draft first, so they go out
-    next time instead of being marked sent unseen."""
+    Store.flag/unflag look the draft up before their transaction, so a TUI edit racing the freeze can
+    land in the frozen issue after it was rendered. The rendered story list wins: a story flagged in
+    late goes to the current draft (it was never sent), one unflagged late is put back (it was sent)."""
     digest = store.get_digest(digest_id=digest_id)
+    if digest.status != "sent" and story_ids:
+        _reconcile_items(store, paths, digest, story_ids)
     if digest.status != "sent":
-        late = [i for i in _story_ids(store, digest_id) if i not in set(story_ids)]
-        if late and story_ids:
-            draft = store.draft(create=True)
-            assert draft is not None
-            with store.tx() as db:
-                for sid in late:
-                    db.execute("UPDATE OR IGNORE digest_items SET digest_id = ?, position = 1000000 "
-                               "WHERE digest_id = ? AND story_id = ?", (draft.id, digest_id, sid))
-                    db.execute("DELETE FROM digest_items WHERE digest_id = ? AND story_id = ?", (digest_id, sid))
-                _renumber(db, draft.id)
-            log.info("digest #%d: %d story(ies) flagged after the freeze moved to the next draft",
-                     digest.number, len(late))
         store.mark_sent(digest_id)
     update_manifest(store, paths, digest_id)
     rebuild_index(paths, config)
+
+
+def _reconcile_items(store: Store, paths: Paths, digest: Digest, story_ids: list[int]) -> None:
+    current = _story_ids(store, digest.id)
+    rendered = set(story_ids)
+    late = [i for i in current if i not in rendered]
+    gone = [i for i in story_ids if i not in set(current)]
+    if late:
+        draft = store.draft(create=True)
+        assert draft is not None
+        with store.tx() as db:
+            for sid in late:
+                db.execute("UPDATE OR IGNORE digest_items SET digest_id = ?, position = 1000000 "
+                           "WHERE digest_id = ? AND story_id = ?", (draft.id, digest.id, sid))
+                db.execute("DELETE FROM digest_items WHERE digest_id = ? AND story_id = ?", (digest.id, sid))
+            _renumber(db, draft.id)
+        log.info("digest #%d: %d story(ies) flagged after the freeze moved to the next draft",
+                 digest.number, len(late))
+    if gone:
+        manifest = load_manifest(paths, digest.number, missing_ok=True) or {}
+        section = {s["id"]: s["section"] for s in manifest.get("stories", [])}
+        with store.tx() as db:
+            for pos, sid in enumerate(gone, start=1_000_000):
+                db.execute("INSERT OR IGNORE INTO digest_items(digest_id, story_id, section, position) "
+                           "SELECT ?, id, ?, ? FROM stories WHERE id = ?",
+                           (digest.id, section.get(sid, ""), pos, sid))
+                db.execute("DELETE FROM digest_items WHERE story_id = ? AND digest_id = "
+                           "(SELECT id FROM digests WHERE status = 'draft')", (sid,))
+            _renumber(db, digest.id)
+        log.info("digest #%d: %d story(ies) unflagged after the freeze were sent and stay in it",
+                 digest.number, len(gone))
 
 
 # -- files ------------------------------------------------------------------------------------------

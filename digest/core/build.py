@@ -90,9 +90,11 @@ def build_digest(
     )
 
 
-def preview_text(store: Store, config: Config, paths: Paths, *, theme: str | None = None) -> str:
-    """The text part of the current draft, for the TUI's live preview; "" when there is nothing."""
+def preview_text(store: Store, config: Config, paths: Paths, *, theme: str | None = None,
+                 now: datetime | None = None) -> str:
+    """The text part of the current draft, for the TUI's live preview; "" when there is nothing.
+    `now` freezes the date in the masthead (snapshot tests)."""
     draft = store.draft()
     if draft is None or not store.digest_items(draft.id):
         return ""
-    return render_text(store, config, paths, draft, theme=theme)
+    return render_text(store, config, paths, draft, theme=theme, now=now)

@@ -150,16 +150,27 @@ async def fetch_http(
     permanent = True
     current = url
     for _ in range(MAX_REDIRECTS + 1):
-        headers = {"Accept-Encoding": "gzip, deflate"}
+        headers: dict[str, str | bytes] = {"Accept-Encoding": "gzip, deflate"}
+        # validators go back byte for byte as they came (see _raw_header)
         if etag:
-            headers["If-None-Match"] = etag
+            headers["If-None-Match"] = etag.encode("latin-1", "replace")
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            headers["If-Modified-Since"] = last_modified.encode("latin-1", "replace")
         seen.append(current)
-        host = urlsplit(current).netloc.lower()
-        async with host_limit.slot(host):
+        try:
+            parts = urlsplit(current)
+            _ = parts.port  # raises ValueError for a port out of range, before any socket is made
+            host = parts.netloc.lower()
             req = client.build_request("GET", current, headers=headers)
-            resp = await client.send(req, stream=True)
+        except (ValueError, httpx.InvalidURL) as e:
+            return _err(f"invalid URL {current!r}: {e}", None, current)
+        async with host_limit.slot(host):
+            try:
+                resp = await client.send(req, stream=True)
+            except httpx.InvalidURL as e:
+                # httpx parses a redirect's Location even with redirects off, and refuses some
+                # (javascript:alert(1)); either way it is not a place a feed can move to
+                return _err(f"unusable URL in the server's answer: {e}", None, current)
             try:
                 code = resp.status_code
                 if code in (301, 302, 303, 307, 308):
@@ -193,7 +204,7 @@ async def _finish(resp: httpx.Response, *, max_bytes: int, now: float) -> FetchR
     code = resp.status_code
     if code == 304:
         return FetchResult("not_modified", http_status=304,
-                           etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"))
+                           etag=_raw_header(resp, b"etag"), last_modified=_raw_header(resp, b"last-modified"))
     if code in (429, 503):
         retry = parse_retry_after(resp.headers.get("retry-after"), now)
         when = f", retry after {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(retry))}" if retry else ""
@@ -225,8 +236,17 @@ async def _finish(resp: httpx.Response, *, max_bytes: int, now: float) -> FetchR
         return FetchResult("error", http_status=code, error=f"corrupt compressed body: {e}")
     return FetchResult(
         "ok", body=b"".join(parts), http_status=code, content_type=resp.headers.get("content-type", ""),
-        etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"),
+        etag=_raw_header(resp, b"etag"), last_modified=_raw_header(resp, b"last-modified"),
     )
+
+
+def _raw_header(resp: httpx.Response, name: bytes) -> str | None:
+    """A validator exactly as received. HTTP header bytes are not always ASCII; latin-1 maps every byte
+    to one character and back, so what we send in If-None-Match is what the server sent."""
+    for key, value in resp.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 class HostLimiter:

@@ -40,6 +40,9 @@ from digest.core.paths import Paths
 from digest.core.store import Store
 
 log = logging.getLogger("digest.mail")
+# A library logs and lets the front end decide where: without this, Python's last-resort handler would
+# print warnings onto the TUI's screen. `digest send` / `digest run` attach the rotating file (logsetup).
+logging.getLogger("digest").addHandler(logging.NullHandler())
 
 # Backoff between attempts at one recipient within a run: a dropped connection or a 4xx greylisting
 # answer often clears in seconds; four attempts over ~45 s. Longer waits are the next cron run's job
@@ -369,6 +372,10 @@ class _Connection:
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
             conn.send(body + b".\r\n")  # sendall: on error the final dot never left, so not delivered
+        except UnicodeEncodeError:
+            self._rset()
+            raise _Failure(f"non-ASCII address {rcpt!r} needs SMTPUTF8, which digest does not use",
+                           "permanent") from None
         except (OSError, smtplib.SMTPServerDisconnected) as e:
             self.close()
             raise _Failure(f"connection lost before the message was sent: {e or type(e).__name__}",

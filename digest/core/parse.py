@@ -131,6 +131,11 @@ def sanitize_html(fragment: str, base: str = "") -> str:
 
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr|pre)>|<br\s*/?>", re.I)
 _TAG = re.compile(r"<[^>]*>")
+# Inline tags vanish without a space ("<a>Forkyard</a>, a startup" -> "Forkyard, a startup"); any
+# other tag separates words.
+_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strong|sub|sup|time|u)\b[^>]*>", re.I
+)
 _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 
 
@@ -144,6 +149,7 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
         text = _DROP_BLOCKS.sub(" ", fragment) if ("<script" in low or "<style" in low or "<noscript" in low
                                                    or "<template" in low) else fragment
         text = _BLOCK_END.sub("\n", text)
+        text = _INLINE_TAG.sub("", text)
         text = _TAG.sub(" ", text)
     else:
         text = fragment
@@ -319,7 +325,9 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
                 link = safe_link(candidate["href"], base)
                 break
     title = html_to_text(e.get("title", ""))[:500] or "(untitled)"
-    published = _sane_ts(_struct_ts(e.get("published_parsed")) or _struct_ts(e.get("updated_parsed")), now)
+    # asked for by name only when present: feedparser otherwise maps published to updated with a warning
+    published = _sane_ts(_struct_ts(e["published_parsed"] if "published_parsed" in e.keys() else None)
+                         or _struct_ts(e.get("updated_parsed")), now)
     description = e.get("summary", "") or ""
     content_html = ""
     contents = e.get("content") or []
@@ -411,6 +419,8 @@ def parse_json_feed(data: bytes, url: str, *, now: float) -> ParsedFeed:
         doc = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ParseError(f"invalid JSON: {e}") from None
+    except RecursionError:  # a hostile document nested thousands of levels deep
+        raise ParseError("invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
         raise ParseError("JSON, but not a JSON Feed (no jsonfeed.org version)")
     items = doc.get("items")
@@ -442,7 +452,9 @@ def parse_json_feed(data: bytes, url: str, *, now: float) -> ParsedFeed:
             image = Image(img_url)
         else:
             image = first_image(content_html, link or feed_base)
-        tags = [html_to_text(_str(t))[:100] for t in item.get("tags") or [] if isinstance(t, str) and t.strip()]
+        raw_tags = item.get("tags")
+        tags = [html_to_text(t)[:100] for t in raw_tags if isinstance(t, str) and t.strip()] if isinstance(
+            raw_tags, list) else []
         author = ", ".join(_json_authors(item)) or ", ".join(feed_authors)
         guid = story_identity(_str(item.get("id")), link, title, published)
         out.stories.append(ParsedStory(

@@ -208,6 +208,8 @@ class Refresher:
             fetched = FetchResult("error", error=f"timed out after {self.cfg.timeout_s:g}s")
         except httpx.HTTPError as e:
             fetched = FetchResult("error", error=_http_error(e))
+        except (httpx.InvalidURL, ValueError) as e:
+            fetched = FetchResult("error", error=f"invalid URL: {e}")
         except OSError as e:
             fetched = FetchResult("error", error=f"network error: {e.strerror or e}")
         res.http_status = fetched.http_status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -10,13 +11,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from digest.core.store import NotFoundError, StoryQuery
-from digest.tui.queries import list_rows
-from digest.tui.screens.modals import AddFeedModal, ChoiceModal, EditModal
+from digest.tui.queries import list_rows, story_ids
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
 from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
@@ -33,7 +34,8 @@ SEARCH_DEBOUNCE_S = 0.12
 READER_DEBOUNCE_S = 0.06
 # While a refresh runs, reload the list at most this often (500 feeds finishing would otherwise mean 500
 # reloads of 100k ids).
-RELOAD_THROTTLE_S = 0.75
+RELOAD_THROTTLE_S = 1.0
+FIRST_PAGE = 200  # ids fetched before the full list: several screens of rows
 
 STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link"}
 
@@ -43,11 +45,11 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("f,space", "flag", "Flag", id="flag", tooltip="Flag or unflag the story for the digest"),
-        Binding("e", "edit", "Edit", id="edit", tooltip="Edit the story's headline and blurb"),
-        Binding("u", "toggle_read", "Read", id="read", tooltip="Toggle read/unread"),
+        Binding("e", "edit", "Edit", id="edit", show=False, tooltip="Edit the story's headline and blurb"),
+        Binding("u", "toggle_read", "Read/unread", id="read", show=False, tooltip="Toggle read/unread"),
         Binding("slash", "search", "Search", id="search", tooltip="Search titles and summaries"),
         Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the search", show=False),
-        Binding("o", "open_link", "Open", id="open", tooltip="Open the story in the browser"),
+        Binding("o", "open_link", "Browser", id="open", show=False, tooltip="Open the story in the browser"),
         Binding("r", "refresh_all", "Refresh", id="refresh", tooltip="Refresh all feeds"),
         Binding("R", "refresh_feed", "Refresh feed", id="refresh_feed", show=False,
                 tooltip="Refresh the current feed"),
@@ -55,8 +57,15 @@ class MainScreen(Screen[None]):
         Binding("d", "digest", "Digest", id="digest", tooltip="Open the digest draft"),
         Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit digest"),
+        Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit digest"),
     ]
+
+    @dataclass
+    class StoriesLoaded(Message):
+        """A list of ids is on screen (tests and the benchmark wait for it)."""
+
+        count: int
+        elapsed_ms: float
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,6 +77,9 @@ class MainScreen(Screen[None]):
         self._last_reload = 0.0
         self._reload_pending = False
         self.last_ids_ms: float | None = None  # time of the last id query, for the benchmark
+        self.loaded_generation = 0  # == _generation once the latest filter/search is on screen
+        self.first_page_ms: float | None = None
+        self._binding_state: tuple[bool, ...] | None = None
 
     @property
     def dapp(self) -> DigestApp:
@@ -93,7 +105,8 @@ class MainScreen(Screen[None]):
         self.query_one("#search", Input).display = False
         self.query_one(Reader).show_placeholder("Pick a story: j/k move, Enter reads, f flags, ? help.")
         self.query_one(StoryList).focus()
-        self.reload()
+        # the first frame goes out before any worker starts competing for the GIL
+        self.call_after_refresh(self.reload)
 
     def on_screen_resume(self) -> None:
         # back from the digest or feeds screen: flags, sections and feeds may have changed
@@ -139,6 +152,8 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
     def load_ids(self, key: str, search: str, generation: int) -> None:
+        """First page, then every id: the list paints after ~1 ms of SQL even when the full id list of a
+        100k-story store takes ~60 ms more (figures in tests/bench/bench_tui.py)."""
         started = time.perf_counter()
         store = self.dapp.open_worker_store()
         try:
@@ -146,7 +161,13 @@ class MainScreen(Screen[None]):
             if key == "trending":
                 ids = self._trending_ids(store, q)
             else:
-                ids = store.story_ids(q)
+                first = story_ids(store, q, limit=FIRST_PAGE)
+                if len(first) == FIRST_PAGE:
+                    elapsed = (time.perf_counter() - started) * 1000
+                    self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True)
+                    ids = story_ids(store, q)
+                else:
+                    ids = first
         finally:
             store.close()
         elapsed = (time.perf_counter() - started) * 1000
@@ -154,24 +175,32 @@ class MainScreen(Screen[None]):
 
     def _trending_ids(self, store: Any, q: StoryQuery) -> list[int]:
         try:
+            from digest.core import select
             from digest.core.select import trending
         except ImportError:
             self.app.call_from_thread(self.notify, "Trending needs digest.core.select (not installed yet).",
                                       severity="warning")
             return []
         # clusters are in "carried by most feeds" order; keep it, and apply a search on top
-        ids = [c.story.id for c in trending(store, limit=50)]
+        # the window ends at the app's clock (frozen in tests), not at the wall clock
+        window = getattr(select, "TRENDING_WINDOW_S", 7 * 86400)
+        ids = [c.story.id for c in trending(store, since=self.dapp.now() - window, limit=50)]
         if q.search:
             q.trending_ids = ids
             allowed = set(store.story_ids(q))
             ids = [i for i in ids if i in allowed]
         return ids
 
-    def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float) -> None:
+    def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False) -> None:
         if generation != self._generation:
             return  # a newer filter or search is on its way
-        self.last_ids_ms = elapsed_ms
         stories = self.query_one(StoryList)
+        if partial:
+            self.first_page_ms = elapsed_ms
+            stories.set_ids(ids)
+            return
+        self.last_ids_ms = elapsed_ms
+        self.loaded_generation = generation
         if self.search_text:
             stories.empty_text = f"No story matches “{self.search_text}”."
         elif self.filter_key == "flagged":
@@ -180,8 +209,8 @@ class MainScreen(Screen[None]):
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
         stories.set_ids(ids)
         self._update_status()
-        self.refresh_bindings()
-        self.post_message(StoriesLoaded(len(ids), elapsed_ms))
+        self._update_bindings()
+        self.post_message(self.StoriesLoaded(len(ids), elapsed_ms))
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def load_sidebar(self) -> None:
@@ -233,7 +262,7 @@ class MainScreen(Screen[None]):
 
     @on(StoryList.Highlighted)
     def _highlighted(self, event: StoryList.Highlighted) -> None:
-        self.refresh_bindings()
+        self._update_bindings()
         if self._reader_timer is not None:
             self._reader_timer.stop()
         self._reader_timer = self.set_timer(READER_DEBOUNCE_S, self._show_current)
@@ -265,7 +294,7 @@ class MainScreen(Screen[None]):
         box = self.query_one("#search", Input)
         box.display = True
         box.focus()
-        self.refresh_bindings()
+        self._update_bindings()
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -298,9 +327,20 @@ class MainScreen(Screen[None]):
         if self.search_text:
             self.search_text = ""
             self.reload(sidebar=False)
-        self.refresh_bindings()
+        self._update_bindings()
 
     # -- story actions ---------------------------------------------------------------------------
+
+    def _update_bindings(self) -> None:
+        """refresh_bindings() makes the Footer rebuild its keys (~10 ms, and a layout): only call it when
+        what check_action answers can have changed. During a refresh the list reloads every second, and
+        calling it on each reload and cursor move measured seconds of UI time over a 500-feed refresh."""
+        search_box = self.query_one("#search", Input)
+        state = (self.query_one(StoryList).current_id is not None, bool(self.search_text), search_box.display,
+                 self._current_feed_id() is not None, isinstance(self.focused, Input))
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in STORY_ACTIONS:
@@ -351,6 +391,8 @@ class MainScreen(Screen[None]):
             self.notify(f"Removed from the digest: {story.title}", timeout=3)
             self._after_story_change(story.id)
             return
+        from digest.tui.screens.modals import ChoiceModal  # deferred: not needed for the first frame
+
         sections = self.dapp.config.section_names()
 
         def chosen(section: str | None) -> None:
@@ -366,6 +408,8 @@ class MainScreen(Screen[None]):
         )
 
     def action_edit(self) -> None:
+        from digest.tui.screens.modals import EditModal
+
         story = self._current_story()
         if story is None:
             return
@@ -415,6 +459,8 @@ class MainScreen(Screen[None]):
             self.dapp.start_refresh([feed_id])
 
     def action_add_feed(self) -> None:
+        from digest.tui.screens.modals import AddFeedModal
+
         sections = self.dapp.config.section_names()
 
         def added(feed: Any) -> None:
@@ -433,23 +479,3 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.dapp.action_help()
-
-
-class StoriesLoaded:
-    """Posted (to the screen) when a list of ids is on screen; tests and the benchmark wait for it."""
-
-    def __new__(cls, count: int, elapsed_ms: float) -> Any:
-        from digest.tui.widgets.story_list import StoryList as _SL  # noqa: F401
-
-        return _StoriesLoaded(count, elapsed_ms)
-
-
-from dataclasses import dataclass  # noqa: E402
-
-from textual.message import Message  # noqa: E402
-
-
-@dataclass
-class _StoriesLoaded(Message):
-    count: int
-    elapsed_ms: float

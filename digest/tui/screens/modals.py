@@ -210,7 +210,7 @@ class AddFeedModal(ModalScreen["Feed | None"]):
                          classes="dialog-note")
             yield Input(placeholder="https://example.com/feed.xml", id="url")
             options: list[tuple[str, str]] = [(s, s) for s in self.sections]
-            yield Select(options, prompt="Section", value=self.default_section or Select.BLANK,
+            yield Select(options, prompt="Section", value=self.default_section or Select.NULL,
                          id="section", allow_blank=True)
             yield Input(placeholder="Title (optional: taken from the feed)", id="title")
             yield Static("", id="error", classes="dialog-error")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import webbrowser
+from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from digest.core.models import Story
 from digest.tui.htmltext import html_to_markdown
@@ -32,12 +33,24 @@ class Reader(VerticalScroll, can_focus=True):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="reader-head", markup=True)
-        yield Markdown("", id="reader-body", open_links=False)
+
+    def _body(self) -> Any:
+        """The Markdown widget, mounted on first use: importing it (markdown-it) costs ~100 ms, which the
+        first frame need not wait for."""
+        from textual.widgets import Markdown
+
+        found = self.query("#reader-body")
+        if found:
+            return found.first()
+        body = Markdown("", id="reader-body", open_links=False)
+        self.mount(body)
+        return body
 
     def show_placeholder(self, text: str) -> None:
         self.story = None
         self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
-        self.query_one("#reader-body", Markdown).update("")
+        if self.query("#reader-body"):
+            self._body().update("")
 
     def show(self, story: Story) -> None:
         same = self.story is not None and self.story.id == story.id
@@ -66,10 +79,10 @@ class Reader(VerticalScroll, can_focus=True):
             body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
             if len(body) > MAX_MARKDOWN:
                 body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
-            self.query_one("#reader-body", Markdown).update(body)
+            self._body().update(body)
             self.scroll_home(animate=False)
 
-    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
+    def on_markdown_link_clicked(self, event: Any) -> None:
         event.stop()
         if event.href.startswith(("http://", "https://", "mailto:")):
             webbrowser.open(event.href)

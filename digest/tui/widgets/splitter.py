@@ -40,9 +40,6 @@ class Splitter(Widget):
             return
         target = self.screen.query_one(self.target_selector)
         total = self.screen.size.width
-        if self.side == "left":
-            width = event.screen_x - target.region.x
-        else:
-            width = target.region.right - event.screen_x - 1
+        width = event.screen_x - target.region.x if self.side == "left" else target.region.right - event.screen_x - 1
         width = max(self.min_width, min(total - 2 * self.min_width, width))
         target.styles.width = width

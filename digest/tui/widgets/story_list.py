@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click, Resize
 from textual.geometry import Size
@@ -52,7 +53,7 @@ class StoryList(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False, id="list.page_up"),
         Binding("home,g", "first", "First", show=False, id="list.first"),
         Binding("end,G", "last", "Last", show=False, id="list.last"),
-        Binding("enter", "open", "Open", id="list.open"),
+        Binding("enter", "open", "Read", show=False, id="list.open", tooltip="Read the story (marks it read)"),
     ]
 
     COMPONENT_CLASSES = {
@@ -66,7 +67,7 @@ class StoryList(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    StoryList { background: $surface; }
+    StoryList { background: $surface; overflow-x: hidden; }
     StoryList > .story-list--cursor { background: $accent 40%; }
     StoryList:focus > .story-list--cursor { background: $accent; color: $text; }
     StoryList > .story-list--unread { text-style: bold; }
@@ -77,7 +78,7 @@ class StoryList(ScrollView, can_focus=True):
     StoryList > .story-list--empty { color: $text-muted; text-style: italic; }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+    cursor: reactive[int] = reactive(0, repaint=False)
 
     @dataclass
     class Highlighted(Message):
@@ -109,17 +110,23 @@ class StoryList(ScrollView, can_focus=True):
 
     def set_ids(self, ids: list[int], *, keep: int | None = None) -> None:
         """Show a new result; the cursor stays on story `keep` (or the current one) if it is still there."""
-        keep = self.current_id if keep is None else keep
+        before = self.current_id
+        keep = before if keep is None else keep
         self.ids = ids
         self._rows.clear()
-        self.virtual_size = Size(self.size.width, len(ids))
+        if self.virtual_size.height != len(ids):
+            self.virtual_size = Size(0, len(ids))
         index = 0
         if keep is not None:
             try:
                 index = ids.index(keep)
             except ValueError:
                 index = 0
-        self.cursor = min(index, max(0, len(ids) - 1))
+        cursor = min(index, max(0, len(ids) - 1))
+        if cursor != self.cursor:
+            self.cursor = cursor  # the watcher posts Highlighted
+        elif self.current_id != before:
+            self.post_message(self.Highlighted(self, self.current_id))
         self._scroll_to_cursor(center=True)
         self.refresh()
 
@@ -155,10 +162,11 @@ class StoryList(ScrollView, can_focus=True):
     # -- painting --------------------------------------------------------------------------------
 
     def on_resize(self, event: Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.ids))
+        self.virtual_size = Size(0, len(self.ids))
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        # the content region excludes the vertical scrollbar, which would otherwise hide the age column
+        width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
         base = self.rich_style
         if not self.ids:
@@ -170,25 +178,25 @@ class StoryList(ScrollView, can_focus=True):
         if row is None:
             return Strip.blank(width, base)
         age_w = 4
-        src_w = 0 if width < 50 else min(22, width // 4)
+        src_w = 0 if width < 40 else min(20, width // 4)
         title_w = max(1, width - 3 - age_w - 1 - (src_w + 1 if src_w else 0))
         mark_style = self.get_component_rich_style("story-list--flag")
         text_style = self.get_component_rich_style("story-list--read" if row.read else "story-list--unread")
         dim = self.get_component_rich_style("story-list--source")
-        line_style = base
-        if index == self.cursor:
-            line_style = base + self.get_component_rich_style("story-list--cursor")
+        # the cursor style goes last: component styles carry the widget's background, which would hide it
+        cur = self.get_component_rich_style("story-list--cursor") if index == self.cursor else Style()
+        line_style = base + cur
         flag = "★" if row.flagged else " "
         dot = " " if row.read else "•"
         title = row.headline or row.title or "(untitled)"
         segments = [
-            Segment(flag, line_style + mark_style),
-            Segment(dot + " ", line_style + text_style),
-            Segment(_fit(title, title_w), line_style + text_style),
+            Segment(flag, base + mark_style + cur),
+            Segment(dot + " ", base + text_style + cur),
+            Segment(_fit(title, title_w), base + text_style + cur),
         ]
         if src_w:
-            segments.append(Segment(" " + _fit(row.feed_title, src_w), line_style + dim))
-        segments.append(Segment(" " + age(row.published_at, self._now()).rjust(age_w), line_style + dim))
+            segments.append(Segment(" " + _fit(row.feed_title, src_w), base + dim + cur))
+        segments.append(Segment(" " + age(row.published_at, self._now()).rjust(age_w), base + dim + cur))
         return Strip(segments).adjust_cell_length(width, line_style)
 
     # -- cursor ----------------------------------------------------------------------------------

@@ -1,0 +1,329 @@
+"""The Textual app: the factory the CLI and the tests share, refresh orchestration, and run_app().
+
+The store is the state: every change is written at once, so quitting (or a crash) loses nothing. The app's
+own Store is used on the event loop only for single-row reads and writes (a few ms at most); anything that
+scans (id lists, counts, refresh, build) runs in thread workers, each with its own sqlite connection.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import webbrowser
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.message import Message
+
+from digest.core.config import Config, load_config
+from digest.core.paths import Paths
+from digest.core.store import Store
+
+PROGRESS_INTERVAL_S = 0.1  # 10 progress repaints a second read as smooth and cost little
+
+SAMPLE_NOTICE = (
+    "No feeds yet, so digest loaded its sample feeds (offline) to try things out: flag stories with f, "
+    "then d to arrange and build a digest. Add your own feeds with a, or `digest feeds add URL`; "
+    "remove the samples on the feeds screen (F)."
+)
+
+
+def _actions_provider() -> type:
+    # deferred: textual.command costs ~60 ms to import, paid only when the palette opens
+    from digest.tui.commands import ActionsProvider
+
+    return ActionsProvider
+
+
+class DigestApp(App[int]):
+    CSS_PATH = "digest.tcss"
+    TITLE = "digest"
+    COMMANDS = App.COMMANDS | {_actions_provider}
+    ENABLE_COMMAND_PALETTE = True
+
+    @dataclass
+    class FeedRefreshed(Message):
+        """One feed of a running refresh finished (posted from the refresh worker thread)."""
+
+        result: Any
+        done: int
+        total: int
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        paths: Paths,
+        *,
+        now: Callable[[], float] | None = None,
+        load_samples_when_empty: bool = True,
+        open_url: Callable[[str], Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.store = store
+        self.paths = paths
+        self._clock = now or time.time
+        self.load_samples_when_empty = load_samples_when_empty
+        self._open_url = open_url or webbrowser.open
+        self.refreshing = False
+        self.last_refresh_report: Any = None
+        self._refresh_proc: Any = None
+        self._progress_state: tuple[int, int | None, str] | None = None
+        self._progress_timer: Any = None
+        if config.keys:
+            self.set_keymap(config.keys)
+
+    # -- services for the screens ------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The clock for ages and dates (frozen in snapshot tests)."""
+        return self._clock()
+
+    def open_worker_store(self) -> Store:
+        """A connection for the calling worker thread: sqlite connections are not shared across threads."""
+        return Store(self.store.path)
+
+    def open_url(self, url: str) -> None:
+        """webbrowser.open can block for a second while it starts a browser: off the event loop."""
+        self._open_url_worker(url)
+
+    @work(thread=True, exit_on_error=False, group="browser")
+    def _open_url_worker(self, url: str) -> None:
+        if not self._open_url(url):
+            self.call_from_thread(self.notify, f"Could not start a browser for {url}", severity="warning")
+
+    def broadcast_data_changed(self) -> None:
+        for screen in self.screen_stack:
+            hook = getattr(screen, "data_changed", None)
+            if hook is not None:
+                hook()
+
+    def _refresh_bars(self) -> list[Any]:
+        from digest.tui.widgets.refresh_bar import RefreshBar
+
+        bars: list[Any] = []
+        for screen in self.screen_stack:
+            bars.extend(screen.query(RefreshBar))
+        return bars
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        from digest.tui.screens.main import MainScreen
+
+        self.push_screen(MainScreen())
+        if self.load_samples_when_empty and self.store.feed_count() == 0:
+            self.load_samples()
+
+    @work(thread=True, exclusive=True, group="samples", exit_on_error=False)
+    def load_samples(self) -> None:
+        try:
+            from digest.core.feeds import load_sample_feeds
+        except ImportError as e:
+            self.call_from_thread(
+                self.notify, f"No feeds yet. Add one with a, or `digest feeds add URL`. ({e})",
+                title="Welcome", timeout=20,
+            )
+            return
+        self.call_from_thread(self._progress, 0, None, "Loading sample feeds")
+        store = self.open_worker_store()
+        try:
+            result = load_sample_feeds(store, self.config)
+            feeds = result[0] if isinstance(result, tuple) else result
+        except Exception as e:
+            self.call_from_thread(self.notify, f"Could not load the sample feeds: {e}", severity="error")
+            return
+        finally:
+            store.close()
+            self.call_from_thread(self._progress_done)
+        self.call_from_thread(self._samples_loaded, len(feeds))
+
+    def _samples_loaded(self, count: int) -> None:
+        self.notify(SAMPLE_NOTICE, title=f"Loaded {count} sample feeds", timeout=30)
+        self.broadcast_data_changed()
+
+    # -- refresh ---------------------------------------------------------------------------------
+
+    def start_refresh(self, feed_ids: Sequence[int] | None) -> None:
+        if self.refreshing:
+            self.notify("A refresh is already running.", timeout=3)
+            return
+        self.refreshing = True
+        self._progress(0, len(feed_ids) if feed_ids else None)
+        self.refresh_worker(list(feed_ids) if feed_ids else None)
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def refresh_worker(self, feed_ids: list[int] | None) -> None:
+        """Runs digest.tui.refresh_runner in a child process (see its docstring for why) and turns its JSON
+        lines into FeedRefreshed messages. Reading a pipe releases the GIL, so this thread costs the UI
+        nothing while it waits."""
+        import json
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        import digest
+        from digest.core.config import config_as_dict
+
+        env = dict(os.environ)
+        package_root = str(Path(digest.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        payload = {"db": str(self.store.path), "config": config_as_dict(self.config), "feed_ids": feed_ids}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "digest.tui.refresh_runner"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            )
+        except OSError as e:
+            self.call_from_thread(self._refresh_failed, f"Could not start the refresh: {e}")
+            return
+        self._refresh_proc = proc
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.write(json.dumps(payload, default=str))
+        proc.stdin.close()
+        report = None
+        for line in proc.stdout:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue  # a stray print from a library; the protocol lines are JSON
+            if data.get("type") == "feed":
+                # post_message, not call_from_thread: it does not wait for the UI to handle it
+                self.post_message(self.FeedRefreshed(SimpleNamespace(**data), data["done"], data["total"]))
+            elif data.get("type") == "done":
+                report = RunnerReport(data["summary"], data["report"])
+        errors = proc.stderr.read()
+        proc.wait()
+        self._refresh_proc = None
+        if report is None:
+            last = (errors.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            self.call_from_thread(self._refresh_failed, f"Refresh failed: {last}")
+            return
+        self.call_from_thread(self._refresh_finished, report)
+
+    def on_unmount(self) -> None:
+        proc = self._refresh_proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # each feed is its own transaction: stopping half-way loses nothing
+
+    def _progress(self, done: int, total: int | None, label: str = "Refreshing") -> None:
+        """Show progress at most every PROGRESS_INTERVAL_S: 500 feeds finishing in a burst would otherwise
+        mean 500 progress-bar repaints queued behind each other."""
+        self._progress_state = (done, total, label)
+        if self._progress_timer is None:
+            self._apply_progress()
+            self._progress_timer = self.set_timer(PROGRESS_INTERVAL_S, self._progress_tick)
+
+    def _progress_tick(self) -> None:
+        self._progress_timer = None
+        if self._progress_state is not None:
+            self._apply_progress()
+            self._progress_timer = self.set_timer(PROGRESS_INTERVAL_S, self._progress_tick)
+
+    def _apply_progress(self) -> None:
+        state, self._progress_state = self._progress_state, None
+        if state is None:
+            return
+        for bar in self._refresh_bars():
+            bar.show_progress(*state)
+
+    def _progress_done(self) -> None:
+        self._progress_state = None
+        for bar in self._refresh_bars():
+            bar.hide()
+
+    @on(FeedRefreshed)
+    def _feed_refreshed(self, message: FeedRefreshed) -> None:
+        self._feed_done(message.result, message.done, message.total)
+
+    def _feed_done(self, result: Any, done: int, total: int) -> None:
+        if self.refreshing:  # a message that arrives after the end must not bring the bar back
+            self._progress(done, total, f"Refreshing {done}/{total}")
+        status = getattr(result, "status", "")
+        if status in ("error", "gone"):
+            name = getattr(result, "title", "") or getattr(result, "url", "") or f"feed {result.feed_id}"
+            self.notify(f"{name}: {getattr(result, 'error', '') or status}", title="Feed failed",
+                        severity="error", timeout=8)
+        if getattr(result, "new", 0) or status in ("error", "gone"):
+            self.broadcast_data_changed()
+
+    def _refresh_failed(self, message: str) -> None:
+        self.refreshing = False
+        self._progress_done()
+        self.notify(message, severity="error", timeout=10)
+
+    def _refresh_finished(self, report: Any) -> None:
+        self.refreshing = False
+        self.last_refresh_report = report
+        self._progress_done()
+        self.notify(report.summary_line(), title="Refresh done", timeout=5,
+                    severity="warning" if report.failed else "information")
+        self.broadcast_data_changed()
+
+    # -- screens ---------------------------------------------------------------------------------
+
+    def action_digest(self) -> None:
+        from digest.tui.screens.digest import DigestScreen
+
+        self.push_screen(DigestScreen())
+
+    def action_feeds(self) -> None:
+        from digest.tui.screens.feeds import FeedsScreen
+
+        self.push_screen(FeedsScreen())
+
+    def action_help(self) -> None:
+        from digest.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+
+@dataclass
+class RunnerReport:
+    """What the refresh process reported: the summary line and RefreshReport.to_json()."""
+
+    summary: str
+    data: dict[str, Any]
+
+    def summary_line(self) -> str:
+        return self.summary
+
+    @property
+    def failed(self) -> int:
+        return int(self.data.get("failed", 0))
+
+    @property
+    def new(self) -> int:
+        return int(self.data.get("new_stories", 0))
+
+
+def make_app(
+    config: Config,
+    store: Store,
+    paths: Paths,
+    *,
+    now: Callable[[], float] | None = None,
+    load_samples_when_empty: bool = True,
+    open_url: Callable[[str], Any] | None = None,
+) -> DigestApp:
+    """The one way to build the app (CLI, tests, snapshots, benchmark)."""
+    return DigestApp(config, store, paths, now=now, load_samples_when_empty=load_samples_when_empty,
+                     open_url=open_url)
+
+
+def run_app(paths: Paths) -> int:
+    """`digest` with no arguments. Config errors propagate to the CLI, which prints them (exit 2)."""
+    paths.ensure()
+    config = load_config(paths)
+    store = Store(paths.db_file)
+    try:
+        app = make_app(config, store, paths)
+        result = app.run()
+        return int(result or 0) if app.return_code is None else int(app.return_code)
+    finally:
+        store.close()

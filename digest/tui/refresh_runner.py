@@ -1,0 +1,46 @@
+"""`python -m digest.tui.refresh_runner`: the TUI's refresh, in a process of its own.
+
+Why a process and not a thread: refresh() runs an asyncio loop whose HTTP parsing (h11) and bookkeeping are
+pure Python. In a thread of the TUI process it holds the GIL often enough that the UI's event loop waited up
+to ~600 ms for it during a 500-feed refresh (tests/bench/bench_tui.py). In its own process it competes only
+for a CPU, and the UI keeps painting.
+
+Protocol: stdin gets one JSON object {"db", "config" (config_as_dict), "feed_ids"}; stdout gets one JSON line
+per finished feed ({"type": "feed", ...FeedResult fields, "done", "total"}) and a last line
+{"type": "done", "report": RefreshReport.to_json(), "summary": ...}. Imports no Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def main() -> int:
+    from digest.core.config import parse_config
+    from digest.core.refresh import refresh
+    from digest.core.store import Store
+
+    payload = json.loads(sys.stdin.read())
+    config = parse_config(payload["config"])
+    store = Store(payload["db"])
+
+    def progress(result: Any, done: int, total: int) -> None:
+        line = {"type": "feed", "feed_id": result.feed_id, "title": result.title, "url": result.url,
+                "status": result.status, "new": result.new, "error": result.error, "done": done, "total": total}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+    try:
+        report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
+    finally:
+        store.close()
+    sys.stdout.write(json.dumps({"type": "done", "summary": report.summary_line(), "report": report.to_json()})
+                     + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

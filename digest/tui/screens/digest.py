@@ -1,0 +1,415 @@
+"""The digest screen: the draft by section, arranged with keys or the mouse, a live text preview, build and
+send. Every change is written to the store at once (the store is the state)."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Button, DataTable, Footer, Static, TextArea
+
+from digest.core.models import DigestItem
+from digest.core.store import NotFoundError
+from digest.tui.screens.modals import ChoiceModal, ConfirmModal, EditModal
+from digest.tui.widgets.refresh_bar import RefreshBar
+
+if TYPE_CHECKING:
+    from digest.tui.app import DigestApp
+
+PREVIEW_DEBOUNCE_S = 0.25  # rendering the text digest takes ~10-50 ms; batch a burst of moves into one
+ITEM_ACTIONS = {"move_up", "move_down", "section_prev", "section_next", "remove", "edit"}
+
+
+class DigestScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS = [
+        Binding("K,shift+up", "move_up", "Up", id="digest.move_up", show=False, tooltip="Move the story up"),
+        Binding("J,shift+down", "move_down", "Down", id="digest.move_down", show=False, tooltip="Move the story down"),
+        Binding("left_square_bracket,shift+left", "section_prev", "◀ Section", id="digest.section_prev", show=False,
+                tooltip="Move the story to the previous section"),
+        Binding("right_square_bracket,shift+right", "section_next", "Section ▶", id="digest.section_next", show=False,
+                tooltip="Move the story to the next section"),
+        Binding("x,delete", "remove", "Remove", id="digest.remove", show=False,
+                tooltip="Take the story out of the digest"),
+        Binding("e", "edit", "Edit", id="digest.edit", tooltip="Edit headline and blurb"),
+        Binding("t", "theme", "Theme", id="digest.theme", tooltip="Pick the theme"),
+        Binding("b", "build", "Build", id="digest.build", tooltip="Build HTML, text and .eml files"),
+        Binding("p", "open_html", "Open", id="digest.open", tooltip="Open the built HTML in the browser"),
+        Binding("s", "send", "Send", id="digest.send", tooltip="Send the built digest"),
+        Binding("escape,d", "back", "Back", id="digest.back", tooltip="Back to the stories"),
+        Binding("question_mark", "help", "Help", id="help", show=False),
+        Binding("q", "app.quit", "Quit", id="quit", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[DigestItem] = []
+        self.sections: list[str] = []
+        self.theme_name = ""
+        self.last_build: Any = None
+        self._preview_timer: Timer | None = None
+
+    @property
+    def dapp(self) -> DigestApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            with Vertical(id="draft-pane"):
+                yield Static("", id="draft-info")
+                yield DataTable(id="draft", cursor_type="row", zebra_stripes=False)
+                with Horizontal(id="draft-buttons"):
+                    yield Button("↑", id="btn-up", tooltip="Move up (K)")
+                    yield Button("↓", id="btn-down", tooltip="Move down (J)")
+                    yield Button("◀", id="btn-prev", tooltip="Previous section ([)")
+                    yield Button("▶", id="btn-next", tooltip="Next section (])")
+                    yield Button("✕", id="btn-remove", tooltip="Remove (x)")
+                    yield Button("Edit", id="btn-edit")
+                    yield Button("Build", id="btn-build", variant="primary")
+            yield TextArea("", id="preview", read_only=True, soft_wrap=True, show_line_numbers=False)
+        yield RefreshBar(id="refresh-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        draft = self.dapp.store.draft()
+        self.theme_name = (draft.theme if draft and draft.theme else "") or self.dapp.config.newsletter.theme
+        self.load()
+        self.query_one("#draft", DataTable).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.load)
+
+    # -- data ------------------------------------------------------------------------------------
+
+    def load(self, keep: int | None = None) -> None:
+        """Re-read the draft (a few dozen rows: cheap enough for the event loop) and redraw the table."""
+        store = self.dapp.store
+        self.items = store.digest_items()
+        names = self.dapp.config.section_names()
+        extra = sorted({i.section for i in self.items if i.section not in names}, key=str.casefold)
+        self.sections = names + extra
+        table = self.query_one("#draft", DataTable)
+        if keep is None:
+            keep = self.current_story_id
+        # fixed column widths from the pane's width: an auto-sized Story column would push Source off screen
+        width = max(30, table.scrollable_content_region.width or table.size.width or 60)
+        src_w = 0 if width < 50 else min(18, width // 4)
+        story_w = width - 3 - src_w - (3 if src_w else 2) * 2
+        table.clear(columns=True)
+        table.add_column("#", key="pos", width=3)
+        table.add_column("Story", key="story", width=story_w)
+        if src_w:
+            table.add_column("Source", key="source", width=src_w)
+        by_section: dict[str, list[DigestItem]] = {}
+        for item in self.items:
+            by_section.setdefault(item.section, []).append(item)
+        target_row = None
+        for name in self.sections:
+            members = sorted(by_section.get(name, []), key=lambda i: i.position)
+            cells: list[Any] = ["", Text(f"{name} ({len(members)})", style="bold")]
+            table.add_row(*cells, *([""] if src_w else []), key=f"sec:{name}")
+            for n, item in enumerate(members, 1):
+                headline = item.headline or item.story.title
+                label = Text(("✎ " if item.blurb else "") + headline, no_wrap=True, overflow="ellipsis")
+                source = [Text(item.story.feed_title, style="dim", no_wrap=True, overflow="ellipsis")]
+                table.add_row(str(n), label, *(source if src_w else []), key=f"item:{item.story.id}")
+                if item.story.id == keep:
+                    target_row = table.row_count - 1
+        if target_row is None:
+            target_row = next((i for i, r in enumerate(table.ordered_rows) if str(r.key.value).startswith("item:")),
+                              0)
+        if table.row_count:
+            table.move_cursor(row=target_row, animate=False)
+        self._update_info()
+        self._schedule_preview()
+        self.refresh_bindings()
+
+    def _update_info(self) -> None:
+        draft = self.dapp.store.draft()
+        number = f"#{draft.number}" if draft else "(new)"
+        lines = [f"[b]Digest {number}[/b] · {len(self.items)} stories · theme [b]{escape(self.theme_name)}[/b]"]
+        if not self.items:
+            lines.append("[dim]Nothing flagged yet: press f on stories in the list (Esc goes back).[/]")
+        if self.last_build is not None:
+            b = self.last_build
+            lines.append(f"[green]Built[/] {escape(str(b.html_path))}")
+            lines.append(f"[dim]{escape(str(b.text_path))} · {escape(str(b.eml_path))}[/]")
+        self.query_one("#draft-info", Static).update("\n".join(lines))
+
+    @property
+    def current_story_id(self) -> int | None:
+        table = self.query_one("#draft", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # the cursor is past the last row while the table is rebuilt
+            return None
+        if key and str(key).startswith("item:"):
+            return int(str(key).split(":", 1)[1])
+        return None
+
+    def _current_item(self) -> DigestItem | None:
+        sid = self.current_story_id
+        return next((i for i in self.items if i.story.id == sid), None)
+
+    @on(DataTable.RowHighlighted, "#draft")
+    def _row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ITEM_ACTIONS:
+            return self.is_mounted and self.current_story_id is not None
+        if action == "open_html":
+            return self._html_path() is not None
+        return True
+
+    # -- preview ---------------------------------------------------------------------------------
+
+    def _schedule_preview(self) -> None:
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(PREVIEW_DEBOUNCE_S, self.render_preview)
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def render_preview(self) -> None:
+        try:
+            from digest.core.build import preview_text
+        except ImportError as e:
+            self.app.call_from_thread(self._show_preview, f"(Preview needs digest.core.build: {e})")
+            return
+        store = self.dapp.open_worker_store()
+        try:
+            kwargs: dict[str, Any] = {}
+            # the app's clock (frozen in snapshot tests) dates the preview, when preview_text accepts one
+            if "now" in inspect.signature(preview_text).parameters:
+                kwargs["now"] = datetime.fromtimestamp(self.dapp.now(), UTC)
+            text = preview_text(store, self.dapp.config, self.dapp.paths, theme=self.theme_name, **kwargs)
+        except Exception as e:  # a broken user theme must not take the screen down
+            text = f"(Preview failed: {type(e).__name__}: {e})"
+        finally:
+            store.close()
+        self.app.call_from_thread(self._show_preview, text)
+
+    def _show_preview(self, text: str) -> None:
+        area = self.query_one("#preview", TextArea)
+        scroll = area.scroll_offset
+        area.load_text(text)
+        area.scroll_to(scroll.x, scroll.y, animate=False)
+
+    # -- arranging -------------------------------------------------------------------------------
+
+    def _move(self, **kwargs: Any) -> None:
+        item = self._current_item()
+        if item is None:
+            return
+        try:
+            self.dapp.store.move_item(item.story.id, **kwargs)
+        except NotFoundError as e:
+            self.notify(str(e), severity="error")
+        self.load(keep=item.story.id)
+
+    def action_move_up(self) -> None:
+        self._move(delta=-1)
+
+    def action_move_down(self) -> None:
+        self._move(delta=1)
+
+    def _section_step(self, step: int) -> None:
+        item = self._current_item()
+        if item is None or not self.sections:
+            return
+        names = [s.casefold() for s in self.sections]
+        i = names.index(item.section.casefold()) if item.section.casefold() in names else 0
+        j = i + step
+        if not 0 <= j < len(self.sections):
+            return
+        self._move(section=self.sections[j])
+
+    def action_section_prev(self) -> None:
+        self._section_step(-1)
+
+    def action_section_next(self) -> None:
+        self._section_step(1)
+
+    def action_remove(self) -> None:
+        item = self._current_item()
+        if item is None:
+            return
+        self.dapp.store.unflag(item.story.id)
+        self.notify(f"Removed: {item.headline or item.story.title}", timeout=3)
+        # keep the cursor near where it was
+        ids = [i.story.id for i in self.items]
+        idx = ids.index(item.story.id)
+        neighbour = ids[idx + 1] if idx + 1 < len(ids) else (ids[idx - 1] if idx else None)
+        self.load(keep=neighbour)
+
+    def action_edit(self) -> None:
+        item = self._current_item()
+        if item is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            headline, blurb = result
+            self.dapp.store.flag(item.story.id, item.section, headline=headline, blurb=blurb)
+            self.load(keep=item.story.id)
+
+        self.app.push_screen(EditModal(item.story.title, item.headline or "", item.blurb or ""), done)
+
+    @on(Button.Pressed)
+    def _button(self, event: Button.Pressed) -> None:
+        actions = {
+            "btn-up": self.action_move_up, "btn-down": self.action_move_down,
+            "btn-prev": self.action_section_prev, "btn-next": self.action_section_next,
+            "btn-remove": self.action_remove, "btn-edit": self.action_edit, "btn-build": self.action_build,
+        }
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            event.stop()
+            action()
+            self.query_one("#draft", DataTable).focus()
+
+    # -- theme, build, open, send ----------------------------------------------------------------
+
+    def action_theme(self) -> None:
+        try:
+            from digest.core.render import list_themes
+        except ImportError as e:
+            self.notify(f"Themes need digest.core.render ({e}).", severity="error")
+            return
+        themes = list_themes(self.dapp.paths)
+        names = [t.name for t in themes]
+        notes = "  ".join(f"{t.name}: {t.description}" for t in themes if t.description)
+
+        def chosen(name: str | None) -> None:
+            if not name:
+                return
+            self.theme_name = name
+            draft = self.dapp.store.draft(create=True)
+            if draft is not None:
+                self.dapp.store.update_digest(draft.id, theme=name)
+            self._update_info()
+            self._schedule_preview()
+
+        self.app.push_screen(ChoiceModal("Theme", names, self.theme_name, note=notes), chosen)
+
+    def action_build(self) -> None:
+        if not self.items:
+            self.notify("Nothing to build: flag some stories first.", severity="warning")
+            return
+        self.notify("Building…", timeout=2)
+        self.build_worker(self.theme_name)
+
+    @work(thread=True, exclusive=True, group="build", exit_on_error=False)
+    def build_worker(self, theme: str) -> None:
+        try:
+            from digest.core.build import BuildError, build_digest
+        except ImportError as e:
+            self.app.call_from_thread(self.notify, f"Building needs digest.core.build ({e}).", severity="error")
+            return
+        store = self.dapp.open_worker_store()
+        try:
+            result = build_digest(store, self.dapp.config, self.dapp.paths, theme=theme)
+        except BuildError as e:
+            self.app.call_from_thread(self.notify, str(e), title="Build failed", severity="error", timeout=10)
+            return
+        finally:
+            store.close()
+        self.app.call_from_thread(self._built, result)
+
+    def _built(self, result: Any) -> None:
+        self.last_build = result
+        kb = (getattr(result, "html_bytes", 0) or 0) / 1024
+        notes = getattr(result, "notes", None) or []
+        self.notify(f"{result.story_count} stories, {kb:.0f} KB HTML\n{result.html_path}",
+                    title=f"Built: {result.subject}", timeout=8)
+        for note in notes:
+            self.notify(str(note), severity="warning", timeout=8)
+        self.load()
+
+    def _html_path(self) -> str | None:
+        if self.last_build is not None:
+            return str(self.last_build.html_path)
+        for d in self.dapp.store.list_digests():
+            if d.paths.get("html"):
+                return d.paths["html"]
+        return None
+
+    def action_open_html(self) -> None:
+        path = self._html_path()
+        if path is None:
+            self.notify("Build first (b).", severity="warning")
+            return
+        from pathlib import Path
+
+        self.dapp.open_url(Path(path).resolve().as_uri())
+
+    def action_send(self) -> None:
+        try:
+            from digest.core.mail import send_digest, smtp_problems  # noqa: F401
+        except ImportError as e:
+            self.notify(f"Sending arrives with the delivery issue (digest.core.mail: {e}).", severity="warning")
+            return
+        self.check_smtp_worker()
+
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
+    def check_smtp_worker(self) -> None:
+        # off the event loop: smtp_problems runs password_cmd when one is configured
+        from digest.core.mail import smtp_problems
+
+        problems = smtp_problems(self.dapp.config)
+        self.app.call_from_thread(self._confirm_send, problems)
+
+    def _confirm_send(self, problems: list[str]) -> None:
+        if problems:
+            self.notify("\n".join(problems), title="Sending is not set up", severity="warning", timeout=12)
+            return
+        to = self.dapp.config.newsletter.to
+        body = "Send the built digest to:\n" + "\n".join(f"  {a}" for a in to)
+        if self.last_build is None:
+            body += "\n\n(Nothing was built in this session: the last built digest is sent.)"
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.notify("Sending…", timeout=2)
+                self.send_worker()
+
+        self.app.push_screen(ConfirmModal("Send the digest?", body, yes="Send"), confirmed)
+
+    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
+    def send_worker(self) -> None:
+        from digest.core.mail import send_digest
+
+        store = self.dapp.open_worker_store()
+        try:
+            report = send_digest(store, self.dapp.config, self.dapp.paths)
+        except Exception as e:  # SMTP and config errors arrive as exceptions with the reason
+            self.app.call_from_thread(self.notify, f"{type(e).__name__}: {e}", title="Send failed",
+                                      severity="error", timeout=15)
+            return
+        finally:
+            store.close()
+        failed = len(report.failed) if isinstance(report.failed, list | tuple | set | dict) else report.failed
+        sent = len(report.sent) if isinstance(report.sent, list | tuple | set | dict) else report.sent
+        self.app.call_from_thread(
+            self.notify, f"Digest #{report.digest_number}: sent {sent}, failed {failed}",
+            title="Sent" if not failed else "Sent with failures", severity="error" if failed else "information",
+        )
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_help(self) -> None:
+        self.dapp.action_help()

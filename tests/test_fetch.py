@@ -1,0 +1,172 @@
+"""digest.core.fetch on its own: Retry-After, local files, content encodings, redirects hop by hop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import zlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, Response, simple_rss
+
+from digest.core.fetch import (
+    FetchResult,
+    HostLimiter,
+    fetch_http,
+    fetch_local,
+    is_local,
+    local_path,
+    make_client,
+    parse_retry_after,
+)
+
+NOW = 1_795_600_000.0
+
+
+def get(url: str, *, etag: str | None = None, last_modified: str | None = None,
+        max_bytes: int = 1_000_000) -> FetchResult:
+    async def go() -> FetchResult:
+        async with make_client(concurrency=4, timeout_s=2) as client:
+            return await fetch_http(client, url, etag=etag, last_modified=last_modified, max_bytes=max_bytes,
+                                    host_limit=HostLimiter(2), now=NOW)
+
+    return asyncio.run(go())
+
+
+# -- Retry-After --------------------------------------------------------------------------------------
+
+
+def test_retry_after_seconds() -> None:
+    assert parse_retry_after("120", NOW) == NOW + 120
+    assert parse_retry_after(" 0 ", NOW) == NOW
+
+
+def test_retry_after_http_date() -> None:
+    when = format_datetime(datetime.fromtimestamp(NOW + 3600, UTC), usegmt=True)
+    assert parse_retry_after(when, NOW) == pytest.approx(NOW + 3600)
+
+
+def test_retry_after_in_the_past_means_now() -> None:
+    when = format_datetime(datetime.fromtimestamp(NOW - 3600, UTC), usegmt=True)
+    assert parse_retry_after(when, NOW) == NOW
+
+
+def test_retry_after_is_capped_at_a_week() -> None:
+    assert parse_retry_after("99999999999", NOW) == NOW + 7 * 86400
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5e3x", "Mon, 99 Foo 2026"])
+def test_retry_after_garbage_is_ignored(value: str | None) -> None:
+    assert parse_retry_after(value, NOW) is None
+
+
+# -- local files --------------------------------------------------------------------------------------
+
+
+def test_is_local() -> None:
+    assert is_local("/tmp/feed.xml") and is_local("feeds/a.xml") and is_local("file:///tmp/a.xml")
+    assert not is_local("https://example.com/feed") and not is_local("http://127.0.0.1:8000/")
+
+
+def test_file_url_with_escapes(tmp_path: Path) -> None:
+    p = tmp_path / "my feed.xml"
+    p.write_bytes(simple_rss("x"))
+    assert local_path(p.as_uri()) == p
+    assert fetch_local(p.as_uri(), max_bytes=100_000).status == "ok"
+
+
+def test_fetch_local_not_modified_by_mtime_and_size(tmp_path: Path) -> None:
+    p = tmp_path / "f.xml"
+    p.write_bytes(simple_rss("x"))
+    first = fetch_local(str(p), max_bytes=100_000)
+    assert first.status == "ok" and first.body == p.read_bytes() and first.last_modified
+    again = fetch_local(str(p), max_bytes=100_000, last_modified=first.last_modified)
+    assert again.status == "not_modified" and again.body == b""
+    p.write_bytes(simple_rss("x", 4))
+    os.utime(p, ns=(1, 1))
+    assert fetch_local(str(p), max_bytes=100_000, last_modified=first.last_modified).status == "ok"
+
+
+def test_fetch_local_errors(tmp_path: Path) -> None:
+    assert "no such file" in fetch_local(str(tmp_path / "nope.xml"), max_bytes=10).error
+    assert "folder" in fetch_local(str(tmp_path), max_bytes=100_000).error
+    big = tmp_path / "big.xml"
+    big.write_bytes(b"x" * 5000)
+    res = fetch_local(str(big), max_bytes=1000)
+    assert res.status == "error" and "larger than" in res.error
+
+
+# -- HTTP ---------------------------------------------------------------------------------------------
+
+
+def test_ok_result_carries_validators_and_type(feed_server: FeedServer) -> None:
+    feed_server.feed("/a.xml", simple_rss("a"), etag='"e"', last_modified="Wed, 25 Nov 2026 10:00:00 GMT")
+    res = get(feed_server.url("/a.xml"))
+    assert res.status == "ok" and res.http_status == 200
+    assert res.etag == '"e"' and res.last_modified == "Wed, 25 Nov 2026 10:00:00 GMT"
+    assert res.content_type.startswith("application/rss+xml")
+    assert res.body == simple_rss("a")
+    assert res.new_url is None and res.final_url == feed_server.url("/a.xml")
+
+
+def test_conditional_request_gives_not_modified(feed_server: FeedServer) -> None:
+    feed_server.feed("/a.xml", simple_rss("a"), etag='"e"')
+    res = get(feed_server.url("/a.xml"), etag='"e"')
+    assert res.status == "not_modified" and res.body == b""
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_deflate_bodies_zlib_and_raw(feed_server: FeedServer, raw: bool) -> None:
+    body = simple_rss("d", 5)
+    if raw:
+        c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+        data = c.compress(body) + c.flush()
+    else:
+        data = zlib.compress(body)
+    feed_server.route("/d.xml", Response(200, {"Content-Encoding": "deflate"}, data))
+    res = get(feed_server.url("/d.xml"))
+    assert res.status == "ok" and res.body == body
+
+
+def test_unknown_content_encoding_is_an_error(feed_server: FeedServer) -> None:
+    feed_server.route("/b.xml", Response(200, {"Content-Encoding": "br"}, b"\x8b\x02\x80hello\x03"))
+    res = get(feed_server.url("/b.xml"))
+    assert res.status == "error" and "br" in res.error
+
+
+def test_permanent_chain_sets_new_url(feed_server: FeedServer) -> None:
+    feed_server.redirect("/a", "/b", 301)
+    feed_server.redirect("/b", "/c", 308)
+    feed_server.feed("/c", simple_rss("c"))
+    res = get(feed_server.url("/a"))
+    assert res.status == "ok" and res.new_url == feed_server.url("/c") and res.final_url == feed_server.url("/c")
+
+
+def test_relative_location_resolves(feed_server: FeedServer) -> None:
+    feed_server.route("/dir/a", Response(301, {"Location": "../b.xml", "Content-Length": "0"}))
+    feed_server.feed("/b.xml", simple_rss("b"))
+    res = get(feed_server.url("/dir/a"))
+    assert res.status == "ok" and res.new_url == feed_server.url("/b.xml")
+
+
+def test_redirect_without_location(feed_server: FeedServer) -> None:
+    feed_server.route("/a", Response(302, {"Content-Length": "0"}))
+    res = get(feed_server.url("/a"))
+    assert res.status == "error" and "Location" in res.error
+
+
+def test_validators_are_sent_on_every_hop(feed_server: FeedServer) -> None:
+    feed_server.redirect("/a", "/b", 302)
+    feed_server.feed("/b", simple_rss("b"), etag='"e"')
+    res = get(feed_server.url("/a"), etag='"e"')
+    assert res.status == "not_modified"
+    assert feed_server.requests_for("/b")[0].header("If-None-Match") == '"e"'
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading(feed_server: FeedServer) -> None:
+    feed_server.route("/big", Response(200, {"Content-Length": "999999999"}, (b"x" for _ in range(0))))
+    res = get(feed_server.url("/big"), max_bytes=10_000)
+    assert res.status == "error" and "999,999,999 declared" in res.error

@@ -1,0 +1,697 @@
+"""Refresh against a real HTTP server on 127.0.0.1: every case checks the stored feed row and stories, and
+that the other feeds in the same refresh still succeed."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, Response, atom, endless, gzip_bomb, http_date, rss, simple_rss, trickle
+
+from digest.core.config import Config, RefreshConfig
+from digest.core.models import Feed
+from digest.core.refresh import RefreshReport, refresh
+from digest.core.store import Store, StoryQuery
+
+ETAG = 'W/"5f2b-19a8c3e7\'odd" value"'  # weak, with quotes and an apostrophe: stored byte for byte
+LAST_MODIFIED = "Wed, 25 Nov 2026 10:00:00 GMT"
+
+
+def cfg(**refresh: object) -> Config:
+    base = RefreshConfig(timeout_s=2.0)
+    return Config(refresh=replace(base, **refresh))  # type: ignore[arg-type]
+
+
+class Case:
+    """One feed under test plus two neighbours (an HTTP feed on the same server and a local sample file)."""
+
+    def __init__(self, store: Store, server: FeedServer, sample_feeds_dir: Path, path: str = "/case.xml") -> None:
+        self.store, self.server = store, server
+        server.feed("/neighbour.xml", simple_rss("neighbour", 4), etag='"n1"')
+        self.neighbours = [
+            store.add_feed(server.url("/neighbour.xml"), title="Neighbour"),
+            store.add_feed(str(sample_feeds_dir / "devlog.atom"), title="Devlog"),
+        ]
+        self.feed = store.add_feed(server.url(path), title="Case")
+
+    def refresh(self, config: Config | None = None, *, now: float | None = None,
+                check_neighbours: bool = True) -> RefreshReport:
+        report = refresh(self.store, config or cfg(), now=now)
+        if check_neighbours:
+            by_id = {r.feed_id: r for r in report.results}
+            for n in self.neighbours:
+                r = by_id[n.id]
+                assert r.status in ("ok", "not_modified"), (r.status, r.error)
+                row = self.store.get_feed(n.id)
+                assert row.last_status in ("ok", "not_modified")
+                assert row.consecutive_failures == 0 and row.last_error == ""
+                assert row.story_count > 0
+        return report
+
+    def row(self) -> Feed:
+        return self.store.get_feed(self.feed.id)
+
+    def result(self, report: RefreshReport):
+        return next(r for r in report.results if r.feed_id == self.feed.id)
+
+    def stories(self) -> list:
+        return self.store.stories(StoryQuery(feed_id=self.feed.id))
+
+    def snapshot(self) -> list[tuple]:
+        return [tuple(r) for r in self.store.db.execute(
+            "SELECT * FROM stories WHERE feed_id = ? ORDER BY id", (self.feed.id,))]
+
+
+@pytest.fixture
+def case(store: Store, feed_server: FeedServer, sample_feeds_dir: Path) -> Case:
+    return Case(store, feed_server, sample_feeds_dir)
+
+
+def assert_error(case: Case, report: RefreshReport, *needles: str, failures: int = 1) -> Feed:
+    row = case.row()
+    res = case.result(report)
+    assert res.status == "error", (res.status, res.error)
+    assert row.last_status == "error"
+    for needle in needles:
+        assert needle.lower() in row.last_error.lower(), row.last_error
+    assert row.last_error == res.error
+    assert row.consecutive_failures == failures
+    assert row.last_success_at is None or failures == 0 or row.last_success_at < (row.last_fetch_at or 0) + 1
+    return row
+
+
+# -- conditional GET --------------------------------------------------------------------------------
+
+
+def test_etag_and_last_modified_stored_exactly_and_sent_back(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case", 5), etag=ETAG, last_modified=LAST_MODIFIED)
+    report = case.refresh()
+    assert case.result(report).status == "ok" and case.result(report).new == 5
+    row = case.row()
+    assert row.etag == ETAG
+    assert row.last_modified == LAST_MODIFIED
+    assert row.last_status == "ok" and row.last_error == "" and row.consecutive_failures == 0
+    assert row.last_success_at is not None
+    assert len(case.stories()) == 5
+    before = case.snapshot()
+
+    report = case.refresh()
+    second = case.server.requests_for("/case.xml")[-1]
+    assert second.header("If-None-Match") == ETAG
+    assert second.header("If-Modified-Since") == LAST_MODIFIED
+    assert case.result(report).status == "not_modified"
+    assert report.not_modified >= 1
+    row = case.row()
+    assert row.last_status == "not_modified" and row.etag == ETAG and row.last_modified == LAST_MODIFIED
+    assert case.snapshot() == before  # 304: no story writes at all
+
+
+@pytest.mark.parametrize(("etag", "last_modified"), [
+    ('"caf\u00e9-v1"', None),
+    (None, "Wed, 25 Nov 2026 10:00:00 GMT \u00b1"),
+])
+def test_non_ascii_validators_go_back_byte_for_byte(case: Case, etag: str | None, last_modified: str | None) -> None:
+    """HTTP header values are bytes; servers do send Latin-1 in ETags. Regression: a stored str sent back
+    through httpx is encoded as ASCII (UnicodeEncodeError), which killed the whole refresh."""
+    case.server.feed("/case.xml", simple_rss("case"), etag=etag, last_modified=last_modified)
+    case.refresh()
+    row = case.row()
+    assert (row.etag, row.last_modified) == (etag, last_modified)
+    report = case.refresh()
+    req = case.server.requests_for("/case.xml")[-1]
+    assert req.header("If-None-Match") == etag and req.header("If-Modified-Since") == last_modified
+    assert case.result(report).status == "not_modified"
+
+
+def test_first_request_sends_no_validators_and_a_descriptive_user_agent(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case"), etag='"x"')
+    case.refresh()
+    first = case.server.requests_for("/case.xml")[0]
+    assert first.header("If-None-Match") is None and first.header("If-Modified-Since") is None
+    ua = first.header("User-Agent") or ""
+    assert ua.startswith("digest/") and "python-httpx" not in ua.split()[0]
+    assert "gzip" in (first.header("Accept-Encoding") or "")
+
+
+def test_last_modified_only(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case"), last_modified=LAST_MODIFIED)
+    case.refresh()
+    assert case.row().etag is None and case.row().last_modified == LAST_MODIFIED
+    report = case.refresh()
+    req = case.server.requests_for("/case.xml")[-1]
+    assert req.header("If-Modified-Since") == LAST_MODIFIED and req.header("If-None-Match") is None
+    assert case.result(report).status == "not_modified"
+
+
+def test_304_with_a_fresh_etag_keeps_the_new_validator(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case"), etag='"v1"')
+    case.refresh()
+    case.server.route("/case.xml", Response(304, {"ETag": '"v2"'}))
+    report = case.refresh()
+    assert case.result(report).status == "not_modified"
+    assert case.row().etag == '"v2"'
+    assert len(case.stories()) == 3
+
+
+def test_changed_body_without_validators_updates_without_duplicates(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case", 3))
+    case.refresh()
+    case.server.feed("/case.xml", simple_rss("case", 5))
+    report = case.refresh()
+    assert case.result(report).new == 2
+    assert len(case.stories()) == 5
+
+
+# -- bodies -----------------------------------------------------------------------------------------
+
+
+def test_gzip_body(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case", 4), gzip=True, etag='"gz"')
+    report = case.refresh()
+    assert case.result(report).status == "ok"
+    assert case.result(report).new == 4
+    assert {s.title for s in case.stories()} == {f"case story {i}" for i in range(4)}
+    assert case.row().etag == '"gz"'
+
+
+def test_large_gzip_body_arrives_whole(case: Case) -> None:
+    """~1.5 MB inflated, compressed well: the bounded decoder must not lose the tail of the stream."""
+    items = [{"title": f"Story {i}", "guid": f"g{i}", "link": f"https://site.example/{i}",
+              "description": "<p>" + ("word " * 300) + f"{i}</p>"} for i in range(1000)]
+    case.server.feed("/case.xml", rss("big", items), gzip=True)
+    report = case.refresh()
+    assert case.result(report).status == "ok", case.result(report).error
+    assert case.result(report).new == 1000
+
+
+def test_corrupt_gzip_is_a_per_feed_error(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
+                                            b"\x1f\x8b\x08\x00garbage-not-deflate" * 10))
+    report = case.refresh()
+    assert_error(case, report)
+    assert case.stories() == []
+
+
+# -- redirects --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [301, 308])
+def test_permanent_redirect_updates_the_stored_url(case: Case, code: int) -> None:
+    case.server.redirect("/case.xml", "/moved.xml", code)
+    case.server.feed("/moved.xml", simple_rss("moved"), etag='"m"')
+    report = case.refresh()
+    assert case.result(report).status == "ok"
+    row = case.row()
+    assert row.url == case.server.url("/moved.xml")
+    assert row.etag == '"m"'
+    assert len(case.stories()) == 3
+    case.refresh()
+    assert len(case.server.requests_for("/case.xml")) == 1  # the old URL is not asked again
+    assert case.server.requests_for("/moved.xml")[-1].header("If-None-Match") == '"m"'
+
+
+@pytest.mark.parametrize("code", [302, 307, 303])
+def test_temporary_redirect_keeps_the_stored_url(case: Case, code: int) -> None:
+    case.server.redirect("/case.xml", "/today.xml", code)
+    case.server.feed("/today.xml", simple_rss("today"))
+    report = case.refresh()
+    assert case.result(report).status == "ok"
+    assert case.row().url == case.server.url("/case.xml")
+    assert len(case.stories()) == 3
+
+
+def test_permanent_then_temporary_hop_keeps_the_stored_url(case: Case) -> None:
+    case.server.redirect("/case.xml", "/hop.xml", 301)
+    case.server.redirect("/hop.xml", "/final.xml", 302)
+    case.server.feed("/final.xml", simple_rss("final"))
+    case.refresh()
+    assert case.row().url == case.server.url("/case.xml")
+    assert case.row().last_status == "ok"
+
+
+def test_permanent_redirect_onto_another_feeds_url_does_not_break(case: Case) -> None:
+    case.server.redirect("/case.xml", "/neighbour.xml", 301)
+    report = case.refresh()
+    assert case.result(report).status == "ok"
+    assert case.row().url == case.server.url("/case.xml")  # the URL is taken by the neighbour
+
+
+def test_redirect_loop_is_an_error(case: Case) -> None:
+    case.server.redirect("/case.xml", "/b.xml", 302)
+    case.server.redirect("/b.xml", "/case.xml", 301)
+    report = case.refresh()
+    assert_error(case, report, "loop")
+    assert case.stories() == []
+    assert case.row().url == case.server.url("/case.xml")
+
+
+def test_endless_redirect_chain_is_an_error(case: Case) -> None:
+    for i in range(30):
+        case.server.redirect(f"/r{i}", f"/r{i + 1}", 302)
+    case.server.redirect("/case.xml", "/r0", 302)
+    report = case.refresh()
+    assert_error(case, report, "redirect")
+
+
+@pytest.mark.parametrize("target", ["ftp://127.0.0.1/feed.xml", "file:///etc/passwd", "javascript:alert(1)",
+                                    "http://[::1/feed"])
+def test_redirect_to_a_non_http_scheme_is_an_error(case: Case, target: str) -> None:
+    case.server.redirect("/case.xml", target, 301)
+    # javascript:: httpx raises InvalidURL (not an HTTPError) while building the next request from the
+    # Location, even with follow_redirects off; it once escaped _refresh_feed and killed the whole refresh
+    report = case.refresh()
+    assert_error(case, report, "non-http" if target.startswith(("ftp", "file")) else "")
+    assert case.row().url == case.server.url("/case.xml")
+    assert case.stories() == []
+
+
+@pytest.mark.parametrize("url", ["http://[::1/feed.xml", "http://127.0.0.1:99999/feed.xml"])
+def test_unusable_stored_url_is_a_per_feed_error(store: Store, feed_server: FeedServer, sample_feeds_dir: Path,
+                                                 url: str) -> None:
+    """OPML import stores URLs without fetching them, so a refresh meets whatever a file held.
+    Regression: httpx.InvalidURL (not an httpx.HTTPError), urllib's ValueError, or anyio's ExceptionGroup
+    (port 99999) escaped _refresh_feed and killed the whole refresh."""
+    case = Case(store, feed_server, sample_feeds_dir)
+    feed_server.feed("/case.xml", simple_rss("case"))
+    bad = store.add_feed(url)
+    case.refresh()
+    row = store.get_feed(bad.id)
+    assert row.last_status == "error" and row.last_error and row.consecutive_failures == 1
+    assert case.row().last_status == "ok" and len(case.stories()) == 3
+
+
+# -- slow, failing and throttling servers -----------------------------------------------------------
+
+
+def test_slow_response_past_the_timeout(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"},
+                                            simple_rss("slow"), delay=5))
+    t0 = time.monotonic()
+    report = case.refresh(cfg(timeout_s=1))
+    assert time.monotonic() - t0 < 4
+    assert_error(case, report, "timed out")
+    assert case.stories() == []
+
+
+def test_trickling_body_hits_the_total_time_limit(case: Case) -> None:
+    """Each read is quick, so only the total per-feed limit can stop it."""
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"},
+                                            trickle(simple_rss("slow"), step=20, interval=0.15)))
+    t0 = time.monotonic()
+    report = case.refresh(cfg(timeout_s=1))
+    assert time.monotonic() - t0 < 4
+    assert_error(case, report, "timed out")
+
+
+def test_500_counts_failures_and_success_resets_them(case: Case) -> None:
+    case.server.route("/case.xml", Response(500, {"Content-Type": "text/plain"}, b"boom"))
+    assert_error(case, case.refresh(), "500", failures=1)
+    assert_error(case, case.refresh(), "500", failures=2)
+    case.server.feed("/case.xml", simple_rss("case"))
+    report = case.refresh()
+    row = case.row()
+    assert case.result(report).status == "ok"
+    assert row.last_status == "ok" and row.last_error == "" and row.consecutive_failures == 0
+    assert len(case.stories()) == 3
+
+
+def test_500_keeps_the_stories_already_stored(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("case"))
+    case.refresh()
+    case.server.route("/case.xml", Response(502, body=b"bad gateway"))
+    assert_error(case, case.refresh(), "502")
+    assert len(case.stories()) == 3
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_retry_after_seconds_skips_the_feed_until_then(case: Case, code: int) -> None:
+    now = time.time()
+    case.server.route("/case.xml", Response(code, {"Retry-After": "120"}, b"slow down"))
+    report = case.refresh(now=now)
+    row = assert_error(case, report, str(code))
+    assert row.retry_after == pytest.approx(now + 120, abs=1)
+
+    hits = len(case.server.requests_for("/case.xml"))
+    case.server.feed("/case.xml", simple_rss("case"))
+    report = case.refresh(now=now + 60)
+    assert case.result(report).status == "skipped"
+    assert len(case.server.requests_for("/case.xml")) == hits  # not asked at all
+    assert case.stories() == []
+
+    report = case.refresh(now=now + 121)
+    assert case.result(report).status == "ok"
+    row = case.row()
+    assert row.retry_after is None and row.consecutive_failures == 0
+    assert len(case.stories()) == 3
+
+
+def test_retry_after_http_date(case: Case) -> None:
+    now = time.time()
+    when = http_date(__import__("datetime").datetime.fromtimestamp(int(now) + 3600,
+                                                                   __import__("datetime").UTC))
+    case.server.route("/case.xml", Response(429, {"Retry-After": when}))
+    case.refresh(now=now)
+    assert case.row().retry_after == pytest.approx(int(now) + 3600, abs=2)
+
+
+def test_410_gone_disables_the_feed(case: Case) -> None:
+    case.server.route("/case.xml", Response(410, body=b"gone"))
+    report = case.refresh()
+    row = case.row()
+    assert case.result(report).status == "gone"
+    assert row.last_status == "gone" and row.disabled
+    assert "410" in row.last_error
+    assert report.failed >= 1
+    hits = len(case.server.requests_for("/case.xml"))
+    report = case.refresh()
+    assert case.result(report).status == "skipped"
+    assert len(case.server.requests_for("/case.xml")) == hits
+
+
+def test_404_and_refused_connection_are_per_feed_errors(store: Store, feed_server: FeedServer,
+                                                         sample_feeds_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    case = Case(store, feed_server, sample_feeds_dir, "/missing.xml")
+    refused = store.add_feed(f"http://127.0.0.1:{closed_port}/feed.xml")
+    report = case.refresh()
+    assert_error(case, report, "404")
+    row = store.get_feed(refused.id)
+    assert row.last_status == "error" and row.last_error and row.consecutive_failures == 1
+
+
+# -- size limits --------------------------------------------------------------------------------------
+
+
+def test_oversize_body_with_content_length(case: Case) -> None:
+    case.server.feed("/case.xml", simple_rss("big", 400))
+    report = case.refresh(cfg(max_bytes=20_000))
+    assert_error(case, report, "larger than")
+    assert case.stories() == []
+
+
+def test_oversize_chunked_body_is_cut_off(case: Case) -> None:
+    body = simple_rss("big", 400)
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"},
+                                            (body[i:i + 4096] for i in range(0, len(body), 4096))))
+    report = case.refresh(cfg(max_bytes=20_000))
+    assert_error(case, report, "larger than")
+
+
+def test_endless_chunked_body_is_cut_off(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"}, endless()))
+    t0 = time.monotonic()
+    report = case.refresh(cfg(max_bytes=200_000, timeout_s=5))
+    assert time.monotonic() - t0 < 4  # stopped by the size limit, not the clock
+    assert_error(case, report, "larger than")
+
+
+def test_gzip_bomb_is_cut_off_with_bounded_memory(case: Case) -> None:
+    inflated = 50_000_000
+    bomb = gzip_bomb(inflated)
+    assert len(bomb) < 200_000
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml",
+                                                  "Content-Encoding": "gzip"}, bomb))
+    tracemalloc.start()
+    try:
+        report = case.refresh(cfg(max_bytes=1_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_error(case, report, "larger than")
+    assert peak < 8_000_000, f"peak {peak:,} bytes while reading a {inflated:,}-byte bomb"
+
+
+def test_gzip_bomb_under_the_default_limit_stays_bounded(case: Case) -> None:
+    bomb = gzip_bomb(50_000_000)
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml",
+                                                  "Content-Encoding": "gzip"}, bomb))
+    tracemalloc.start()
+    try:
+        report = case.refresh(Config())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_error(case, report, "larger than")
+    assert peak < 25_000_000  # the 10 MB default limit plus bookkeeping, far under 50 MB
+
+
+# -- not feeds ------------------------------------------------------------------------------------------
+
+
+def test_malformed_xml_is_a_per_feed_error(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/xml"}, b"<<<this is not <xml"))
+    report = case.refresh()
+    assert_error(case, report, "not a feed")
+    assert case.stories() == []
+
+
+def test_broken_but_readable_xml_is_stored_with_a_warning(case: Case) -> None:
+    body = simple_rss("case", 3)[:-30]  # cut off inside the last item
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"}, body))
+    report = case.refresh()
+    res = case.result(report)
+    assert res.status == "ok" and res.warning
+    assert len(case.stories()) >= 2
+
+
+def test_html_page_at_a_feed_url_is_an_error_that_says_so(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "text/html"},
+                                            b"<!doctype html><html><head><title>Hi</title></head><body></body></html>"))
+    report = case.refresh()
+    assert_error(case, report, "html")
+
+
+def test_empty_200_is_an_error(case: Case) -> None:
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"}, b""))
+    assert_error(case, case.refresh(), "empty")
+
+
+# -- politeness ---------------------------------------------------------------------------------------
+
+
+def test_per_host_limit(store: Store, feed_server: FeedServer) -> None:
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow_feed(req):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.25)
+        with lock:
+            active -= 1
+        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
+
+    for i in range(6):
+        feed_server.route(f"/f{i}", slow_feed)
+        store.add_feed(feed_server.url(f"/f{i}"))
+    report = refresh(store, cfg(per_host=2, concurrency=16))
+    assert report.ok == 6
+    assert peak == 2
+
+
+def test_global_concurrency_limit(store: Store, feed_server: FeedServer) -> None:
+    """Different hosts (127.0.0.1 vs localhost) so only the global limit applies."""
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow_feed(req):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.2)
+        with lock:
+            active -= 1
+        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
+
+    for i in range(4):
+        feed_server.route(f"/f{i}", slow_feed)
+        host = "127.0.0.1" if i % 2 else "localhost"
+        store.add_feed(f"http://{host}:{feed_server.port}/f{i}")
+    report = refresh(store, cfg(per_host=4, concurrency=1))
+    assert report.ok + report.failed == 4
+    assert peak == 1
+
+
+# -- local files --------------------------------------------------------------------------------------
+
+
+def test_local_files_and_file_urls(store: Store, sample_feeds_dir: Path, tmp_path: Path) -> None:
+    feed_file = tmp_path / "local.xml"
+    feed_file.write_bytes(simple_rss("local", 2))
+    a = store.add_feed(str(feed_file))
+    b = store.add_feed((sample_feeds_dir / "climate.json").as_uri())
+    report = refresh(store, cfg())
+    assert report.ok == 2
+    assert store.get_feed(a.id).story_count == 2 and store.get_feed(b.id).story_count == 8
+    report = refresh(store, cfg())
+    assert report.not_modified == 2
+    feed_file.write_bytes(simple_rss("local", 3))
+    report = refresh(store, cfg())
+    assert {r.feed_id: r.status for r in report.results} == {a.id: "ok", b.id: "not_modified"}
+    assert store.get_feed(a.id).story_count == 3
+
+
+def test_missing_local_file_is_a_per_feed_error(store: Store, sample_feeds_dir: Path, tmp_path: Path) -> None:
+    gone = store.add_feed(str(tmp_path / "nope.xml"))
+    ok = store.add_feed(str(sample_feeds_dir / "jobs.xml"))
+    report = refresh(store, cfg())
+    assert store.get_feed(gone.id).last_status == "error"
+    assert "no such file" in store.get_feed(gone.id).last_error
+    assert store.get_feed(ok.id).story_count == 12
+    assert report.failed == 1 and report.ok == 1
+
+
+def test_refresh_of_all_sample_feeds(store: Store, sample_feeds_dir: Path) -> None:
+    from digest.core.feeds import import_opml
+
+    added, _ = import_opml(store, sample_feeds_dir / "feeds.opml")
+    report = refresh(store, cfg())
+    assert report.ok == 6 and report.failed == 0, [r.error for r in report.results]
+    assert report.new == 14 + 10 + 12 + 8 + 8 + 8
+    assert sum(f.story_count for f in store.list_feeds()) == 60
+    assert {f.title for f in store.list_feeds()} >= {"Puget Sound Tech Wire", "Cascadia Climate Tech"}
+
+
+def test_read_flags_and_draft_flags_survive_a_changed_feed(store: Store, tmp_path: Path) -> None:
+    feed_file = tmp_path / "f.xml"
+    feed_file.write_bytes(simple_rss("x", 3))
+    feed = store.add_feed(str(feed_file))
+    refresh(store, cfg())
+    stories = store.stories(StoryQuery(feed_id=feed.id))
+    store.set_read([stories[0].id])
+    store.flag(stories[1].id, "Top Stories", blurb="mine")
+    # the publisher edits every title and adds an item
+    feed_file.write_bytes(simple_rss("x", 4).replace(b"story", b"STORY"))
+    report = refresh(store, cfg())
+    assert report.results[0].new == 1
+    after = {s.id: s for s in store.stories(StoryQuery(feed_id=feed.id))}
+    assert len(after) == 4
+    assert after[stories[0].id].read
+    assert after[stories[1].id].flagged and after[stories[1].id].blurb == "mine"
+    assert "STORY" in after[stories[0].id].title
+
+
+def test_gzip_helper_sanity() -> None:
+    """The server's gzip is real gzip (guards the fixtures, not digest)."""
+    assert gzip.decompress(gzip.compress(b"x")) == b"x"
+
+
+def test_atom_over_http_resolves_relative_links(case: Case) -> None:
+    case.server.feed("/case.xml", atom("A", [{"id": "urn:1", "title": "One", "link": "/posts/one",
+                                               "updated": "2026-11-20T10:00:00Z"}],
+                                          base="https://blog.example/"), content_type="application/atom+xml")
+    case.refresh()
+    [s] = case.stories()
+    assert s.link == "https://blog.example/posts/one"
+
+
+def test_many_feeds_parse_in_worker_processes(store: Store, feed_server: FeedServer) -> None:
+    """At 12+ feeds parsing moves to a process pool; results must be the same as in a thread."""
+    n = 14
+    for i in range(n):
+        feed_server.feed(f"/p{i}.xml", simple_rss(f"p{i}", 3), etag=f'"p{i}"')
+        store.add_feed(feed_server.url(f"/p{i}.xml"))
+    feed_server.route("/p-bad.xml", Response(200, {"Content-Type": "application/xml"}, b"<<<not xml"))
+    bad = store.add_feed(feed_server.url("/p-bad.xml"))
+    report = refresh(store, cfg())
+    assert report.ok == n and report.failed == 1 and report.new == 3 * n
+    assert "not a feed" in store.get_feed(bad.id).last_error
+    assert all(f.etag for f in store.list_feeds() if f.id != bad.id)
+    report = refresh(store, cfg())
+    assert report.not_modified == n
+
+
+def test_refresh_killed_half_way_leaves_the_store_consistent(digest_home, feed_server: FeedServer,
+                                                             sample_feeds_dir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from digest.core.feeds import import_opml
+
+    with Store(digest_home.db_file) as s:
+        import_opml(s, sample_feeds_dir / "feeds.opml")
+        refresh(s, cfg())
+        flagged = s.stories(StoryQuery(limit=2))
+        s.flag(flagged[0].id, "Top Stories", blurb="keep")
+        s.flag(flagged[1].id, "Startups")
+        s.set_read([flagged[0].id])
+        for i in range(8):
+            feed_server.route(f"/k{i}.xml", Response(200, {"Content-Type": "application/rss+xml"},
+                                                     simple_rss(f"k{i}", 5), delay=0.4))
+            s.add_feed(feed_server.url(f"/k{i}.xml"))
+
+    env = {**os.environ, "DIGEST_HOME": str(digest_home.config_dir),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "refresh"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        # kill as soon as one slow feed is stored: the others are in flight or waiting (two at a time)
+        with Store(digest_home.db_file) as watcher:
+            while not any(f.story_count for f in watcher.list_feeds() if "/k" in f.url):
+                assert proc.poll() is None, "the refresh ended before it could be killed"
+                assert time.monotonic() < deadline, "the refresh stored nothing"
+                time.sleep(0.005)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    with Store(digest_home.db_file) as s:
+        assert s.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        items = {i.story.id: i for i in s.digest_items()}
+        assert set(items) == {flagged[0].id, flagged[1].id} and items[flagged[0].id].blurb == "keep"
+        assert s.get_story(flagged[0].id).read
+        slow = [f for f in s.list_feeds() if "/k" in f.url]
+        assert {f.story_count for f in slow} <= {0, 5}  # a feed's stories are all there or none
+        assert any(f.story_count == 5 for f in slow) and any(f.story_count == 0 for f in slow)
+        assert all(f.story_count == 5 for f in slow if f.last_status == "ok")
+        assert s.count_stories() >= 60
+
+
+def test_waiting_for_the_per_host_limit_does_not_count_against_the_timeout(store: Store,
+                                                                            feed_server: FeedServer) -> None:
+    """Many feeds on one host (medium.com/feed/@a, @b, ...) queue behind the per-host limit. The per-feed
+    time limit is for the server's answer; a healthy feed must not time out while it waits its turn."""
+    def feed_after_a_pause(req):
+        time.sleep(0.4)
+        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
+
+    for i in range(5):
+        feed_server.route(f"/q{i}", feed_after_a_pause)
+        store.add_feed(feed_server.url(f"/q{i}"))
+    report = refresh(store, cfg(per_host=1, timeout_s=1))
+    assert [r.error for r in report.results if r.status != "ok"] == []
+    assert report.ok == 5
+
+
+def test_a_gone_feed_that_comes_back_is_enabled_again(case: Case) -> None:
+    """410 disables a feed; `digest refresh --feed ID` still tries it. If it answers again, it is back:
+    later refreshes must fetch it again instead of skipping it for ever."""
+    case.server.route("/case.xml", Response(410))
+    case.refresh()
+    assert case.row().disabled
+    case.server.feed("/case.xml", simple_rss("case"))
+    report = refresh(case.store, cfg(), [case.feed.id])
+    assert case.result(report).status == "ok"
+    row = case.row()
+    assert row.last_status == "ok" and row.consecutive_failures == 0
+    assert not row.disabled
+    case.server.feed("/case.xml", simple_rss("case", 4))
+    report = case.refresh()
+    assert case.result(report).status == "ok" and case.result(report).new == 1

@@ -1,0 +1,238 @@
+"""Rendering: email-safety structure on every theme, hostile input, the size budget, helpers."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from helpers_digest import NOW, check_email_html, check_text, fill_store, make_config, make_paths, story
+
+from digest.core.models import Image
+from digest.core.render import (
+    BUDGET_BYTES,
+    _image,
+    linkify,
+    plain,
+    render_digest,
+    safe_url,
+    trim_text,
+    wrap,
+)
+from digest.core.store import Store
+
+THEMES = ["geekwire", "minimal", "plain"]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGEST_HOME", str(tmp_path / "home"))
+    paths = make_paths(tmp_path)
+    with Store(paths.db_file) as store:
+        yield store, make_config(), paths
+
+
+def _render(store, cfg, paths, theme):
+    draft = store.draft()
+    assert draft is not None
+    return render_digest(store, cfg, paths, draft, theme=theme, now=NOW)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_structure_with_50_stories(env, theme):
+    store, cfg, paths = env
+    fill_store(store, 50)
+    r = _render(store, cfg, paths, theme)
+    check_email_html(r.html)
+    check_text(r.text)
+    assert r.story_count == 50
+    assert f"<title>{r.subject}</title>" in r.html
+    assert "https://example.com/unsubscribe" in r.html and "https://example.com/unsubscribe" in r.text
+    assert "1234 Example Ave" in r.html
+
+
+def test_geekwire_has_the_newsletter_parts(env):
+    store, cfg, paths = env
+    cfg.newsletter.sponsor_name = "Acme Cloud"
+    cfg.newsletter.sponsor_url = "https://acme.example.com/"
+    cfg.newsletter.sponsor_text = "Databases that do not page you at 3 a.m."
+    ids = fill_store(store, 6)
+    jobs = store.add_feed("https://jobs.example.com/f", title="Jobs Board", section="Jobs")
+    events = store.add_feed("https://ev.example.com/f", title="Calendar", section="Events")
+    store.save_stories(jobs.id, [story(1, feed="j", title="Staff Engineer", author="Kelpline",
+                                       categories=["Seattle, WA"], image=False)])
+    store.save_stories(events.id, [story(1, feed="e", title="Pitch Night", image=False, extra={
+        "event_start": "2027-01-20T17:30:00-08:00", "event_location": "Pioneer Square Loft, Seattle, WA",
+        "event_organizer": "Sound Angels"})])
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='j-1'").fetchone()[0], "Jobs")
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='e-1'").fetchone()[0], "Events")
+    store.flag(ids[0], "Top Stories", blurb="Our own words & an <em>opinion</em>.", headline="Editor's headline")
+    r = _render(store, cfg, paths, "geekwire")
+    html = r.html
+    assert 'bgcolor="#BE4825"' in html  # the header band in the accent colour
+    assert "Issue #1" in html and "Thursday, November 26, 2026" in html
+    assert "Editor's headline" in unescape(html)
+    assert "Our own words &amp; an opinion." in html  # the editor's blurb is text: tags dropped, & escaped
+    assert 'width="600"' in html and "Read more" in html
+    assert "Staff Engineer" in html and "Kelpline · Seattle, WA" in html
+    assert "JAN" in html.upper() and ">20<" in html and "Pioneer Square Loft" in html
+    assert "Presented by" in html and "https://acme.example.com/" in html
+    assert "Got a tip?" in html and "mailto:tips@example.com" in html
+    assert r.subject == "Seattle Tech Digest: Editor's headline"
+    assert r.preheader.startswith("Also: ")
+    assert "Editor's headline" in r.text and "Kelpline · Seattle, WA" in r.text
+    assert "Wed Jan 20, 5:30 PM · Pitch Night" in r.text
+
+
+HOSTILE_TITLE = '<script>alert(1)</script>Big "news" <img src=x onerror=alert(2)> & more'
+HOSTILE_SUMMARY = (
+    '<p onclick="steal()">Unbalanced <b><i>tags</b> <a href="javascript:alert(3)">click</a> '
+    '<img src="https://t.example.com/p.gif" width="1" height="1"><style>body{display:none}</style>'
+    "\u202eRTL override \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627 and emoji 🚀🔥👩‍💻</p><div><div>"
+)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_hostile_input_stays_safe(env, theme):
+    store, cfg, paths = env
+    f = store.add_feed("https://evil.example.com/f", title='Evil <b>Feed</b>" onload="x', section="Top Stories")
+    store.save_stories(f.id, [
+        story(1, feed="x", title=HOSTILE_TITLE, summary=HOSTILE_SUMMARY, link="javascript:alert(1)",
+              canonical_link="java\tscript:alert(1)", author='"><script>alert(4)</script>'),
+        story(2, feed="x", summary="A" * 100_000 + ". " + "b " * 50_000, link="data:text/html,<script>x</script>"),
+        story(3, feed="x", title="Pixel", summary="x", categories=["<svg onload=alert(5)>"]),
+        story(4, feed="x", title="\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd 🚀 emoji headline", summary="ok"),
+    ])
+    rows = store.db.execute("SELECT id, guid FROM stories ORDER BY id").fetchall()
+    for sid, guid in rows:
+        store.flag(sid, "Top Stories", blurb="<script>alert(9)</script>safe" if guid == "x-3" else None)
+    # hostile images: a 1x1 pixel, an SVG, a data: URL
+    store.db.execute("UPDATE stories SET image_url='https://t.example.com/p.gif', image_width=1, image_height=1 "
+                     "WHERE guid='x-1'")
+    store.db.execute("UPDATE stories SET image_url='https://t.example.com/i.svg' WHERE guid='x-2'")
+    store.db.execute("UPDATE stories SET image_url='data:image/png;base64,AAAA' WHERE guid='x-3'")
+    r = _render(store, cfg, paths, theme)
+    w = check_email_html(r.html)
+    check_text(r.text)
+    low = r.html.lower()
+    assert "<script" not in low and "javascript:" not in low and "onerror=" not in low and "onclick" not in low
+    assert "p.gif" not in low and ".svg" not in low and "data:" not in low
+    assert all(not h.startswith(("javascript", "data", "java")) for h in w.hrefs)
+    assert len(r.html.encode()) < BUDGET_BYTES
+    assert "🚀" in r.html and "\u05e9\u05dc\u05d5\u05dd" in r.html
+    assert "alert(9)" not in r.text and "safe" in r.text
+    assert "javascript:" not in r.text
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_budget_trims_blurbs_then_moves_the_tail(env, theme):
+    store, cfg, paths = env
+    fill_store(store, 300, summary_words=80)
+    r = _render(store, cfg, paths, theme)
+    assert len(r.html.encode()) <= BUDGET_BYTES, r.notes
+    assert any("shortened" in n for n in r.notes)
+    assert any("More stories" in n for n in r.notes)
+    assert "more stories" in r.html.lower()
+    check_email_html(r.html)
+    # the text part is not clipped by Gmail: it keeps every story
+    assert r.text.count("https://news.example.com/") >= 300
+
+
+def test_budget_is_quiet_when_it_fits(env):
+    store, cfg, paths = env
+    fill_store(store, 10)
+    assert _render(store, cfg, paths, "geekwire").notes == []
+
+
+def test_safe_url():
+    assert safe_url("https://a.example/x?y=1") == "https://a.example/x?y=1"
+    assert safe_url("mailto:tips@example.com") == "mailto:tips@example.com"
+    for bad in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\tscript:alert(1)", " javascript:x",
+                "data:text/html,x", "vbscript:x", "/relative/path", "//proto-relative.example/x", "", None,
+                "http:///nohost", "file:///etc/passwd"):
+        assert safe_url(bad) is None, bad
+
+
+def test_plain_and_trim():
+    assert plain("<script>x()</script><b>Hi</b> &amp; <i>bye") == "Hi & bye"
+    assert plain("a < b") == "a < b"
+    text = "First sentence here. Second one is a bit longer than the first. Third sentence goes past the limit."
+    assert trim_text(text, 70) == "First sentence here. Second one is a bit longer than the first."
+    assert trim_text("word " * 100, 50).endswith("…") and len(trim_text("word " * 100, 50)) <= 51
+    assert trim_text("short", 50) == "short"
+
+
+def test_images():
+    assert _image(Image("https://i.example.com/a.jpg", 1, 1), "h") is None
+    assert _image(Image("https://i.example.com/a.svg", 100, 100), "h") is None
+    assert _image(Image("data:image/png;base64,AAAA", 100, 100), "h") is None
+    assert _image(Image("javascript:x", 100, 100), "h") is None
+    img = _image(Image("https://i.example.com/a.jpg"), "Headline")
+    assert img == {"url": "https://i.example.com/a.jpg", "width": 1200, "height": 800, "alt": "Headline"}
+    assert _image(Image("https://i.example.com/a.jpg", 800, 533, "A <b>cat</b>"), "h")["alt"] == "A cat"
+
+
+def test_wrap_and_linkify():
+    out = wrap("word " * 40 + "https://example.com/" + "x" * 100)
+    assert all(len(line) <= 72 for line in out.splitlines()[:-1])
+    assert out.splitlines()[-1].endswith("x" * 100)
+    html = str(linkify("See https://a.example/x. <b>bold</b>\njavascript:alert(1)"))
+    assert '<a href="https://a.example/x">https://a.example/x</a>.' in html
+    assert "&lt;b&gt;" in html and "<br>" in html and 'href="javascript' not in html
+
+
+def test_trending_block_follows_the_store(env):
+    store, cfg, paths = env
+    fill_store(store, 2)
+    assert "Trending" not in _render(store, cfg, paths, "geekwire").html
+    a = store.add_feed("https://a.example.com/f", title="Feed A")
+    b = store.add_feed("https://b.example.com/f", title="Feed B")
+    shared = "https://news.example.com/shared-scoop"
+    store.save_stories(a.id, [story(1, feed="a", link=shared, title="The shared scoop everyone has")])
+    store.save_stories(b.id, [story(1, feed="b", link=shared, title="A shared scoop, retold")])
+    html = _render(store, cfg, paths, "geekwire").html  # not a stale cached Trending
+    assert "Trending" in html and "2 sources" in html and "Feed A, Feed B" in html
+
+
+# -- properties (hypothesis) -------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(max_size=400), st.integers(min_value=20, max_value=100))
+def test_wrap_never_overflows_except_single_long_words(text, width):
+    for line in wrap(text, width).splitlines():
+        assert len(line) <= width or " " not in line
+
+
+@given(st.text(alphabet=st.sampled_from(list("<>&\"' :/ajvscripthtpmlo.=\n")), max_size=200))
+def test_linkify_never_emits_markup_from_input(text):
+    out = str(linkify(text))
+    # the only tags are the ones linkify writes itself
+    assert set(re.findall(r"<(/?\w+)", out)) <= {"a", "/a", "br"}
+    assert 'href="javascript' not in out.lower()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=0, max_size=60))
+def test_safe_url_only_allows_http_https_mailto(url):
+    got = safe_url(url)
+    assert got is None or got.split(":", 1)[0].lower() in ("http", "https", "mailto")
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_odd_drafts_render(env, theme):
+    """Only a jobs section (no lead), a story without a safe link, an odd accent colour."""
+    store, cfg, paths = env
+    cfg.newsletter.accent_color = "red; background:url(javascript:x)"
+    cfg.newsletter.tagline = ""
+    jobs = store.add_feed("https://jobs.example.com/f", title="Jobs Board", section="Jobs")
+    store.save_stories(jobs.id, [story(1, feed="j", title="Staff Engineer", link="ftp://x.example.com/job",
+                                       author="", categories=[], image=False)])
+    store.flag(store.db.execute("SELECT id FROM stories").fetchone()[0], "Jobs")
+    r = _render(store, cfg, paths, theme)
+    check_email_html(r.html)
+    check_text(r.text)
+    assert "Staff Engineer" in r.html and "ftp:" not in r.html and "javascript" not in r.html
+    assert r.subject == "Seattle Tech Digest #1"

@@ -1,0 +1,302 @@
+"""`digest run` the way cron runs it: a subprocess under `env -i`, no terminal, a real SMTP server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers_smtp import Recorder, config_toml, make_draft, recipients, smtp_server, wait_for
+
+from digest.core import mail
+from digest.core.lock import RunLock
+from digest.core.paths import Paths
+from digest.core.run import run_once
+from digest.core.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def bare_env(home: Path, *, digest_home: bool = True) -> dict[str, str]:
+    """What `env -i PATH=/usr/bin:/bin HOME=...` leaves a job: no TERM, no LANG, no DIGEST_* but ours."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+    if digest_home:
+        env["DIGEST_HOME"] = str(home)
+    return env
+
+
+def start_run(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    # cwd = the checkout so `-m digest` resolves without an install; the absolute interpreter path is
+    # what `digest cron` prints
+    return subprocess.Popen(["env", "-i", *[f"{k}={v}" for k, v in (env or bare_env(home)).items()],
+                             sys.executable, "-m", "digest", "run", *args],
+                            cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)  # no controlling terminal
+
+
+def digest_run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+               ) -> tuple[int, str, str]:
+    proc = start_run(home, *args, env=env)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def test_run_under_env_i_sends_the_flagged_draft(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    ids = make_draft(store, 3)
+    to = recipients(3)
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        code, out, err = digest_run(tmp_path)
+    assert code == 0, (out, err)
+    lines = out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digest #1 sent to 3 recipient(s)"), out
+    assert "\x1b[" not in out + err and "\r" not in out + err  # no colours, no progress bars
+    assert err == ""
+    assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)
+    assert store.get_digest(number=1).status == "sent"
+    assert all(s.read for s in store.stories_by_ids(ids))
+    log = (digest_home.log_dir / "digest.log").read_text()
+    assert "run result (exit 0)" in log and "refreshed" in log
+    assert (digest_home.archive_dir / "1" / "index.html").exists()
+    assert (digest_home.archive_dir / "index.html").exists()
+
+
+def test_nothing_new_exits_3_and_sends_nothing(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(2)))
+        code, out, err = digest_run(tmp_path)
+        assert code == 3, (out, err)
+        assert "nothing new to send" in out
+        code, out, err = digest_run(tmp_path, "--quiet")
+        assert code == 3 and out == "" and err == ""
+    assert rec.received == [] and rec.connections == 0
+    assert [d for d in store.list_digests() if d.status != "draft"] == []
+
+
+def test_a_second_run_exits_75_naming_the_holder(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(config_toml(1, recipients(1)))
+    paths = Paths(tmp_path, tmp_path / "data", tmp_path / "cache", tmp_path / "logs")
+    with RunLock(paths.lock_file):  # the test holds the lock, as a running `digest run` would
+        t = time.monotonic()
+        code, out, err = digest_run(tmp_path)
+        assert time.monotonic() - t < 20  # at once, not after waiting
+    assert code == 75, (out, err)
+    assert f"process {os.getpid()}" in out
+
+
+def test_two_runs_started_together(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    """The first run is held inside its SMTP transaction; the second starts meanwhile and gets 75 with the
+    first one's PID; the first then finishes normally."""
+    make_draft(store, 2)
+    to = recipients(3)
+    rec = Recorder(hold_data_for=to[1])
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        first = start_run(tmp_path)
+        assert wait_for(rec.held.is_set, 60)
+        code, out, err = digest_run(tmp_path)
+        holder = int(digest_home.lock_file.read_text().strip())
+        rec.release.set()
+        out1, err1 = first.communicate(timeout=60)
+    assert code == 75 and f"process {holder}" in out
+    assert holder != os.getpid()
+    assert first.returncode == 0, err1
+    assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)
+
+
+def test_config_errors_exit_2(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[newsletter]\ncolour = 'blue'\n")
+    code, out, err = digest_run(tmp_path)
+    assert code == 2 and "newsletter.colour" in out
+    (tmp_path / "config.toml").write_text(config_toml(25, recipients(1)).replace("postal_address", "#"))
+    make_draft(store, 1)
+    code, out, err = digest_run(tmp_path)
+    assert code == 2 and "newsletter.postal_address" in out
+    assert store.draft() is not None and store.draft().status == "draft"  # nothing frozen
+    code, out, err = digest_run(tmp_path, "--quiet")
+    assert code == 2 and out == "" and "postal_address" in err
+
+
+def test_without_smtp_the_files_are_written_and_the_issue_closed(store: Store, digest_home: Paths,
+                                                                 tmp_path: Path) -> None:
+    make_draft(store, 2)
+    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "Files Only"\n')
+    code, out, err = digest_run(tmp_path)
+    assert code == 0, (out, err)
+    assert "digest #1 written to" in out and "nothing sent" in out
+    d = digest_home.archive_dir / "1"
+    assert {p.name for p in d.iterdir()} >= {"index.html", "digest.txt", "digest.eml", "manifest.json"}
+    assert store.get_digest(number=1).status == "sent"
+    code, out, err = digest_run(tmp_path)
+    assert code == 3, (out, err)  # those stories never go out again
+
+
+def test_platformdirs_defaults_without_digest_home(tmp_path: Path) -> None:
+    """Cron without DIGEST_HOME: everything under $HOME by platformdirs' rules."""
+    env = bare_env(tmp_path, digest_home=False)
+    code, out, err = digest_run(tmp_path, env=env)
+    assert code == 3, (out, err)
+    logs = list(tmp_path.rglob("digest.log"))
+    assert logs and all(str(p).startswith(str(tmp_path)) for p in logs)
+
+
+def test_a_partial_failure_is_finished_by_the_next_run(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    make_draft(store, 2)
+    to = recipients(3)
+    rec = Recorder(reject={to[2]: "550 5.2.1 mailbox disabled"})
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        code, out, err = digest_run(tmp_path)
+        assert code == 1 and out.startswith("deliver: ") and to[2] in out and "550 5.2.1" in out, out
+        # meanwhile the editor flags a story: it belongs to the next issue
+        later = make_draft(store, 1, prefix="Later")
+        rec.reject.clear()
+        code, out, err = digest_run(tmp_path)
+        assert code == 0 and out.startswith("resumed digest #1"), out
+        assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)
+        code, out, err = digest_run(tmp_path)
+        assert code == 0 and out.startswith("digest #2 sent to 3"), out
+    assert [it.story.id for it in store.digest_items(store.get_digest(number=2).id)] == later
+    assert len(rec.received) == 6
+
+
+def test_a_failing_feed_does_not_stop_the_run(store: Store, digest_home: Paths, tmp_path: Path,
+                                              feed_server) -> None:  # type: ignore[no-untyped-def]
+    make_draft(store, 1)
+    store.add_feed(f"http://127.0.0.1:{feed_server.port}/missing.xml", title="Broken")
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(1)))
+        code, out, err = digest_run(tmp_path)
+    assert code == 0, (out, err)
+    assert len(rec.received) == 1
+    assert "Broken" in (digest_home.log_dir / "digest.log").read_text()
+
+
+def test_run_once_in_process_and_verbose(store: Store, digest_home: Paths, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    make_draft(store, 1)
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(2)))
+        code, line = run_once(digest_home, verbose=True)
+    assert code == 0 and line.startswith("digest #1 sent to 2")
+    assert "picked" not in capsys.readouterr().out  # the log goes to stderr, never stdout
+    assert mail.deliveries(store, 1)[0]["status"] == "sent"
+
+
+def test_tui_flags_during_a_run_go_into_the_next_digest(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    """While `digest run` is mid-delivery, another process (the TUI) flags and unflags stories on the same
+    store: neither side fails with "database is locked", and the flags land in the next draft."""
+    make_draft(store, 2)
+    fresh = make_draft(store, 3, prefix="Fresh")
+    for sid in fresh:
+        store.unflag(sid)
+    to = recipients(2)
+    rec = Recorder(hold_data_for=to[0])
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        proc = start_run(tmp_path)
+        assert wait_for(rec.held.is_set, 60)
+        assert store.get_digest(number=1).status == "built"
+        for sid in fresh:
+            store.flag(sid, "Startups")
+        store.unflag(fresh[0])
+        rec.release.set()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert store.get_digest(number=1).status == "sent"
+    draft = store.draft()
+    assert draft is not None and draft.number == 2
+    assert sorted(it.story.id for it in store.digest_items(draft.id)) == fresh[1:]
+    assert not any(s.read for s in store.stories_by_ids(fresh))
+    sent_bodies = b"".join(r.data for r in rec.received)
+    assert b"Fresh number" not in sent_bodies
+
+
+async def test_a_tui_session_flags_stories_while_run_delivers(store: Store, digest_home: Paths,
+                                                              tmp_path: Path) -> None:
+    """The real TUI (Pilot) on the same store, flagging with its key bindings while `digest run` is in the
+    middle of an SMTP transaction: no "database is locked", and the flags become the next draft."""
+    import asyncio
+
+    from digest.core.config import Config
+    from digest.core.models import ParsedStory
+    from digest.tui.app import make_app
+
+    make_draft(store, 2)
+    feed = store.add_feed("http://127.0.0.1:9/fresh.xml", title="Fresh Feed", section="Startups")
+    store.update_feed(feed.id, disabled=True)
+    top = time.time() + 3600  # newest, so they head the story list
+    store.save_stories(feed.id, [
+        ParsedStory(guid=f"fresh-{i}", link=f"https://fresh.example/{i}", canonical_link=f"https://fresh.example/{i}",
+                    title=f"Fresh headline {i}", summary="New.", published_at=top - i)
+        for i in range(3)
+    ])
+    fresh = [s.id for s in store.stories() if s.guid.startswith("fresh-")]
+    to = recipients(2)
+    rec = Recorder(hold_data_for=to[0])
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        proc = start_run(tmp_path)
+        assert await asyncio.to_thread(wait_for, rec.held.is_set, 60)
+        app = make_app(Config(), store, digest_home, load_samples_when_empty=False, open_url=lambda u: True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(100):
+                if store.count_stories() and app.screen.query("StoryList"):
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            for _ in fresh:
+                await pilot.press("f")
+                await pilot.pause(0.2)
+                await pilot.press("enter")
+                await pilot.pause(0.2)
+                await pilot.press("j")
+            flagged_now = store.counts()["flagged"]
+        rec.release.set()
+        out, err = await asyncio.to_thread(proc.communicate, None, 60)
+    assert proc.returncode == 0, (out, err)
+    assert flagged_now == 3
+    assert store.get_digest(number=1).status == "sent"
+    draft = store.draft()
+    assert draft is not None and draft.number == 2
+    assert sorted(it.story.id for it in store.digest_items(draft.id)) == sorted(fresh)
+    assert b"Fresh headline" not in b"".join(r.data for r in rec.received)
+
+
+def test_missing_password_is_a_config_error_naming_the_variable(store: Store, digest_home: Paths,
+                                                               tmp_path: Path) -> None:
+    make_draft(store, 1)
+    (tmp_path / "config.toml").write_text(config_toml(2525, recipients(1), username="me"))
+    code, out, err = digest_run(tmp_path)
+    assert code == 2 and "DIGEST_TEST_SMTP_PW" in out, (out, err)
+    assert store.draft() is not None and store.draft().status == "draft"  # nothing frozen
+
+
+def test_quiet_run_still_reports_unknown_recipients(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    """A run killed after the server had the message: the rerun (quiet, as from cron) finishes the issue,
+    does not resend, and says so on stderr so cron mails it. --force-unknown then resends that one."""
+    import signal
+
+    make_draft(store, 1)
+    to = recipients(3)
+    rec = Recorder(hold_data_for=to[1])
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        proc = start_run(tmp_path)
+        assert wait_for(rec.held.is_set, 60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        rec.release.set()
+        code, out, err = digest_run(tmp_path, "--quiet")
+        assert code == 0 and out == "" and "unknown" in err and to[1] in err, (out, err)
+        assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)
+        env = bare_env(tmp_path)
+        resend = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m",
+                                 "digest", "send", "--force-unknown"], cwd=REPO, capture_output=True, text=True,
+                                timeout=60)
+    assert resend.returncode == 0, resend.stderr
+    assert len(rec.by_rcpt()[to[1]]) == 2
+    assert mail.deliveries(store, 1)[1]["status"] == "sent"

@@ -1,0 +1,175 @@
+"""Trending clusters, the draft's sections, the automatic rules and never-resend."""
+
+from __future__ import annotations
+
+import pytest
+from helpers_digest import HOUR, NOW_TS, make_config, story
+
+from digest.core.config import SectionConfig
+from digest.core.select import auto_select, draft_sections, trending
+from digest.core.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "t.db") as s:
+        yield s
+
+
+def _feeds(store, n=3, sections=("Top Stories", "Startups", "Engineering")):
+    return [store.add_feed(f"https://f{i}.example.com/feed", title=f"Feed {i}", section=sections[i % len(sections)])
+            for i in range(n)]
+
+
+def _id(store, guid):
+    return store.db.execute("SELECT id FROM stories WHERE guid = ?", (guid,)).fetchone()[0]
+
+
+def test_trending_by_canonical_link_ranks_by_feed_count(store):
+    a, b, c = _feeds(store)
+    shared3 = "https://news.example.com/big"
+    shared2 = "https://news.example.com/medium"
+    store.save_stories(a.id, [story(1, feed="a", link=shared3, title="Big news one"),
+                              story(2, feed="a", link=shared2, title="Medium news"),
+                              story(3, feed="a", title="Alone")])
+    store.save_stories(b.id, [story(1, feed="b", link=shared3, title="Big news two", age_h=2),
+                              story(2, feed="b", link=shared2, title="Medium again", age_h=0.5)])
+    store.save_stories(c.id, [story(1, feed="c", link=shared3, title="Big news three", image=False)])
+    clusters = trending(store, since=NOW_TS - 48 * HOUR)
+    assert [c.count for c in clusters] == [3, 2]
+    assert clusters[0].story.canonical_link == shared3
+    assert len(clusters[0].story_ids) == 3
+    assert clusters[0].feed_titles == ["Feed 0", "Feed 1", "Feed 2"]
+    assert clusters[0].story.image is not None  # the representative has a picture when one does
+
+
+def test_trending_by_headline_key_and_merge_with_link_group(store):
+    a, b, c = _feeds(store)
+    store.save_stories(a.id, [story(1, feed="a", title="Why We Moved Our Build Farm to ARM!")])
+    store.save_stories(b.id, [story(1, feed="b", title="why we moved our build farm to arm",
+                                    link="https://other.example.com/x")])
+    # c shares b's link but has a different headline: one cluster of three, not two clusters
+    store.save_stories(c.id, [story(1, feed="c", title="Build farm on ARM", link="https://other.example.com/x")])
+    clusters = trending(store, since=NOW_TS - 48 * HOUR)
+    assert len(clusters) == 1
+    assert clusters[0].count == 3
+
+
+def test_short_headlines_and_same_feed_repeats_do_not_trend(store):
+    a, b, _ = _feeds(store)
+    store.save_stories(a.id, [story(1, feed="a", title="Jobs"), story(2, feed="a", title="Weekly roundup")])
+    store.save_stories(b.id, [story(1, feed="b", title="Jobs"), story(2, feed="b", title="Weekly roundup")])
+    # the same link twice in one feed is one feed, not a trend
+    store.save_stories(a.id, [story(3, feed="a", link="https://x.example.com/1"),
+                              story(4, feed="a", link="https://x.example.com/1")])
+    assert trending(store, since=NOW_TS - 48 * HOUR) == []
+
+
+def test_trending_window_and_ties_by_recency(store):
+    a, b, _ = _feeds(store)
+    store.save_stories(a.id, [story(1, feed="a", link="https://n.example.com/old", age_h=24 * 10),
+                              story(2, feed="a", link="https://n.example.com/newer", age_h=1),
+                              story(3, feed="a", link="https://n.example.com/older", age_h=5)])
+    store.save_stories(b.id, [story(1, feed="b", link="https://n.example.com/old", age_h=24 * 10),
+                              story(2, feed="b", link="https://n.example.com/newer", age_h=2),
+                              story(3, feed="b", link="https://n.example.com/older", age_h=6)])
+    clusters = trending(store, since=NOW_TS - 7 * 24 * HOUR)
+    assert [c.story.canonical_link for c in clusters] == ["https://n.example.com/newer", "https://n.example.com/older"]
+    assert len(trending(store, since=NOW_TS - 7 * 24 * HOUR, limit=1)) == 1
+
+
+def test_trending_uses_indexes_not_a_scan_of_pairs(store):
+    plan = " ".join(r[3] for r in store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT group_concat(id) FROM stories WHERE published_at >= 0 AND canonical_link != '' "
+        "GROUP BY canonical_link HAVING count(DISTINCT feed_id) >= 2"))
+    assert "stories_canonical" in plan or "stories_published" in plan
+
+
+def test_draft_sections_follow_config_order_and_positions(store):
+    a, b, c = _feeds(store, sections=("Engineering", "Zeta", "Top Stories"))
+    for f in (a, b, c):
+        store.save_stories(f.id, [story(1, feed=str(f.id)), story(2, feed=str(f.id))])
+    cfg = make_config()
+    store.flag(_id(store, f"{a.id}-1"), "Engineering")
+    store.flag(_id(store, f"{b.id}-1"), "Zeta")
+    store.flag(_id(store, f"{b.id}-2"), "Alpha extra")
+    store.flag(_id(store, f"{c.id}-2"), "Top Stories")
+    store.flag(_id(store, f"{c.id}-1"), "Top Stories")
+    secs = draft_sections(store, cfg)
+    assert [s.name for s in secs] == ["Top Stories", "Engineering", "Alpha extra", "Zeta"]
+    assert [i.story.guid for i in secs[0].items] == [f"{c.id}-2", f"{c.id}-1"]
+    store.move_item(_id(store, f"{c.id}-1"), delta=-1)
+    assert [i.story.guid for i in draft_sections(store, cfg)[0].items] == [f"{c.id}-1", f"{c.id}-2"]
+
+
+def test_auto_select_rules(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 2), SectionConfig("Startups", 1)]
+    cfg.select.since_last_digest = False
+    cfg.select.max_age_hours = 24
+    top, startups, other = _feeds(store, sections=("Top Stories", "startups", "Not configured"))
+    store.save_stories(top.id, [story(i, feed="t", age_h=i, image=i != 1) for i in range(1, 5)]
+                       + [story(9, feed="t", age_h=30)])  # too old
+    store.save_stories(startups.id, [story(1, feed="s", age_h=3), story(2, feed="s", age_h=1)])
+    store.save_stories(other.id, [story(1, feed="o", age_h=0.5)])
+    added = auto_select(store, cfg, now=NOW_TS)
+    secs = {s.name: [i.story.guid for i in s.items] for s in draft_sections(store, cfg)}
+    # the unconfigured feed's story goes to the first section; newest first, but the lead has a picture
+    assert secs["Top Stories"][0] in {"t-2", "o-1"}
+    assert set(secs["Top Stories"]) == {"o-1", "t-2"} or set(secs["Top Stories"]) == {"o-1", "t-1"}
+    assert secs["Startups"] == ["s-2"]
+    assert added == 3
+    assert auto_select(store, cfg, now=NOW_TS) == 0  # the draft is not empty: people's picks win
+
+
+def test_auto_select_keywords_and_trending_rank(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 3)]
+    cfg.select.since_last_digest = False
+    a, b, _ = _feeds(store, sections=("Top Stories", "Top Stories", "Top Stories"))
+    store.save_stories(a.id, [
+        story(1, feed="a", title="Rust compiler release brings faster builds", age_h=1),
+        story(2, feed="a", title="Celebrity gossip about a tech founder", age_h=0.5),
+        story(3, feed="a", title="Rust in the kernel, an old debate", link="https://n.example.com/rk", age_h=9),
+        story(4, feed="a", title="Kubernetes news nobody asked for", age_h=0.2),
+    ])
+    store.save_stories(b.id, [story(1, feed="b", title="Rust in the kernel again", link="https://n.example.com/rk",
+                                    age_h=8)])
+    cfg.select.include_keywords = ["rust", "kubernetes"]
+    cfg.select.exclude_keywords = ["GOSSIP", "nobody asked"]
+    auto_select(store, cfg, now=NOW_TS)
+    guids = [i.story.guid for i in draft_sections(store, cfg)[0].items]
+    # trending (2 feeds) first even though older; only one story of the cluster; keywords applied
+    assert guids[0] in {"a-3", "b-1"}
+    assert set(guids) in ({"a-3", "a-1"}, {"b-1", "a-1"})
+
+
+def test_auto_select_never_resends_and_starts_after_last_digest(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 10)]
+    cfg.select.since_last_digest = True
+    (a, b) = _feeds(store, n=2, sections=("Top Stories",))
+    store.save_stories(a.id, [story(i, feed="a", age_h=10 + i) for i in range(3)])
+    assert auto_select(store, cfg, now=NOW_TS) == 3  # no digest sent yet: max_age_hours applies
+    draft = store.draft()
+    store.mark_sent(draft.id, at=NOW_TS - 5 * HOUR)
+    # the same link arrives again from another feed, plus one genuinely new story after the send
+    store.save_stories(b.id, [story(7, feed="b", link="https://news.example.com/a/story-0", age_h=1),
+                              story(8, feed="b", age_h=1),
+                              story(9, feed="b", age_h=6)])  # before the last send: skipped
+    assert auto_select(store, cfg, now=NOW_TS) == 1
+    assert [i.story.guid for i in store.digest_items()] == ["b-8"]
+
+
+def test_auto_select_orders_events_by_start(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 1), SectionConfig("Events", 5, "events")]
+    cfg.select.since_last_digest = False
+    ev = store.add_feed("https://ev.example.com/feed", title="Events", section="Events")
+    store.save_stories(ev.id, [
+        story(1, feed="e", age_h=1, extra={"event_start": "2027-01-20T17:30:00-08:00"}),
+        story(2, feed="e", age_h=2, extra={"event_start": "2027-01-07T17:30:00-08:00"}),
+        story(3, feed="e", age_h=3, extra={"event_start": "2027-01-13T08:30:00-08:00"}),
+    ])
+    auto_select(store, cfg, now=NOW_TS)
+    assert [i.story.guid for i in draft_sections(store, cfg)[0].items] == ["e-2", "e-3", "e-1"]

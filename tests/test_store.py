@@ -1,0 +1,298 @@
+"""The SQLite store: a real file, WAL, schema version, FTS, the draft, two connections at once."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from digest.core.models import Image, ParsedStory
+from digest.core.store import MIGRATIONS, FeedExistsError, NotFoundError, Store, StoreError, StoryQuery, fts_query
+
+NOW = 1_795_600_000.0
+
+
+def story(i: int, title: str = "", summary: str = "", **kw) -> ParsedStory:
+    return ParsedStory(
+        guid=f"g{i}", link=f"https://x.example/{i}", canonical_link=f"https://x.example/{i}",
+        title=title or f"Story {i}", summary=summary or f"summary {i}", content=f"<p>content {i}</p>",
+        published_at=kw.pop("published_at", NOW - i * 60), **kw,
+    )
+
+
+@pytest.fixture
+def filled(store: Store) -> Store:
+    a = store.add_feed("https://a.example/feed", title="Alpha", section="Top Stories")
+    b = store.add_feed("https://b.example/feed", title="Beta", section="Startups")
+    store.save_stories(a.id, [
+        story(1, "Tidewater Energy raises $42M for ferry batteries", "Grid storage under the docks."),
+        story(2, "Rainshadow Robotics lands Series A", "Robot arms pack apples in Yakima."),
+        story(3, "C++ and AT&T: a (long) story", "Punctuation: quotes \" and stars * and -minus."),
+    ], now=NOW)
+    store.save_stories(b.id, [
+        story(4, "Kelpline exits stealth", "Regional delivery routing.",
+              image=Image("https://i.example/k.jpg", 800, 533)),
+        story(5, "Quillmark acquires Forkyard", "Dev tools deal in Tacoma.", categories=["M&A", "Tacoma"]),
+    ], now=NOW)
+    return store
+
+
+def test_wal_mode_and_schema_version(store: Store) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version == len(MIGRATIONS) >= 1
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent on the file
+    raw.close()
+    assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_reopen_does_not_migrate_again(digest_home) -> None:
+    s1 = Store(digest_home.db_file)
+    s1.add_feed("https://a.example/")
+    s1.close()
+    s2 = Store(digest_home.db_file)
+    assert s2.feed_count() == 1 and s2.schema_version == len(MIGRATIONS)
+    s2.close()
+
+
+def test_newer_schema_is_refused(digest_home) -> None:
+    Store(digest_home.db_file).close()
+    raw = sqlite3.connect(digest_home.db_file)
+    raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(digest_home.db_file)
+
+
+def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="bad.db"):
+        Store(bad)
+
+
+def test_feeds_crud(store: Store) -> None:
+    f = store.add_feed("https://a.example/feed", title="A", section="Jobs")
+    assert store.get_feed(f.id).url == "https://a.example/feed"
+    with pytest.raises(FeedExistsError, match=str(f.id)):
+        store.add_feed("https://a.example/feed")
+    store.update_feed(f.id, etag='"x"', last_status="ok")
+    assert store.get_feed(f.id).etag == '"x"'
+    with pytest.raises(ValueError):
+        store.update_feed(f.id, bogus=1)
+    store.save_stories(f.id, [story(1)])
+    assert store.remove_feed(f.id).story_count == 1
+    assert store.stories() == []  # cascade
+    with pytest.raises(NotFoundError):
+        store.get_feed(f.id)
+
+
+def test_stories_newest_first_and_filters(filled: Store) -> None:
+    titles = [s.title for s in filled.stories()]
+    assert titles[0].startswith("Tidewater") and len(titles) == 5
+    dates = [s.published_at for s in filled.stories()]
+    assert dates == sorted(dates, reverse=True)
+    assert len(filled.stories(StoryQuery(section="startups"))) == 2
+    assert len(filled.stories(StoryQuery(since=NOW - 150))) == 2
+    assert len(filled.stories(StoryQuery(limit=2))) == 2
+    assert filled.count_stories(StoryQuery(section="Top Stories")) == 3
+    k = filled.stories(StoryQuery(search="kelpline"))[0]
+    assert k.image == Image("https://i.example/k.jpg", 800, 533)
+    q = filled.stories(StoryQuery(search="forkyard"))[0]
+    assert q.categories == ["M&A", "Tacoma"]
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("tidewater", {1}),
+    ("tide", {1}),  # prefix: search as you type
+    ("t", {1, 3, 5}),  # "Tidewater", "AT&T", "Tacoma"
+    ("ferry batt", {1}),
+    ("robot", {2}),
+    ("docks", {1}),  # summary is indexed too
+    ("RAINSHADOW", {2}),
+    ("nothing-like-this", set()),
+])
+def test_fts_search(filled: Store, query: str, expected: set[int]) -> None:
+    got = {int(s.guid[1:]) for s in filled.stories(StoryQuery(search=query))}
+    assert got == expected
+
+
+@pytest.mark.parametrize("query", [
+    '"', '""', "'", "*", "-", "-x", "c++", "AT&T", "(long)", "(", ")", "NEAR(", "a OR", "AND", "NOT",
+    "x:y", "title:foo", "^", "{a b}", "\\", "%", "_", "a\tb", "  ", "💥",
+    "\x00",  # regression: a NUL ended the FTS5 query string early ("unterminated string")
+])
+def test_fts_punctuation_never_raises(filled: Store, query: str) -> None:
+    filled.stories(StoryQuery(search=query))
+    filled.count_stories(StoryQuery(search=query))
+
+
+def test_fts_finds_words_next_to_punctuation(filled: Store) -> None:
+    assert {s.guid for s in filled.stories(StoryQuery(search="c++"))} == {"g3"}
+    assert {s.guid for s in filled.stories(StoryQuery(search="(long)"))} == {"g3"}
+
+
+def test_fts_follows_updates_and_deletes(filled: Store) -> None:
+    feed_id = filled.stories(StoryQuery(search="tidewater"))[0].feed_id
+    filled.save_stories(feed_id, [story(1, "Renamed headline", "new words")])
+    assert filled.stories(StoryQuery(search="tidewater")) == []
+    assert len(filled.stories(StoryQuery(search="renamed"))) == 1
+    filled.remove_feed(feed_id)
+    assert filled.stories(StoryQuery(search="renamed")) == []
+
+
+def test_fts_query_quoting() -> None:
+    assert fts_query("") == ""
+    assert fts_query('  "  ') == ""
+    assert fts_query("a b") == '"a" "b"*'
+    # split like FTS5's unicode61 tokenizer: quotes and punctuation separate terms, never form phrases
+    assert fts_query('say "hi"') == '"say" "hi"*'
+    assert fts_query("AT&T") == '"AT" "T"*'
+
+
+def test_read_flags(filled: Store) -> None:
+    ids = filled.story_ids()
+    filled.set_read(ids[:2])
+    assert filled.counts() == {"all": 5, "unread": 3, "flagged": 0}
+    assert len(filled.stories(StoryQuery(unread=True))) == 3
+    filled.set_read(ids[:1], False)
+    assert filled.counts()["unread"] == 4
+
+
+def test_save_stories_keeps_read_flag_and_first_seen(filled: Store) -> None:
+    s = filled.stories(StoryQuery(search="tidewater"))[0]
+    filled.set_read([s.id])
+    filled.save_stories(s.feed_id, [story(1, "Tidewater updated", "changed", published_at=None)], now=NOW + 500)
+    after = filled.get_story(s.id)
+    assert after.read and after.title == "Tidewater updated"
+    assert after.published_at == s.published_at and after.fetched_at == s.fetched_at
+
+
+def test_flag_unflag_positions_and_move(filled: Store) -> None:
+    ids = filled.story_ids()
+    for sid in ids[:3]:
+        filled.flag(sid, "Top Stories")
+    filled.flag(ids[3], "Startups", blurb="my words", headline="My headline")
+    items = filled.digest_items()
+    top = [i.story.id for i in items if i.section == "Top Stories"]
+    assert top == ids[:3]
+    assert [i.position for i in items if i.section == "Top Stories"] == [0, 1, 2]
+    startup = next(i for i in items if i.section == "Startups")
+    assert (startup.blurb, startup.headline) == ("my words", "My headline")
+    assert filled.counts()["flagged"] == 4
+    assert {s.id for s in filled.stories(StoryQuery(flagged=True))} == set(ids[:4])
+
+    filled.move_item(ids[2], delta=-2)
+    assert [i.story.id for i in filled.digest_items() if i.section == "Top Stories"] == [ids[2], ids[0], ids[1]]
+    filled.move_item(ids[2], delta=+99)  # clamped to the end
+    assert [i.story.id for i in filled.digest_items() if i.section == "Top Stories"] == [ids[0], ids[1], ids[2]]
+    filled.move_item(ids[0], section="Startups")
+    assert [i.story.id for i in filled.digest_items() if i.section == "Startups"] == [ids[3], ids[0]]
+    assert [i.position for i in filled.digest_items() if i.section == "Top Stories"] == [0, 1]
+
+    assert filled.unflag(ids[1]) is True
+    assert filled.unflag(ids[1]) is False
+    assert [i.position for i in filled.digest_items() if i.section == "Top Stories"] == [0]
+    with pytest.raises(NotFoundError):
+        filled.move_item(ids[4], delta=1)
+    with pytest.raises(NotFoundError):
+        filled.flag(999_999, "Top Stories")
+
+
+def test_reflag_updates_without_losing_blurb(filled: Store) -> None:
+    sid = filled.story_ids()[0]
+    filled.flag(sid, "Top Stories", blurb="keep me")
+    filled.flag(sid, "Top Stories", headline="New head")
+    [item] = filled.digest_items()
+    assert (item.blurb, item.headline) == ("keep me", "New head")
+    filled.flag(sid, "Top Stories", blurb="")
+    assert filled.digest_items()[0].blurb is None
+
+
+def test_one_draft_only(filled: Store) -> None:
+    d1 = filled.draft(create=True)
+    d2 = filled.draft(create=True)
+    assert d1 and d2 and d1.id == d2.id and d1.status == "draft"
+
+
+def test_sent_stories_are_remembered(filled: Store) -> None:
+    sid = filled.story_ids()[0]
+    filled.flag(sid, "Top Stories")
+    draft = filled.draft()
+    assert draft is not None
+    filled.mark_sent(draft.id)
+    assert filled.get_story(sid).read
+    assert filled.draft() is None
+    assert filled.get_story(sid).flagged is False  # not in the (new) draft
+    sql = f"SELECT s.id FROM stories s WHERE {filled.sent_story_filter_sql()}"
+    assert sid not in {r[0] for r in filled.db.execute(sql)}
+
+
+def test_second_store_writes_while_the_first_reads(digest_home) -> None:
+    """The TUI reads while cron writes: WAL + busy timeout, never 'database is locked'."""
+    reader = Store(digest_home.db_file)
+    writer = Store(digest_home.db_file)
+    feed = writer.add_feed("https://a.example/")
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        try:
+            for batch in range(150):
+                writer.save_stories(feed.id, [story(batch * 10 + i) for i in range(10)])
+                writer.update_feed(feed.id, last_status="ok", last_fetch_at=time.time())
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            stop.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    reads = 0
+    try:
+        while not stop.is_set() or reads < 5:
+            # a long-ish read transaction, interleaved with writer commits
+            reader.db.execute("BEGIN")
+            n1 = reader.count_stories()
+            reader.stories(StoryQuery(limit=50))
+            reader.stories(StoryQuery(search="story"))
+            n2 = reader.count_stories()
+            reader.db.execute("COMMIT")
+            assert n1 == n2  # a consistent snapshot inside the read transaction
+            reader.set_read(reader.story_ids()[:3])  # and the reader writes too (the TUI marks read)
+            reads += 1
+    finally:
+        t.join()
+    assert not errors, errors
+    assert reader.count_stories() == 1500
+    reader.close()
+    writer.close()
+
+
+def test_two_writers_queue_instead_of_failing(digest_home) -> None:
+    a, b = Store(digest_home.db_file), Store(digest_home.db_file)
+    fa = a.add_feed("https://a.example/")
+    fb = b.add_feed("https://b.example/")
+    errors: list[BaseException] = []
+
+    def run(s: Store, fid: int) -> None:
+        try:
+            for i in range(50):
+                s.save_stories(fid, [story(i)])
+                s.flag(s.stories(StoryQuery(feed_id=fid, limit=1))[0].id, "Top Stories")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(a, fa.id)), threading.Thread(target=run, args=(b, fb.id))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert a.count_stories() == 100
+    a.close()
+    b.close()

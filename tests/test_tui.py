@@ -1,0 +1,522 @@
+"""Pilot tests of the TUI flows: each asserts on the store (the state) and on what the user is told."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from feedserver import Response, simple_rss
+
+from digest.core.config import Config
+from digest.core.models import ParsedStory
+from digest.core.paths import Paths
+from digest.core.store import Store
+from digest.tui.app import DigestApp, make_app
+from digest.tui.htmltext import html_to_markdown
+from digest.tui.widgets.story_list import StoryList
+
+# Thursday 26 Nov 2026 06:00 UTC: after every sample story, so ages read "1d", "3h"...
+FROZEN_NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC).timestamp()
+SIZE = (120, 40)
+
+
+def add_stories(store: Store, feed_title: str, titles: list[str], *, section: str = "Startups",
+                url: str | None = None, start: float = FROZEN_NOW - 3600) -> list[int]:
+    """A feed with one story per title, newest first in the given order; returns the story ids."""
+    feed = store.add_feed(url or f"https://{feed_title.lower().replace(' ', '-')}.example/feed",
+                          title=feed_title, section=section)
+    stories = [
+        ParsedStory(guid=f"{feed_title}-{i}", link=f"https://example.com/{feed.id}/{i}",
+                    canonical_link=f"https://example.com/{feed.id}/{i}", title=t,
+                    summary=f"Summary of {t}.", content=f"<p>Body of <b>{t}</b>.</p>",
+                    published_at=start - i * 60, categories=["News"])
+        for i, t in enumerate(titles)
+    ]
+    store.save_stories(feed.id, stories, now=FROZEN_NOW)
+    ids = store.story_ids()
+    by_title = {s.title: s.id for s in store.stories_by_ids(ids)}
+    return [by_title[t] for t in titles]
+
+
+def new_app(store: Store, paths: Paths, config: Config | None = None, **kw: Any) -> DigestApp:
+    kw.setdefault("now", lambda: FROZEN_NOW)
+    kw.setdefault("open_url", lambda url: True)
+    return make_app(config or Config(), store, paths, **kw)
+
+
+async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.05)
+
+
+def story_list(app: DigestApp) -> StoryList:
+    return app.screen.query_one(StoryList)
+
+
+def notes(app: DigestApp) -> list[str]:
+    return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> StoryList:
+    await wait_for(pilot, lambda: app.screen.query(StoryList) and (
+        story_list(app).ids if count is None else len(story_list(app).ids) == count), what="story list")
+    await pilot.pause(0.1)
+    return story_list(app)
+
+
+# -- first run -----------------------------------------------------------------------------------
+
+
+async def test_first_run_loads_sample_feeds_and_says_so(digest_home: Paths, store: Store) -> None:
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any("sample feeds" in n for n in notes(app)), 20, "sample notice")
+        stories = await list_ready(pilot, app)
+        assert store.feed_count() >= 4
+        assert len(stories.ids) == store.counts()["all"] > 0
+        notice = next(n for n in notes(app) if "sample feeds" in n)
+        assert "digest feeds add URL" in notice and " a" in notice
+        sidebar = app.screen.query_one("#sidebar")
+        keys = sidebar.keys
+        assert keys[:4] == ["all", "unread", "flagged", "trending"]
+        assert any(k and k.startswith("section:") for k in keys) and any(k and k.startswith("feed:") for k in keys)
+
+
+async def test_no_samples_when_feeds_exist(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Mine", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        assert store.feed_count() == 1
+        assert not any("sample" in n for n in notes(app))
+
+
+# -- reading and search ----------------------------------------------------------------------------
+
+
+async def test_move_open_marks_read_and_reader_shows_story(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Wire", ["Alpha launch", "Beta funding", "Gamma hires"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 3)
+        assert stories.ids == ids  # newest first
+        await pilot.press("j", "enter")
+        await pilot.pause(0.2)
+        assert store.get_story(ids[1]).read
+        reader = app.screen.query_one("#reader")
+        assert reader.story.id == ids[1]
+        assert app.screen.focused is reader
+        await pilot.press("tab")  # back to... any pane; u toggles on the list only
+        stories.focus()
+        await pilot.press("u")
+        assert not store.get_story(ids[1]).read
+
+
+async def test_search_as_you_type_and_escape_clears(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Wire", ["Kelp farm opens", "Seaplane startup", "Kelpie robots", "Ferry news"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 4)
+        await pilot.press("slash", "k", "e", "l")
+        await wait_for(pilot, lambda: len(stories.ids) == 2, what="prefix search")
+        assert stories.ids == [ids[0], ids[2]]
+        await pilot.press("p", "i", "e")
+        await wait_for(pilot, lambda: stories.ids == [ids[2]], what="narrower search")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(stories.ids) == 4, what="cleared search")
+        assert not app.screen.query_one("#search").display
+        # a search with FTS syntax characters does not raise
+        await pilot.press("slash", *'"(*', "enter")
+        await pilot.pause(0.4)
+        assert stories.ids == []
+        assert "No story matches" in stories.empty_text
+
+
+async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, store: Store) -> None:
+    a = add_stories(store, "Alpha", ["A1", "A2"])
+    add_stories(store, "Beta", ["B1"], section="Engineering")
+    store.update_feed(store.get_story(a[0]).feed_id, consecutive_failures=2, last_status="error",
+                      last_error="HTTP 500 Internal Server Error")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        sidebar = app.screen.query_one("#sidebar")
+        sidebar.select_key(f"feed:{store.get_story(a[0]).feed_id}")
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 2, what="feed filter")
+        assert any("HTTP 500" in n for n in notes(app))
+        assert "HTTP 500" in str(app.screen.query_one("#status").render())
+
+
+# -- flag, arrange, build --------------------------------------------------------------------------
+
+
+async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
+    titles = ["First story", "Second story", "Third story"]
+    ids = add_stories(store, "Ledger", titles, section="Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        for _ in titles:
+            await pilot.press("f")
+            await pilot.pause(0.1)
+            # the modal offers the feed's section first
+            assert app.screen.default == "Startups"
+            await pilot.press("enter")
+            await pilot.pause(0.1)
+            await pilot.press("j")
+        assert store.counts()["flagged"] == 3
+        assert all(story_list(app).row(i).flagged for i in range(3))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        screen = app.screen
+        await pilot.pause(0.1)
+        assert screen.current_story_id == ids[0]
+        # Third story to the top: select it, move it up twice
+        await pilot.press("down", "down")
+        assert screen.current_story_id == ids[2]
+        await pilot.press("K", "K")
+        order = [i.story.id for i in store.digest_items()]
+        assert order == [ids[2], ids[0], ids[1]]
+        # and one to another section and back, with the keys
+        await pilot.press("right_square_bracket")
+        assert store.get_story(ids[2]).draft_section == "Engineering"
+        await pilot.press("left_square_bracket")
+        assert store.get_story(ids[2]).draft_section == "Startups"
+        await pilot.press("K", "K")  # it went to the end of Startups; back to the top
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.last_build is not None, 20, "build")
+        result = screen.last_build
+        for path in (result.html_path, result.text_path, result.eml_path):
+            assert Path(path).exists()
+        text = Path(result.text_path).read_text()
+        positions = [text.index(titles[i]) for i in (2, 0, 1)]
+        assert positions == sorted(positions)
+        html = Path(result.html_path).read_text()
+        assert html.index(titles[2]) < html.index(titles[0]) < html.index(titles[1])
+        assert str(result.html_path) in str(screen.query_one("#draft-info").render())
+        await pilot.press("p")
+        await pilot.pause(0.1)
+
+
+async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await pilot.press("down")
+        assert app.screen.current_story_id == ids[1]
+        await pilot.click("#btn-up")
+        assert [i.story.id for i in store.digest_items()] == [ids[1], ids[0]]
+        await pilot.click("#btn-remove")
+        assert [i.story.id for i in store.digest_items()] == [ids[0]]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        sidebar = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: "Flagged (1)" in sidebar.label_of("flagged"))
+
+
+async def test_edit_blurb_and_headline(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["Plain title"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        await pilot.press(*"Better title")
+        await pilot.press("enter")  # to the blurb
+        await pilot.press(*"Why it matters.")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        s = store.get_story(ids[0])
+        assert (s.flagged, s.headline, s.blurb) == (True, "Better title", "Why it matters.")
+        assert s.draft_section == "Startups"
+        assert story_list(app).row(0).headline == "Better title"
+
+
+async def test_send_without_smtp_says_what_is_missing(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One"])
+    store.flag(ids[0], "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any("not set up" in n for n in notes(app)), what="smtp notice")
+        assert type(app.screen).__name__ == "DigestScreen"  # no confirmation modal
+
+
+# -- feeds -----------------------------------------------------------------------------------------
+
+
+async def test_add_bad_feed_url_changes_nothing(digest_home: Paths, store: Store, feed_server: Any) -> None:
+    add_stories(store, "Existing", ["Kept"])
+    feed_server.route("/missing.xml", Response(404, body=b"not here"))
+    feed_server.route("/page.html", Response(200, {"Content-Type": "text/html"}, b"<html><body>hi</body></html>"))
+    before = (store.feed_count(), store.counts())
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        modal = app.screen
+        await pilot.press(*"not a url", "enter")
+        assert "not a URL" in str(modal.query_one("#error").render())
+        for bad in ("/missing.xml", "/page.html"):
+            modal.query_one("#url").value = feed_server.url(bad)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "✗" in str(modal.query_one("#error").render()), what="add error")
+            error = str(modal.query_one("#error").render())
+            assert "127.0.0.1" in error, error
+            assert app.screen is modal  # still open for another try
+            modal.query_one("#error").update("")
+        await pilot.press("escape")
+        assert (store.feed_count(), store.counts()) == before
+
+
+async def test_add_good_feed(digest_home: Paths, store: Store, feed_server: Any) -> None:
+    add_stories(store, "Existing", ["Kept"])
+    feed_server.feed("/good.xml", simple_rss("good"))
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        app.screen.query_one("#url").value = feed_server.url("/good.xml")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.feed_count() == 2, what="feed added")
+        await wait_for(pilot, lambda: any("Added" in n for n in notes(app)), what="added notice")
+
+
+async def test_refresh_with_failing_feed(digest_home: Paths, store: Store, feed_server: Any) -> None:
+    feed_server.feed("/good.xml", simple_rss("good", 3))
+    feed_server.route("/bad.xml", Response(500, body=b"boom"))
+    store.add_feed(feed_server.url("/good.xml"), title="Good Feed", section="Startups")
+    store.add_feed(feed_server.url("/bad.xml"), title="Broken Feed", section="Startups")
+    app = new_app(store, digest_home, config=Config())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query(StoryList), what="main screen")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.last_refresh_report is not None, 30, "refresh")
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 3, what="list updated")
+        failed = [n for n in notes(app) if "Broken Feed" in n]
+        assert failed and "500" in failed[0]
+        assert store.feed_by_url(feed_server.url("/bad.xml")).consecutive_failures == 1
+        assert not app.refreshing
+        assert not app.screen.query_one("#refresh-bar").has_class("-active")
+        bad_id = store.feed_by_url(feed_server.url("/bad.xml")).id
+        sidebar = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: sidebar.label_of(f"feed:{bad_id}").startswith("! "), what="failure mark")
+
+
+async def test_feeds_screen_change_section_and_remove(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Alpha", ["A1"])
+    add_stories(store, "Beta", ["B1", "B2"], section="Jobs")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen" and app.screen.feeds)
+        screen = app.screen
+        assert [f.title for f in screen.feeds] == ["Beta", "Alpha"]  # by section name: Jobs < Startups
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        await pilot.press("home", "enter")  # first section: Top Stories
+        await wait_for(pilot, lambda: store.feed_by_url("https://beta.example/feed").section == "Top Stories")
+        await pilot.pause(0.2)
+        beta_row = next(i for i, f in enumerate(screen.feeds) if f.title == "Beta")
+        screen.query_one("#feeds-table").move_cursor(row=beta_row)
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: store.feed_count() == 1)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 1, what="list after removal")
+
+
+async def test_export_and_import_opml(digest_home: Paths, store: Store, tmp_path: Path) -> None:
+    add_stories(store, "Alpha", ["A1"])
+    target = tmp_path / "out.opml"
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen")
+        await pilot.press("E")
+        await pilot.pause(0.1)
+        app.screen.query_one("#value").value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, target.exists, what="export")
+        assert "alpha.example" in target.read_text()
+        store.remove_feed(store.list_feeds()[0].id)
+        await pilot.press("i")
+        await pilot.pause(0.1)
+        app.screen.query_one("#value").value = str(target)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.feed_count() == 1, what="import")
+
+
+# -- state survives, keys remap, palette ----------------------------------------------------------
+
+
+async def test_quit_and_reopen_keeps_flags(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["Keep me", "Not me"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert app.return_code == 0  # q quit the app
+    store.close()
+    reopened = Store(digest_home.db_file)
+    try:
+        app2 = new_app(reopened, digest_home)
+        async with app2.run_test(size=SIZE) as pilot:
+            stories = await list_ready(pilot, app2, 2)
+            assert stories.row(0).flagged and not stories.row(1).flagged
+            assert reopened.get_story(ids[0]).draft_section == "Startups"
+    finally:
+        reopened.close()
+
+
+async def test_keys_remapped_from_config(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One"])
+    config = Config(keys={"flag": "x", "digest": "ctrl+d"})
+    app = new_app(store, digest_home, config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        assert type(app.screen).__name__ == "MainScreen"  # f no longer flags
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert store.get_story(ids[0]).flagged
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+
+
+async def test_check_action_hides_story_actions_on_empty_list(digest_home: Paths, store: Store) -> None:
+    store.add_feed("https://empty.example/feed", title="Empty")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query(StoryList) and story_list(app).empty_text != "Loading…")
+        actions = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert "flag" not in actions and "edit" not in actions and "open_link" not in actions
+        assert "refresh_all" in actions and "digest" in actions
+
+
+async def test_command_palette_offers_screen_actions(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Ledger", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Feeds")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen", what="feeds via palette")
+
+
+async def test_help_lists_keys_with_ids(digest_home: Paths, store: Store) -> None:
+    app = new_app(store, digest_home, config=Config(keys={"flag": "x"}), load_samples_when_empty=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = app.screen._text()
+        flag_line = next(line for line in text.splitlines() if line.rstrip().endswith(" flag"))
+        assert flag_line.split()[0] == "x"  # the remapped key
+        assert "digest.build" in text and "feeds.import" in text
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "MainScreen"
+
+
+async def test_narrow_terminal_keeps_all_panes(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Ledger", ["A rather long headline that will need to be cut somewhere"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 1)
+        for sel in ("#sidebar", "#stories", "#reader"):
+            assert app.screen.query_one(sel).region.width >= 18, sel
+        assert app.screen.has_class("-narrow")
+
+
+# -- HTML -> Markdown ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    ("<p>Hello <b>world</b>.</p><p>Two</p>", "Hello **world**.\n\nTwo"),
+    ('<p>A <a href="https://x.example/">link</a></p>', "A [link](https://x.example/)"),
+    ('<a href="javascript:alert(1)">bad</a>', "bad"),
+    ("<ul><li>one</li><li>two</li></ul>", "- one\n- two"),
+    ("<ol><li>one</li><li>two</li></ol>", "1. one\n2. two"),
+    ("<blockquote><p>quoted</p></blockquote>", "> quoted"),
+    ("<h2>Head</h2><p>x</p>", "## Head\n\nx"),
+    ("plain *text*\n\nsecond", "plain \\*text\\*\n\nsecond"),
+    ("", ""),
+])
+def test_html_to_markdown(html: str, expected: str) -> None:
+    assert html_to_markdown(html) == expected
+
+
+def test_tui_id_queries_match_the_store(store: Store) -> None:
+    """digest.tui.queries.story_ids is an optimised Store.story_ids: same rows, same order."""
+    from digest.core.store import StoryQuery
+    from digest.tui.queries import story_ids
+
+    a = add_stories(store, "Alpha", ["kelp farm", "ferry kelp", "other news"], section="Startups")
+    add_stories(store, "Beta", ["kelp jobs", "more jobs"], section="Jobs", start=FROZEN_NOW - 30)
+    store.set_read(a[:1], True)
+    store.flag(a[1], "Startups")
+    feed_id = store.get_story(a[0]).feed_id
+    for q in (StoryQuery(), StoryQuery(unread=True), StoryQuery(flagged=True), StoryQuery(section="jobs"),
+              StoryQuery(feed_id=feed_id), StoryQuery(search="kel"), StoryQuery(search="kelp", section="Startups"),
+              StoryQuery(search="zzz"), StoryQuery(since=FROZEN_NOW - 3600 - 61)):
+        expected = store.story_ids(q)
+        assert story_ids(store, q) == expected, q
+        assert story_ids(store, q, limit=2) == expected[:2], q
+
+
+async def test_trending_shows_stories_carried_by_several_feeds(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Alpha", ["Big news from the port", "Alpha only"])
+    add_stories(store, "Beta", ["Big news from the port", "Beta only"], section="Engineering")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 4)
+        app.screen.query_one("#sidebar").select_key("trending")
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 1, what="trending")
+        assert story_list(app).row(0).title == "Big news from the port"
+
+
+async def test_splitter_drag_resizes_the_sidebar(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Alpha", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        sidebar = app.screen.query_one("#sidebar")
+        before = sidebar.region.width
+        await pilot.mouse_down("#split-left")
+        await pilot.hover("#split-left", offset=(10, 5))
+        await pilot.mouse_up("#split-left", offset=(10, 5))
+        await pilot.pause(0.1)
+        assert sidebar.region.width > before

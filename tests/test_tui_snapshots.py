@@ -1,0 +1,101 @@
+"""Snapshots of the main, digest, feeds and help screens at 80x24 and 120x40 (pytest-textual-snapshot).
+
+Time is frozen: the app's clock is injected, the sample feeds' fetch times are pinned, and the preview is
+dated by the same clock. Update after a reviewed change with `pytest tests/test_tui_snapshots.py
+--snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from test_tui import FROZEN_NOW, new_app, wait_for
+
+from digest.core.config import Config
+from digest.core.paths import Paths
+from digest.core.store import Store
+from digest.tui.widgets.story_list import StoryList
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def _preview_with_clock(store: Store, config: Config, paths: Paths, *, theme: str | None = None,
+                        now: datetime | None = None) -> str:
+    """preview_text with the frozen clock (the core's preview_text takes no clock yet)."""
+    from digest.core.render import render_text
+
+    draft = store.draft()
+    if draft is None or not store.digest_items(draft.id):
+        return ""
+    return render_text(store, config, paths, draft, theme=theme, now=now or datetime.fromtimestamp(FROZEN_NOW, UTC))
+
+
+@pytest.fixture
+def sample_store(digest_home: Paths, store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
+    import digest.core.build
+    from digest.core.feeds import load_sample_feeds
+
+    monkeypatch.setattr(digest.core.build, "preview_text", _preview_with_clock)
+    load_sample_feeds(store, Config())
+    for feed in store.list_feeds():
+        # pinned times, and no checkout path on screen (the sample feeds are local files)
+        store.update_feed(feed.id, last_success_at=FROZEN_NOW - 1800, last_fetch_at=FROZEN_NOW - 1800,
+                          url=f"https://samples.invalid/{feed.url.rsplit('/', 1)[-1]}")
+    ids = store.story_ids()
+    store.set_read(ids[3:6], True)
+    store.flag(ids[0], "Top Stories", blurb="The one to read today.")
+    store.flag(ids[2], "Startups")
+    store.flag(ids[4], "Startups", headline="A sharper headline")
+    return store
+
+
+def _app(store: Store, paths: Paths) -> Any:
+    return new_app(store, paths, config=Config())
+
+
+async def _main_ready(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.screen.query(StoryList) and app.screen.query_one(StoryList).ids)
+    await wait_for(pilot, lambda: app.screen.query_one("#reader").story is not None, what="reader")
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_main_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=_main_ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_digest_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _main_ready(pilot)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DigestScreen")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#preview").text, what="preview")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_feeds_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _main_ready(pilot)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FeedsScreen" and pilot.app.screen.feeds)
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_help_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _main_ready(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
