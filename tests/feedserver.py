@@ -29,6 +29,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]  # lower-case names
+    client: tuple[str, int] = ("", 0)  # the client's address: one port per TCP connection (keep-alive checks)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -57,7 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path = self.path
-        req = Request(self.command, path, {k.lower(): v for k, v in self.headers.items()})
+        req = Request(self.command, path, {k.lower(): v for k, v in self.headers.items()},
+                      tuple(self.client_address[:2]))  # type: ignore[arg-type]
         owner = self.server.owner
         with owner.lock:
             owner.requests.append(req)

@@ -115,7 +115,7 @@ def load_golden(store: Store, cfg: Config) -> None:
     cfg.newsletter.sponsor_name = "Harborview Cloud"
     cfg.newsletter.sponsor_url = "https://harborview.example.com/?ref=digest"
     cfg.newsletter.sponsor_text = "Managed Postgres for small teams, with backups you never think about."
-    load_sample_feeds(store, cfg)
+    load_sample_feeds(store, cfg, now=NOW_TS)
     for prefix, section, headline, blurb in GOLDEN_FLAGS:
         store.flag(story_id(store, title_prefix=prefix), section, headline=headline, blurb=blurb)
 

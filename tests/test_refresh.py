@@ -695,3 +695,14 @@ def test_a_gone_feed_that_comes_back_is_enabled_again(case: Case) -> None:
     case.server.feed("/case.xml", simple_rss("case", 4))
     report = case.refresh()
     assert case.result(report).status == "ok" and case.result(report).new == 1
+
+
+def test_connections_are_reused(store: Store, feed_server: FeedServer) -> None:
+    """Keep-alive: ten feeds on one host over at most per_host connections, not ten handshakes."""
+    for i in range(10):
+        feed_server.feed(f"/c{i}.xml", simple_rss(f"c{i}", 1))
+        store.add_feed(feed_server.url(f"/c{i}.xml"))
+    report = refresh(store, cfg(per_host=2))
+    assert report.ok == 10
+    ports = {r.client[1] for r in feed_server.requests}
+    assert 1 <= len(ports) <= 2

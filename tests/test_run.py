@@ -300,3 +300,28 @@ def test_quiet_run_still_reports_unknown_recipients(store: Store, digest_home: P
     assert resend.returncode == 0, resend.stderr
     assert len(rec.by_rcpt()[to[1]]) == 2
     assert mail.deliveries(store, 1)[1]["status"] == "sent"
+
+
+def test_sigterm_finishes_the_message_in_flight_and_leaves_the_rest_queued(store: Store, digest_home: Paths,
+                                                                            tmp_path: Path) -> None:
+    """systemd stops a unit with SIGTERM: no recipient is left unknown, the rest go out on the next run."""
+    import signal
+
+    make_draft(store, 1)
+    to = recipients(5)
+    rec = Recorder(hold_data_for=to[1])
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        proc = start_run(tmp_path)
+        assert wait_for(rec.held.is_set, 60)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        rec.release.set()
+        raw_out, raw_err = proc.communicate(timeout=60)
+        out, err = raw_out.decode(), raw_err.decode()
+        assert proc.returncode == 1 and out.startswith("deliver: ") and "stopped" in out, (out, err)
+        rows = {r["recipient"]: r["status"] for r in mail.deliveries(store, 1)}
+        assert [rows[a] for a in to] == ["sent", "sent", "queued", "queued", "queued"]
+        code, out, err = digest_run(tmp_path)
+    assert code == 0 and out.startswith("resumed digest #1"), (out, err)
+    assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)

@@ -152,7 +152,7 @@ async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, sto
         sidebar.select_key(f"feed:{store.get_story(a[0]).feed_id}")
         await wait_for(pilot, lambda: len(story_list(app).ids) == 2, what="feed filter")
         assert any("HTTP 500" in n for n in notes(app))
-        assert "HTTP 500" in str(app.screen.query_one("#status").render())
+        assert "HTTP 500" in app.screen.query_one("#status").markup
 
 
 # -- flag, arrange, build --------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def sample_store(digest_home: Paths, store: Store, monkeypatch: pytest.MonkeyPat
     from digest.core.feeds import load_sample_feeds
 
     monkeypatch.setattr(digest.core.build, "preview_text", _preview_with_clock)
-    load_sample_feeds(store, Config())
+    load_sample_feeds(store, Config(), now=FROZEN_NOW)
     for feed in store.list_feeds():
         # pinned times, and no checkout path on screen (the sample feeds are local files)
         store.update_feed(feed.id, last_success_at=FROZEN_NOW - 1800, last_fetch_at=FROZEN_NOW - 1800,

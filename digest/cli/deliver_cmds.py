@@ -60,6 +60,7 @@ def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core import mail
     from digest.core.lock import LockHeld
     from digest.core.logsetup import setup_logging
+    from digest.core.run import graceful_stop
 
     setup_logging(ctx.paths)  # every delivery attempt is in the log file, as for `digest run`
 
@@ -72,8 +73,10 @@ def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
         print(f"\r{done}/{total} {status:<8} {recipient[:60]:<60}", end="", file=ctx.stderr, flush=True)
 
     try:
-        report = mail.send_digest(ctx.store, ctx.config, ctx.paths, dry_run=args.dry_run, to=to,
-                                  force_unknown=args.force_unknown, on_progress=progress if show else None)
+        with graceful_stop() as stop:
+            report = mail.send_digest(ctx.store, ctx.config, ctx.paths, dry_run=args.dry_run, to=to,
+                                      force_unknown=args.force_unknown, on_progress=progress if show else None,
+                                      stop=stop)
     except mail.MailConfigError as e:
         raise CommandError(f"cannot send: {e}", ExitCode.USAGE) from None
     except mail.NothingToSend as e:

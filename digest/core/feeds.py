@@ -134,8 +134,25 @@ def export_opml(store: Store) -> str:
     return write_opml(store.list_feeds())
 
 
-def load_sample_feeds(store: Store, config: Config) -> tuple[list[Feed], RefreshReport]:
-    """First run: the feeds in sample_feeds/ (local files, no network) into the store, refreshed."""
+# The newest sample story is placed this long before "now" when the samples are loaded.
+SAMPLE_AGE_S = 3600.0
+
+
+def load_sample_feeds(store: Store, config: Config, *, now: float | None = None) -> tuple[list[Feed], RefreshReport]:
+    """First run: the feeds in sample_feeds/ (local files, no network) into the store, refreshed.
+
+    The sample stories are dated November 2026; their dates are moved forward together so the newest
+    is an hour old. Otherwise, months later, the demo would have nothing "new", no Trending (a 7-day
+    window) and nothing for the automatic rules to pick."""
+    now = time.time() if now is None else now
     added, _ = import_opml(store, sample_feeds_dir() / "feeds.opml")
-    report = refresh(store, config, [f.id for f in added])
+    ids = [f.id for f in added]
+    report = refresh(store, config, ids, now=now)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        newest = store.db.execute(f"SELECT max(published_at) FROM stories WHERE feed_id IN ({marks})", ids).fetchone()[0]
+        if newest is not None and newest < now - SAMPLE_AGE_S:
+            with store.tx() as db:
+                db.execute(f"UPDATE stories SET published_at = published_at + ? WHERE feed_id IN ({marks})",
+                           (now - SAMPLE_AGE_S - newest, *ids))
     return added, report

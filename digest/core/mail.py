@@ -24,6 +24,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -462,12 +463,15 @@ def send_digest(
     force_unknown: bool = False,
     retry_delays: Sequence[float] | None = None,
     now: float | None = None,
+    stop: threading.Event | None = None,
 ) -> SendReport:
     """Deliver the issue: finish the one an earlier run froze, else freeze the draft (flags made from now
     on go into a new draft), render and archive it, send one message per recipient, then mark it sent.
 
     dry_run writes the per-recipient messages into the archive instead; `to` sends a proof of the
-    current draft to those addresses only, recording nothing and freezing nothing."""
+    current draft to those addresses only, recording nothing and freezing nothing. Setting `stop` (SIGTERM,
+    a Cancel button) lets the message in flight finish and leaves the rest queued for the next run.
+    Raises MailConfigError, NothingToSend, or LockHeld while another process is delivering."""
     from digest.core import archive  # deferred: rendering pulls in Jinja2
 
     delays = RETRY_DELAYS if retry_delays is None else tuple(retry_delays)
@@ -492,19 +496,19 @@ def send_digest(
         rows = [{"recipient": r, "status": "queued",
                  "message_id": make_message_id(config.newsletter.from_, f"proof{issue.number}")}
                 for r in recipients]
-        _deliver(None, None, config, password, base, rows, report, on_progress, delays)
+        _deliver(None, None, config, password, base, rows, report, on_progress, delays, stop=stop)
         return report
 
     password = _ready(config, need_recipients=True)
     with RunLock(paths.lock_file):  # raises LockHeld (exit 75) while another process delivers
-        report = _send_issue(store, config, paths, password, on_progress, delays, force_unknown, now)
+        report = _send_issue(store, config, paths, password, on_progress, delays, force_unknown, now, stop)
     log.info("%s", report.summary_line())
     return report
 
 
 def _send_issue(store: Store, config: Config, paths: Paths, password: str | None,
                 on_progress: ProgressFn | None, delays: Sequence[float], force_unknown: bool,
-                now: float | None) -> SendReport:
+                now: float | None, stop: threading.Event | None) -> SendReport:
     from digest.core import archive
 
     if force_unknown:
@@ -531,7 +535,7 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
     base = _base_message(config, issue.subject, issue.html, issue.text, issue.number)
     try:
         _deliver(store, issue.digest_id, config, password, base, todo, report, on_progress, delays,
-                 done_before=len(rows) - len(todo), force_unknown=force_unknown)
+                 done_before=len(rows) - len(todo), force_unknown=force_unknown, stop=stop)
     finally:
         archive.update_manifest(store, paths, issue.digest_id)
     if not report.failed:
@@ -608,7 +612,8 @@ def _personalise(base: _Template, recipient: str, message_id: str) -> bytes:
 
 def _deliver(store: Store | None, digest_id: int | None, config: Config, password: str | None, base: _Template,
              rows: list[dict[str, Any]], report: SendReport, on_progress: ProgressFn | None,
-             delays: Sequence[float], *, done_before: int = 0, force_unknown: bool = False) -> None:
+             delays: Sequence[float], *, done_before: int = 0, force_unknown: bool = False,
+             stop: threading.Event | None = None) -> None:
     sender = parseaddr(config.newsletter.from_)[1]
     conn = _Connection(config.smtp, password)
     rate = config.smtp.rate_per_s
@@ -624,6 +629,12 @@ def _deliver(store: Store | None, digest_id: int | None, config: Config, passwor
 
     try:
         for i, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                for rest in rows[i:]:
+                    record(rest["recipient"], "queued", "not sent: stopped before its turn")
+                    report.failed[rest["recipient"]] = "not sent: stopped (the next run sends it)"
+                log.warning("stopped on request; %d recipient(s) left queued", len(rows) - i)
+                return
             recipient = row["recipient"]
             rcpt = parseaddr(recipient)[1]
             data = _personalise(base, recipient, row["message_id"])

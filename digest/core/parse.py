@@ -325,9 +325,10 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
                 link = safe_link(candidate["href"], base)
                 break
     title = html_to_text(e.get("title", ""))[:500] or "(untitled)"
-    # asked for by name only when present: feedparser otherwise maps published to updated with a warning
-    published = _sane_ts(_struct_ts(e["published_parsed"] if "published_parsed" in e.keys() else None)
-                         or _struct_ts(e.get("updated_parsed")), now)
+    # read only when present: feedparser otherwise maps one date to the other, with a DeprecationWarning
+    keys = e.keys()
+    published = _sane_ts(_struct_ts(e["published_parsed"] if "published_parsed" in keys else None)
+                         or _struct_ts(e["updated_parsed"] if "updated_parsed" in keys else None), now)
     description = e.get("summary", "") or ""
     content_html = ""
     contents = e.get("content") or []

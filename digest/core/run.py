@@ -12,9 +12,13 @@ Exit codes (DESIGN.md): 0 sent or written, 1 a step failed (the line names it), 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 import traceback
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from digest.core.config import Config, ConfigError, load_config
 from digest.core.lock import LockHeld, RunLock
@@ -45,11 +49,35 @@ def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: f
     except OSError as e:
         return _done(log, FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
     try:
-        code, line = _pipeline(paths, config, log, now)
+        with graceful_stop() as stop:
+            code, line = _pipeline(paths, config, log, now, stop)
     finally:
         lock.release()
     log.debug("run took %.1f s", time.monotonic() - started)
     return _done(log, code, line)
+
+
+@contextmanager
+def graceful_stop() -> Iterator[threading.Event]:
+    """SIGTERM (systemd stopping the unit) or a first Ctrl-C sets the event: the message in flight finishes
+    and the rest stay queued for the next run, so stopping creates no unknown recipient. A second signal
+    stops at once. Only the main thread may set handlers; elsewhere the event is just returned."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
@@ -57,7 +85,8 @@ def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
     return code, line
 
 
-def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None) -> tuple[int, str]:
+def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
+              stop: threading.Event) -> tuple[int, str]:
     from digest.core import archive, mail
     from digest.core.store import Store, StoreError
 
@@ -80,7 +109,7 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         if pending is not None:
             log.info("digest #%d is frozen but not finished: delivering it before anything new", pending.number)
             step = "deliver"
-            return _deliver(store, config, paths, log, smtp_on, now, resumed=True)
+            return _deliver(store, config, paths, log, smtp_on, now, stop, resumed=True)
 
         step = "refresh"
         from digest.core.refresh import refresh
@@ -106,7 +135,7 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
             log.info("picked %d stories by the [select] rules", added)
 
         step = "build and deliver" if smtp_on else "build"
-        return _deliver(store, config, paths, log, smtp_on, now, resumed=False)
+        return _deliver(store, config, paths, log, smtp_on, now, stop, resumed=False)
     except mail.MailConfigError as e:
         return CONFIG, f"config error: {e}"
     except mail.NothingToSend as e:
@@ -119,14 +148,14 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
 
 
 def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, smtp_on: bool,
-             now: float | None, *, resumed: bool) -> tuple[int, str]:
+             now: float | None, stop: threading.Event, *, resumed: bool) -> tuple[int, str]:
     from digest.core import archive, mail
 
     if not smtp_on:
         issue = archive.issue_files_only(store, config, paths, now=now)
         return OK, (f"digest #{issue.number} written to {issue.dir} ({issue.story_count} stories; "
                     "no [smtp] host configured, nothing sent)")
-    report = mail.send_digest(store, config, paths, now=now)
+    report = mail.send_digest(store, config, paths, now=now, stop=stop)
     line = report.summary_line()
     if resumed:
         line = "resumed " + line

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError, StoryQuery
 from digest.tui.queries import list_rows, story_ids
@@ -22,6 +22,7 @@ from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
 from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
 from digest.tui.widgets.splitter import Splitter
+from digest.tui.widgets.status_line import StatusLine
 from digest.tui.widgets.story_list import StoryList
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="middle"):
                 yield Input(placeholder="Search (Esc clears)", id="search")
                 yield StoryList(self._fetch_rows, self.dapp.now, id="stories")
-                yield Static("", id="status", markup=True)
+                yield StatusLine(id="status")
             yield Splitter("#reader", "right", id="split-right")
             yield Reader(id="reader")
         yield RefreshBar(id="refresh-bar")
@@ -243,7 +244,7 @@ class MainScreen(Screen[None]):
                         f"{escape(feed.last_error or feed.last_status)}")
         n = len(stories.ids)
         search = f" · search “{escape(self.search_text)}”" if self.search_text else ""
-        self.query_one("#status", Static).update(f"[dim]{escape(label)}{search} · {n:,} stories[/]{text}")
+        self.query_one("#status", StatusLine).set(f"[dim]{escape(label)}{search} · {n:,} stories[/]{text}")
 
     # -- events from the children ------------------------------------------------------------------
 

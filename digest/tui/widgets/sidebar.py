@@ -83,6 +83,7 @@ class Sidebar(ScrollView, can_focus=True):
         self.feeds: dict[int, Feed] = {}
         self.entries: list[Entry] = [Entry("all", "All")]
         self._data: tuple[Any, ...] | None = None
+        self._style_cache: dict[bool, dict[str, Style]] = {}
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -110,7 +111,8 @@ class Sidebar(ScrollView, can_focus=True):
             for f in members:
                 entries.append(Entry(f"feed:{f.id}", f.name, f.unread_count, "feed", f.failing))
         self.entries = entries
-        self.virtual_size = Size(0, len(entries))
+        if self.virtual_size.height != len(entries):
+            self.virtual_size = Size(0, len(entries))
         keys = self.keys
         if current in keys:
             self.cursor = keys.index(current)
@@ -145,6 +147,18 @@ class Sidebar(ScrollView, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self.virtual_size = Size(0, len(self.entries))
 
+    def _styles(self) -> dict[str, Style]:
+        key = self.has_focus
+        cached = self._style_cache.get(key)
+        if cached is None:
+            cached = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+            self._style_cache[key] = cached
+        return cached
+
+    def notify_style_update(self) -> None:
+        self._style_cache.clear()
+        super().notify_style_update()
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
@@ -152,20 +166,19 @@ class Sidebar(ScrollView, can_focus=True):
         if not 0 <= index < len(self.entries):
             return Strip.blank(width, base)
         e = self.entries[index]
+        st = self._styles()
         if e.kind == "separator":
-            style = base + self.get_component_rich_style("sidebar--separator")
-            return Strip([Segment("─" * width, style)], width)
-        cur = self.get_component_rich_style("sidebar--cursor") if index == self.cursor else Style()
-        count_style = base + self.get_component_rich_style("sidebar--count") + cur
-        name_style = base + (self.get_component_rich_style("sidebar--section") if e.kind == "section" else Style())
-        name_style += cur
+            return Strip([Segment("─" * width, base + st["sidebar--separator"])], width)
+        cur = st["sidebar--cursor"] if index == self.cursor else Style()
+        count_style = base + st["sidebar--count"] + cur
+        name_style = base + (st["sidebar--section"] if e.kind == "section" else Style()) + cur
         indent = "  " if e.kind == "feed" else ""
         mark = "! " if e.failing else ""
         number = f"{e.count:,}" if e.count else ""
         room = max(1, width - 1 - len(indent) - len(mark) - (len(number) + 1 if number else 0))
         segments = [Segment(" " + indent, base + cur)]
         if mark:
-            segments.append(Segment(mark, base + self.get_component_rich_style("sidebar--failing") + cur))
+            segments.append(Segment(mark, base + st["sidebar--failing"] + cur))
         segments.append(Segment(_fit(e.label, room), name_style))
         if number:
             segments.append(Segment(" " + number, count_style))
