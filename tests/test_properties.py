@@ -26,9 +26,12 @@ def parse_or_parse_error(data: bytes, content_type: str = "") -> None:
         feed = parse_feed(data, "https://feed.example/rss", content_type, now=NOW)
     except ParseError:
         return
-    for s in feed.stories:  # whatever is read is well-formed
+    feed.title.encode("utf-8")
+    for s in feed.stories:  # whatever is read is well-formed, and storable (UTF-8: no lone surrogates)
         assert isinstance(s.guid, str) and s.guid
         assert isinstance(s.title, str)
+        for text in (s.guid, s.title, s.link, s.canonical_link, s.author, s.summary, s.content, *s.categories):
+            text.encode("utf-8")
         assert s.published_at is None or isinstance(s.published_at, float)
         assert "<script" not in s.content.lower()
 
@@ -36,6 +39,7 @@ def parse_or_parse_error(data: bytes, content_type: str = "") -> None:
 @FAST
 @given(st.binary(max_size=2000))
 @example(b"{")
+@example(b'{"version": "https://jsonfeed.org/version/1", "items": [{"id": "\\ud800", "title": "\\udfff"}]}')
 @example(b"<?xml version='1.0'?><rss version='2.0'><channel><item><pubDate>\xff</pubDate></item></channel></rss>")
 def test_random_bytes_only_raise_parse_error(data: bytes) -> None:
     parse_or_parse_error(data)

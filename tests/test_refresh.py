@@ -706,3 +706,39 @@ def test_connections_are_reused(store: Store, feed_server: FeedServer) -> None:
     assert report.ok == 10
     ports = {r.client[1] for r in feed_server.requests}
     assert 1 <= len(ports) <= 2
+
+
+LONE_SURROGATES_JSON = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "S\\ud800", "items": ['
+                        b'{"id": "1\\ud800", "title": "bad \\udc00 title", "tags": ["t\\ud800"],'
+                        b' "url": "https://s.example/a"}]}')
+
+
+def test_lone_surrogates_in_a_json_feed(case: Case) -> None:
+    """json.loads turns a lone "\\ud800" escape into a surrogate, which UTF-8 (SQLite) cannot encode.
+    bug: save_stories raises UnicodeEncodeError, which escapes ingest_job and ends the whole refresh."""
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/feed+json"}, LONE_SURROGATES_JSON))
+    report = case.refresh()
+    assert case.result(report).status == "ok", case.result(report).error
+    [story] = case.stories()
+    story.title.encode("utf-8")
+    assert story.title.startswith("bad ") and story.title.endswith(" title")
+
+
+def test_bad_character_references_in_xml_cost_at_most_that_feed(case: Case) -> None:
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x&#xD800;</title>'
+            b"<item><guid>a</guid><title>t&#xDFFF;</title></item><item><guid>b</guid><title>fine</title></item>"
+            b"</channel></rss>")
+    case.server.route("/case.xml", Response(200, {"Content-Type": "application/rss+xml"}, body))
+    report = case.refresh()
+    assert case.result(report).status in ("ok", "error")
+    for s in case.stories():
+        s.title.encode("utf-8")
+
+
+def test_configured_user_agent_is_sent(case: Case) -> None:
+    """config.refresh.user_agent is accepted by the config; a value there must reach the servers.
+    bug: nothing reads it (make_client always sends the built-in USER_AGENT)."""
+    case.server.feed("/case.xml", simple_rss("case"))
+    case.refresh(cfg(user_agent="SeattleDigest/2.0 (+https://digest.example/bot)"))
+    assert case.server.requests_for("/case.xml")[0].header("User-Agent") == \
+        "SeattleDigest/2.0 (+https://digest.example/bot)"

@@ -106,7 +106,8 @@ def parse_since(value: str, now: float | None = None) -> float:
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise CommandError(f"--since: expected 24h, 3d, 2w, 90m or an ISO date, got {value!r}", ExitCode.USAGE) from None
+        raise CommandError(f"--since: expected 24h, 3d, 2w, 90m or an ISO date, got {value!r}",
+                           ExitCode.USAGE) from None
     return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 

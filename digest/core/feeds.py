@@ -77,7 +77,7 @@ async def _probe(url: str, config: Config) -> tuple[str, str]:
             return url, parse_feed(res.body, url).title
         except ParseError as e:
             raise FeedAddError(f"{url}: not a feed: {e}") from None
-    async with make_client(concurrency=2, timeout_s=cfg.timeout_s) as client:
+    async with make_client(concurrency=2, timeout_s=cfg.timeout_s, user_agent=cfg.user_agent) as client:
         hosts = HostLimiter(cfg.per_host)
         for attempt in range(2):
             try:
@@ -150,7 +150,8 @@ def load_sample_feeds(store: Store, config: Config, *, now: float | None = None)
     report = refresh(store, config, ids, now=now)
     if ids:
         marks = ",".join("?" * len(ids))
-        newest = store.db.execute(f"SELECT max(published_at) FROM stories WHERE feed_id IN ({marks})", ids).fetchone()[0]
+        newest = store.db.execute(
+            f"SELECT max(published_at) FROM stories WHERE feed_id IN ({marks})", ids).fetchone()[0]
         if newest is not None and newest < now - SAMPLE_AGE_S:
             with store.tx() as db:
                 db.execute(f"UPDATE stories SET published_at = published_at + ? WHERE feed_id IN ({marks})",

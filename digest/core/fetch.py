@@ -145,55 +145,62 @@ async def fetch_http(
     max_bytes: int,
     host_limit: HostLimiter,
     now: float,
+    timeout_s: float | None = None,
 ) -> FetchResult:
+    """timeout_s: the total time for this feed (every hop and the body), raising TimeoutError."""
     seen: list[str] = []
     permanent = True
     current = url
-    for _ in range(MAX_REDIRECTS + 1):
-        headers: dict[str, str | bytes] = {"Accept-Encoding": "gzip, deflate"}
-        # validators go back byte for byte as they came (see _raw_header)
-        if etag:
-            headers["If-None-Match"] = etag.encode("latin-1", "replace")
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified.encode("latin-1", "replace")
-        seen.append(current)
-        try:
-            parts = urlsplit(current)
-            _ = parts.port  # raises ValueError for a port out of range, before any socket is made
-            host = parts.netloc.lower()
-            req = client.build_request("GET", current, headers=headers)
-        except (ValueError, httpx.InvalidURL) as e:
-            return _err(f"invalid URL {current!r}: {e}", None, current)
-        async with host_limit.slot(host):
+    async with asyncio.timeout(None) as limit:
+        for _ in range(MAX_REDIRECTS + 1):
+            headers: dict[str, str | bytes] = {"Accept-Encoding": "gzip, deflate"}
+            # validators go back byte for byte as they came (see _raw_header)
+            if etag:
+                headers["If-None-Match"] = etag.encode("latin-1", "replace")
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified.encode("latin-1", "replace")
+            seen.append(current)
             try:
-                resp = await client.send(req, stream=True)
-            except httpx.InvalidURL as e:
-                # httpx parses a redirect's Location even with redirects off, and refuses some
-                # (javascript:alert(1)); either way it is not a place a feed can move to
-                return _err(f"unusable URL in the server's answer: {e}", None, current)
-            try:
-                code = resp.status_code
-                if code in (301, 302, 303, 307, 308):
-                    location = resp.headers.get("location")
-                    if not location:
-                        return _err(f"HTTP {code} redirect without a Location", code, current)
-                    target = urljoin(current, location)
-                    scheme = urlsplit(target).scheme.lower()
-                    if scheme not in ("http", "https"):
-                        return _err(f"redirect to a non-http URL ({scheme}:) refused", code, current)
-                    if target in seen:
-                        return _err(f"redirect loop ({len(seen)} hops back to {target})", code, current)
-                    permanent = permanent and code in (301, 308)
-                    current = target
-                    continue
-                result = await _finish(resp, max_bytes=max_bytes, now=now)
-                result.final_url = current
-                if current != url and permanent:
-                    result.new_url = current
-                return result
-            finally:
-                await resp.aclose()
-    return _err(f"too many redirects (more than {MAX_REDIRECTS})", None, current)
+                parts = urlsplit(current)
+                _ = parts.port  # raises ValueError for a port out of range, before any socket is made
+                host = parts.netloc.lower()
+                req = client.build_request("GET", current, headers=headers)
+            except (ValueError, httpx.InvalidURL) as e:
+                return _err(f"invalid URL {current!r}: {e}", None, current)
+            async with host_limit.slot(host):
+                if timeout_s is not None and limit.when() is None:
+                    # the clock starts when the first request may go out: waiting behind other feeds of
+                    # the same host (per-host limit) is not this server being slow
+                    limit.reschedule(asyncio.get_running_loop().time() + timeout_s)
+                try:
+                    resp = await client.send(req, stream=True)
+                except httpx.InvalidURL as e:
+                    # httpx parses a redirect's Location even with redirects off, and refuses some
+                    # (javascript:alert(1)); either way it is not a place a feed can move to
+                    return _err(f"unusable URL in the server's answer: {e}", None, current)
+                try:
+                    code = resp.status_code
+                    if code in (301, 302, 303, 307, 308):
+                        location = resp.headers.get("location")
+                        if not location:
+                            return _err(f"HTTP {code} redirect without a Location", code, current)
+                        target = urljoin(current, location)
+                        scheme = urlsplit(target).scheme.lower()
+                        if scheme not in ("http", "https"):
+                            return _err(f"redirect to a non-http URL ({scheme}:) refused", code, current)
+                        if target in seen:
+                            return _err(f"redirect loop ({len(seen)} hops back to {target})", code, current)
+                        permanent = permanent and code in (301, 308)
+                        current = target
+                        continue
+                    result = await _finish(resp, max_bytes=max_bytes, now=now)
+                    result.final_url = current
+                    if current != url and permanent:
+                        result.new_url = current
+                    return result
+                finally:
+                    await resp.aclose()
+        return _err(f"too many redirects (more than {MAX_REDIRECTS})", None, current)
 
 
 def _err(msg: str, code: int | None, url: str) -> FetchResult:
@@ -263,12 +270,13 @@ class HostLimiter:
         return sem
 
 
-def make_client(*, concurrency: int, timeout_s: float) -> httpx.AsyncClient:
+def make_client(*, concurrency: int, timeout_s: float, user_agent: str = "") -> httpx.AsyncClient:
     # connect and read timeouts are per step; the total per-feed limit is applied by the caller
     step = min(timeout_s, 10.0)
     return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, "
-                 "application/feed+json, application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+        headers={"User-Agent": user_agent or USER_AGENT,
+                 "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                 "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
         timeout=httpx.Timeout(timeout_s, connect=step, read=step),
         limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         follow_redirects=False,

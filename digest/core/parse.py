@@ -447,14 +447,10 @@ def parse_json_feed(data: bytes, url: str, *, now: float) -> ParsedFeed:
         content = sanitize_html(content_html, link or feed_base) if content_html else (
             "".join(f"<p>{html.escape(p)}</p>" for p in content_text.split("\n\n") if p.strip())
         )
-        image = None
         img_url = safe_link(_str(item.get("image")) or _str(item.get("banner_image")), feed_base)
-        if img_url.startswith("http"):
-            image = Image(img_url)
-        else:
-            image = first_image(content_html, link or feed_base)
+        image = Image(img_url) if img_url.startswith("http") else first_image(content_html, link or feed_base)
         raw_tags = item.get("tags")
-        tags = [html_to_text(t)[:100] for t in raw_tags if isinstance(t, str) and t.strip()] if isinstance(
+        tags = [html_to_text(_str(t))[:100] for t in raw_tags if isinstance(t, str) and t.strip()] if isinstance(
             raw_tags, list) else []
         author = ", ".join(_json_authors(item)) or ", ".join(feed_authors)
         guid = story_identity(_str(item.get("id")), link, title, published)
@@ -468,7 +464,9 @@ def parse_json_feed(data: bytes, url: str, *, now: float) -> ParsedFeed:
 
 def _str(v: Any) -> str:
     if isinstance(v, str):
-        return v
+        # json.loads turns a lone "\ud800" escape into a surrogate, which UTF-8 (and so SQLite) cannot
+        # encode: replace it here instead of failing the feed when it is stored
+        return v if v.isascii() else v.encode("utf-8", "replace").decode("utf-8")
     if isinstance(v, int | float) and not isinstance(v, bool):
         return str(v)
     return ""

@@ -135,6 +135,7 @@ def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tu
     updates: dict[str, Any] = {
         "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
         "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,
+        "disabled": False,  # a feed once gone (410) that answers again is back
     }
     if not feed.title and parsed.title:
         updates["title"] = res.title = parsed.title
@@ -163,7 +164,8 @@ class Refresher:
         sem = asyncio.Semaphore(self.cfg.concurrency)
         hosts = HostLimiter(self.cfg.per_host)
         try:
-            async with make_client(concurrency=self.cfg.concurrency, timeout_s=self.cfg.timeout_s) as client:
+            async with make_client(concurrency=self.cfg.concurrency, timeout_s=self.cfg.timeout_s,
+                                   user_agent=self.cfg.user_agent) as client:
                 async def one(feed: Feed) -> FeedResult:
                     async with sem:
                         return await self._refresh_feed(client, hosts, executor, feed, force=force)
@@ -203,7 +205,7 @@ class Refresher:
             res.error = f"server asked to wait until {time.strftime('%H:%M UTC', time.gmtime(feed.retry_after))}"
             return res
         try:
-            fetched = await asyncio.wait_for(self._fetch(client, hosts, feed), timeout=self.cfg.timeout_s)
+            fetched = await self._fetch(client, hosts, feed)
         except TimeoutError:
             fetched = FetchResult("error", error=f"timed out after {self.cfg.timeout_s:g}s")
         except httpx.HTTPError as e:
@@ -225,12 +227,13 @@ class Refresher:
 
     async def _fetch(self, client: httpx.AsyncClient, hosts: HostLimiter, feed: Feed) -> FetchResult:
         if is_local(feed.url):
-            return await asyncio.to_thread(
+            return await asyncio.wait_for(asyncio.to_thread(
                 fetch_local, feed.url, max_bytes=self.cfg.max_bytes, last_modified=feed.last_modified
-            )
+            ), timeout=self.cfg.timeout_s)
+        # the time limit runs inside fetch_http, from the moment the per-host limit lets the request go
         return await fetch_http(
             client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
-            max_bytes=self.cfg.max_bytes, host_limit=hosts, now=self.now,
+            max_bytes=self.cfg.max_bytes, host_limit=hosts, now=self.now, timeout_s=self.cfg.timeout_s,
         )
 
     def _store_other(self, feed: Feed, fetched: FetchResult, res: FeedResult) -> None:
@@ -239,7 +242,7 @@ class Refresher:
             res.status = "not_modified"
             updates: dict[str, Any] = {
                 "last_status": "not_modified", "last_error": "", "consecutive_failures": 0,
-                "last_success_at": self.now, "last_fetch_at": self.now, "retry_after": None,
+                "last_success_at": self.now, "last_fetch_at": self.now, "retry_after": None, "disabled": False,
             }
             # a server may send a fresh validator with its 304; keep whatever it last gave us
             if fetched.etag:

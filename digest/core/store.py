@@ -263,7 +263,8 @@ class Store:
         return _feed(row) if row else None
 
     def list_feeds(self) -> list[Feed]:
-        rows = self.db.execute(_FEED_SELECT + " GROUP BY f.id ORDER BY f.section COLLATE NOCASE, f.title COLLATE NOCASE, f.id")
+        rows = self.db.execute(
+            _FEED_SELECT + " GROUP BY f.id ORDER BY f.section COLLATE NOCASE, f.title COLLATE NOCASE, f.id")
         return [_feed(r) for r in rows]
 
     def feed_count(self) -> int:
@@ -391,7 +392,8 @@ class Store:
         """Newest first; all matches unless q.limit is set."""
         q = q or StoryQuery()
         where, args = self._where(q)
-        sql = f"SELECT {STORY_COLUMNS} {self._FROM.format(draft=_DRAFT_ID)}{where} ORDER BY s.published_at DESC, s.id DESC"
+        sql = (f"SELECT {STORY_COLUMNS} {self._FROM.format(draft=_DRAFT_ID)}{where} "
+               "ORDER BY s.published_at DESC, s.id DESC")
         if q.limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [q.limit, q.offset]
