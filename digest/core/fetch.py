@@ -223,7 +223,8 @@ async def _finish(resp: httpx.Response, *, max_bytes: int, now: float) -> FetchR
         return FetchResult("error", http_status=code, error=f"HTTP {code} {resp.reason_phrase or ''}".strip())
     declared = resp.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        return FetchResult("error", http_status=code, error=f"body larger than {max_bytes:,} bytes ({int(declared):,} declared)")
+        return FetchResult("error", http_status=code,
+                           error=f"body larger than {max_bytes:,} bytes ({int(declared):,} declared)")
     try:
         decoder = _Decoder(resp.headers.get("content-encoding", ""))
     except ValueError as e:
