@@ -55,6 +55,8 @@ def read_opml(data: bytes, base_dir: Path | None = None, *, source: str = "OPML"
             url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
             label = (child.get("title") or child.get("text") or "").strip()
             if url:
+                if label == url:  # exporters (ours too) put the URL in `text` when a feed has no title
+                    label = ""
                 category = (child.get("category") or "").strip().strip("/").split(",")[0].split("/")[-1]
                 out.append(OpmlFeed(_resolve(url, base_dir), label, (child.get("htmlUrl") or "").strip(),
                                     section or category))
