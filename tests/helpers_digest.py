@@ -37,7 +37,7 @@ def make_config(**newsletter: object) -> Config:
     nl.to = ["reader@example.com"]
     nl.postal_address = "1234 Example Ave, Seattle, WA 98101"
     nl.unsubscribe_url = "https://example.com/unsubscribe"
-    nl.web_url = "https://example.com/digest/latest"
+    nl.web_url = "https://example.com/digest/"
     nl.tips_email = "tips@example.com"
     for k, v in newsletter.items():
         setattr(nl, k, v)

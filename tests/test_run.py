@@ -243,17 +243,27 @@ async def test_a_tui_session_flags_stories_while_run_delivers(store: Store, dige
         assert await asyncio.to_thread(wait_for, rec.held.is_set, 60)
         app = make_app(Config(), store, digest_home, load_samples_when_empty=False, open_url=lambda u: True)
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(100):
-                if store.count_stories() and app.screen.query("StoryList"):
+            from digest.tui.widgets.story_list import StoryList
+
+            for _ in range(200):  # the list pages its rows in from SQLite: wait until they are there
+                lists = app.screen.query(StoryList)
+                if lists and len(lists.first().ids) >= 5:
                     break
                 await pilot.pause(0.05)
             await pilot.pause(0.3)
-            for _ in fresh:
+            for n, _ in enumerate(fresh, 1):
                 await pilot.press("f")
-                await pilot.pause(0.2)
+                for _ in range(100):  # the section picker
+                    if type(app.screen).__name__ == "ChoiceModal":
+                        break
+                    await pilot.pause(0.05)
                 await pilot.press("enter")
-                await pilot.pause(0.2)
+                for _ in range(100):
+                    if store.counts()["flagged"] >= n:
+                        break
+                    await pilot.pause(0.05)
                 await pilot.press("j")
+                await pilot.pause(0.1)
             flagged_now = store.counts()["flagged"]
         rec.release.set()
         out, err = await asyncio.to_thread(proc.communicate, None, 60)
@@ -325,3 +335,45 @@ def test_sigterm_finishes_the_message_in_flight_and_leaves_the_rest_queued(store
         code, out, err = digest_run(tmp_path)
     assert code == 0 and out.startswith("resumed digest #1"), (out, err)
     assert {a: len(v) for a, v in rec.by_rcpt().items()} == dict.fromkeys(to, 1)
+
+
+def test_lock_is_reentrant_in_process_and_released_on_exit(tmp_path: Path) -> None:
+    path = tmp_path / "run.lock"
+    with RunLock(path) as outer:
+        assert path.read_text().strip() == str(os.getpid())
+        with RunLock(path):  # `digest run` holding it while send_digest takes it again
+            pass
+        assert outer.held and path.read_text().strip() == str(os.getpid())
+        code = ("import sys; from pathlib import Path; from digest.core.lock import RunLock, LockHeld\n"
+                "try:\n    RunLock(Path(sys.argv[1])).acquire()\nexcept LockHeld as e:\n    print(e.pid)\n")
+        probe = subprocess.run([sys.executable, "-c", code, str(path)], cwd=REPO, capture_output=True, text=True,
+                               timeout=60)
+        assert probe.stdout.strip() == str(os.getpid()), probe.stderr
+    assert path.read_text() == ""  # released: no stale PID
+    with RunLock(path):
+        pass
+
+
+def test_log_file_rotates(digest_home: Paths) -> None:
+    import logging.handlers
+
+    from digest.core.logsetup import setup_logging
+
+    log = setup_logging(digest_home)
+    [fh] = [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+    assert fh.baseFilename == str(digest_home.log_dir / "digest.log")
+    assert fh.maxBytes == 1_000_000 and fh.backupCount == 5
+
+
+def test_a_part_sent_issue_is_not_closed_when_smtp_is_removed(store: Store, digest_home: Paths,
+                                                              tmp_path: Path) -> None:
+    make_draft(store, 1)
+    to = recipients(2)
+    rec = Recorder(reject={to[1]: "550 no"})
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        assert digest_run(tmp_path)[0] == 1
+    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "No SMTP"\n')
+    code, out, err = digest_run(tmp_path)
+    assert code == 2 and "part-sent" in out
+    assert store.get_digest(number=1).status == "built"

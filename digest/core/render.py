@@ -373,7 +373,9 @@ def _newsletter(nl: NewsletterConfig, digest: Digest, now: datetime) -> dict[str
         "number": digest.number,
         "postal_address": nl.postal_address,
         "unsubscribe_url": safe_url(nl.unsubscribe_url),
-        "web_url": safe_url(nl.web_url),
+        # the archive publishes issue N at <web_url>/N/ (digest.core.archive), so link to this issue
+        "web_url": safe_url(f"{nl.web_url.rstrip('/')}/{digest.number}/") if nl.web_url else None,
+        "archive_url": safe_url(nl.web_url),
         "tips_email": tips if "@" in tips else "",
         "tips_url": safe_url(f"mailto:{tips}") if "@" in tips else None,
         "accent_color": accent,

@@ -445,14 +445,8 @@ class Store:
         row = self.db.execute("SELECT * FROM digests WHERE status = 'draft'").fetchone()
         if row is None and create:
             with self.tx() as db:
-                row = db.execute("SELECT * FROM digests WHERE status = 'draft'").fetchone()
-                if row is None:
-                    number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM digests").fetchone()[0]
-                    db.execute(
-                        "INSERT INTO digests(number, title, created_at, status) VALUES (?, ?, ?, 'draft')",
-                        (number, title, time.time()),
-                    )
-                    row = db.execute("SELECT * FROM digests WHERE status = 'draft'").fetchone()
+                _draft_id_in_tx(db, create=True, title=title)
+            row = self.db.execute("SELECT * FROM digests WHERE status = 'draft'").fetchone()
         return _digest(row) if row else None
 
     def flag(self, story_id: int, section: str, *, blurb: str | None = None, headline: str | None = None,
@@ -460,18 +454,19 @@ class Store:
         """Put a story in the draft (or update its section/blurb/headline if it is there already).
         A new item goes to the end of its section unless a position is given."""
         self.get_story(story_id)  # raises NotFoundError with the id
-        draft = self.draft(create=True)
-        assert draft is not None
         with self.tx() as db:
+            # the draft is looked up inside the write transaction: a cron run that freezes the draft at
+            # the same moment either sees this flag in its issue or leaves it for the next draft
+            draft_id = _draft_id_in_tx(db, create=True)
             row = db.execute(
                 "SELECT section, position, headline, blurb FROM digest_items WHERE digest_id = ? AND story_id = ?",
-                (draft.id, story_id),
+                (draft_id, story_id),
             ).fetchone()
             if row is None or row["section"] != section:
                 if position is None:
                     position = db.execute(
                         "SELECT coalesce(max(position), -1) + 1 FROM digest_items WHERE digest_id = ? AND section = ?",
-                        (draft.id, section),
+                        (draft_id, section),
                     ).fetchone()[0]
             else:
                 position = row["position"] if position is None else position
@@ -480,60 +475,60 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(digest_id, story_id) DO UPDATE SET "
                 "section = excluded.section, position = excluded.position, "
                 "headline = coalesce(?, digest_items.headline), blurb = coalesce(?, digest_items.blurb)",
-                (draft.id, story_id, section, position, headline, blurb, headline, blurb),
+                (draft_id, story_id, section, position, headline, blurb, headline, blurb),
             )
             # a blurb or headline set to "" means "clear it"
             if headline == "" or blurb == "":
                 db.execute(
                     "UPDATE digest_items SET headline = nullif(headline, ''), blurb = nullif(blurb, '') "
                     "WHERE digest_id = ? AND story_id = ?",
-                    (draft.id, story_id),
+                    (draft_id, story_id),
                 )
-            _renumber(db, draft.id)
+            _renumber(db, draft_id)
 
     def unflag(self, story_id: int) -> bool:
-        draft = self.draft()
-        if draft is None:
-            return False
         with self.tx() as db:
-            cur = db.execute("DELETE FROM digest_items WHERE digest_id = ? AND story_id = ?", (draft.id, story_id))
-            _renumber(db, draft.id)
+            draft_id = _draft_id_in_tx(db)
+            if draft_id is None:
+                return False
+            cur = db.execute("DELETE FROM digest_items WHERE digest_id = ? AND story_id = ?", (draft_id, story_id))
+            _renumber(db, draft_id)
         return cur.rowcount > 0
 
     def move_item(self, story_id: int, *, section: str | None = None, delta: int = 0) -> None:
         """Move a draft item up/down within its section (delta) or to the end of another section."""
-        draft = self.draft()
-        if draft is None:
-            raise NotFoundError("there is no draft")
         with self.tx() as db:
+            draft_id = _draft_id_in_tx(db)
+            if draft_id is None:
+                raise NotFoundError("there is no draft")
             row = db.execute(
                 "SELECT section, position FROM digest_items WHERE digest_id = ? AND story_id = ?",
-                (draft.id, story_id),
+                (draft_id, story_id),
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"story {story_id} is not in the draft")
             if section is not None and section != row["section"]:
                 end = db.execute(
                     "SELECT coalesce(max(position), -1) + 1 FROM digest_items WHERE digest_id = ? AND section = ?",
-                    (draft.id, section),
+                    (draft_id, section),
                 ).fetchone()[0]
                 db.execute(
                     "UPDATE digest_items SET section = ?, position = ? WHERE digest_id = ? AND story_id = ?",
-                    (section, end, draft.id, story_id),
+                    (section, end, draft_id, story_id),
                 )
             elif delta:
                 ids = [r[0] for r in db.execute(
                     "SELECT story_id FROM digest_items WHERE digest_id = ? AND section = ? ORDER BY position",
-                    (draft.id, row["section"]),
+                    (draft_id, row["section"]),
                 )]
                 i = ids.index(story_id)
                 j = max(0, min(len(ids) - 1, i + delta))
                 ids.insert(j, ids.pop(i))
                 db.executemany(
                     "UPDATE digest_items SET position = ? WHERE digest_id = ? AND story_id = ?",
-                    [(p, draft.id, sid) for p, sid in enumerate(ids)],
+                    [(p, draft_id, sid) for p, sid in enumerate(ids)],
                 )
-            _renumber(db, draft.id)
+            _renumber(db, draft_id)
 
     def digest_items(self, digest_id: int | None = None) -> list[DigestItem]:
         """The items of a digest (default: the draft), ordered by section name then position; callers
@@ -616,6 +611,19 @@ _FEED_SELECT = (
 def title_key(title: str) -> str:
     """A headline reduced to lower-case words, so "Why We Moved!" and "why we moved" cluster."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in title.casefold()).split())
+
+
+def _draft_id_in_tx(db: sqlite3.Connection, *, create: bool = False, title: str = "") -> int | None:
+    """The draft's id, read (and if asked, created) inside the caller's write transaction."""
+    row = db.execute("SELECT id FROM digests WHERE status = 'draft'").fetchone()
+    if row is None and create:
+        number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM digests").fetchone()[0]
+        cur = db.execute(
+            "INSERT INTO digests(number, title, created_at, status) VALUES (?, ?, ?, 'draft')",
+            (number, title, time.time()),
+        )
+        return int(cur.lastrowid or 0)
+    return int(row[0]) if row else None
 
 
 def _renumber(db: sqlite3.Connection, digest_id: int) -> None:
