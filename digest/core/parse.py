@@ -161,10 +161,12 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
     return out
 
 
-# The "Read More" / "The post X appeared first on Y" tails that feeds add to excerpts. Matched only
-# against the last few hundred characters: anchored-at-end patterns re-scan from every position.
-_READ_MORE = re.compile(
-    r"\s*(?:…|\.\.\.)?\s*(?:\[?(?:Read More|Continue reading|Read the full story)[^\n]{0,80}|"
+# The "Read More" / "The post X appeared first on Y" tails that feeds add to excerpts. A regex anchored
+# at the end re-scans from every position (it was most of a summary's cost), so the markers are found
+# with str.find in the last few hundred characters and the pattern is only tried where one starts.
+_TAIL_MARKERS = ("[read more", "read more", "continue reading", "read the full story", "the post ")
+_READ_MORE_AT = re.compile(
+    r"(?:\[?(?:Read More|Continue reading|Read the full story)[^\n]{0,80}|"
     r"The post [^\n]{0,300} appeared first on [^\n]{0,120})\s*$",
     re.I,
 )
@@ -174,8 +176,16 @@ SUMMARY_LIMIT = 700  # plain-text chars kept per story: a blurb needs ~300; the 
 
 def summary_text(fragment: str) -> str:
     text = html_to_text(fragment, limit=SUMMARY_LIMIT)
-    head, tail = text[:-400], text[-400:]
-    return (head + _READ_MORE.sub("", tail)).strip()
+    start = max(0, len(text) - 400)
+    low = text[start:].lower()
+    cut = len(text)
+    for marker in _TAIL_MARKERS:
+        i = low.find(marker)
+        if i >= 0 and start + i < cut and _READ_MORE_AT.match(text, start + i):
+            cut = start + i
+    if cut < len(text):
+        text = text[:cut].rstrip().removesuffix("…").removesuffix("...")
+    return text.strip()
 
 
 def first_image(fragment: str, base: str = "") -> Image | None:
