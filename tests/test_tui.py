@@ -133,10 +133,9 @@ async def test_search_as_you_type_and_escape_clears(digest_home: Paths, store: S
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(stories.ids) == 4, what="cleared search")
         assert not app.screen.query_one("#search").display
-        # a search with FTS syntax characters does not raise
-        await pilot.press("slash", *'"(*', "enter")
-        await pilot.pause(0.4)
-        assert stories.ids == []
+        # FTS syntax characters do not raise; a word that matches nothing says so
+        await pilot.press("slash", *'"(* zzz', "enter")
+        await wait_for(pilot, lambda: stories.ids == [], what="no match")
         assert "No story matches" in stories.empty_text
 
 
@@ -520,3 +519,102 @@ async def test_splitter_drag_resizes_the_sidebar(digest_home: Paths, store: Stor
         await pilot.mouse_up("#split-left", offset=(10, 5))
         await pilot.pause(0.1)
         assert sidebar.region.width > before
+
+
+async def test_fast_typing_after_slash_goes_into_the_search(digest_home: Paths, store: Store) -> None:
+    """Keys sent in one burst (a fast typist, a paste, tmux send-keys) must not run as commands before the
+    search box has focus: "/kelp" once opened the edit dialog on its "e"."""
+    from textual import events
+
+    add_stories(store, "Wire", ["Kelp farm opens", "Ferry news"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 2)
+        for key, char in [("slash", "/"), ("k", "k"), ("e", "e"), ("l", "l"), ("p", "p")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: len(stories.ids) == 1, what="burst search")
+        assert type(app.screen).__name__ == "MainScreen"
+        assert app.screen.query_one("#search").value == "kelp"
+
+
+async def test_digest_screen_theme_pick_is_saved(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One"])
+    store.flag(ids[0], "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        screen = app.screen
+        await wait_for(pilot, lambda: "One" in screen.query_one("#preview").text, what="preview")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        choices = app.screen.choices
+        assert {"geekwire", "minimal", "plain"} <= set(choices)
+        app.screen.query_one("#choices").highlighted = choices.index("plain")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.draft().theme == "plain", what="theme saved")
+        assert screen.theme_name == "plain"
+
+
+async def test_feeds_screen_refresh_one(digest_home: Paths, store: Store, feed_server: Any) -> None:
+    feed_server.feed("/one.xml", simple_rss("one", 2))
+    feed_server.feed("/two.xml", simple_rss("two", 2))
+    store.add_feed(feed_server.url("/one.xml"), title="One", section="Startups")
+    store.add_feed(feed_server.url("/two.xml"), title="Two", section="Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query(StoryList), what="main screen")
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen" and app.screen.feeds)
+        assert app.screen.current_feed.title == "One"
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.last_refresh_report is not None, 30, "refresh one")
+        assert feed_server.requests_for("/one.xml") and not feed_server.requests_for("/two.xml")
+        await wait_for(pilot, lambda: app.screen.feeds and app.screen.feeds[0].story_count == 2, what="counts")
+
+
+async def test_build_then_send_after_confirming_the_recipients(digest_home: Paths, store: Store) -> None:
+    """s with SMTP configured: a confirmation naming the recipients, then send_digest in a worker against a
+    real SMTP server on 127.0.0.1."""
+    from helpers_smtp import make_config, make_draft, smtp_server
+
+    make_draft(store, 2)
+    with smtp_server() as (ctl, recorder):
+        config = make_config(ctl.port, ["ann@example.org", "bob@example.org"])
+        app = new_app(store, digest_home, config=config)
+        async with app.run_test(size=SIZE) as pilot:
+            await list_ready(pilot, app, 2)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+            digest_screen = app.screen
+            await pilot.press("b")
+            await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="confirmation")
+            assert "ann@example.org" in app.screen.body and "bob@example.org" in app.screen.body
+            assert not recorder.received  # nothing goes out before the confirmation
+            await pilot.press("y")
+            await wait_for(pilot, lambda: any("sent 2" in n for n in notes(app)), 30, "sent notice")
+        assert sorted(r for m in recorder.received for r in m.rcpt_tos) == ["ann@example.org", "bob@example.org"]
+
+
+async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home: Paths, store: Store) -> None:
+    titles = [f"{'kelp' if i % 3 else 'ferry'} story {i}" for i in range(150)]
+    add_stories(store, "Wire", titles)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 150)
+        await pilot.press("end")
+        assert stories.cursor == 149
+        assert stories.scroll_offset.y + stories.scrollable_content_region.height >= 150
+        await pilot.press("slash", *"kelp", "enter")
+        await wait_for(pilot, lambda: len(stories.ids) == 100, what="search")
+        height = stories.scrollable_content_region.height
+        assert stories.virtual_size.height == 100 and stories.max_scroll_y == 100 - height
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert stories.cursor == 99
+        assert stories.scroll_offset.y == stories.max_scroll_y
+        last = stories.render_line(stories.scrollable_content_region.height - 1).text
+        assert stories.row(99).title[:10] in last

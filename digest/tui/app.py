@@ -7,6 +7,7 @@ scans (id lists, counts, refresh, build) runs in thread workers, each with its o
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 import webbrowser
@@ -88,8 +89,9 @@ class DigestApp(App[int]):
         """A connection for the calling worker thread: sqlite connections are not shared across threads."""
         return Store(self.store.path)
 
-    def open_url(self, url: str) -> None:
-        """webbrowser.open can block for a second while it starts a browser: off the event loop."""
+    def open_link(self, url: str) -> None:
+        """Open a story or file in the browser (App.open_url's job, with an injectable opener for tests).
+        webbrowser.open can block for a second while it starts a browser: off the event loop."""
         self._open_url_worker(url)
 
     @work(thread=True, exit_on_error=False, group="browser")
@@ -133,7 +135,9 @@ class DigestApp(App[int]):
         self.call_from_thread(self._progress, 0, None, "Loading sample feeds")
         store = self.open_worker_store()
         try:
-            result = load_sample_feeds(store, self.config)
+            # the samples are re-dated relative to "now": the app's clock, so frozen-time tests agree
+            kwargs = {"now": self.now()} if "now" in inspect.signature(load_sample_feeds).parameters else {}
+            result = load_sample_feeds(store, self.config, **kwargs)
             feeds = result[0] if isinstance(result, tuple) else result
         except Exception as e:
             self.call_from_thread(self.notify, f"Could not load the sample feeds: {e}", severity="error")

@@ -7,6 +7,7 @@ footer and the keys allow (an action hidden by check_action is not offered eithe
 from __future__ import annotations
 
 from functools import partial
+from typing import Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
@@ -27,7 +28,7 @@ class ActionsProvider(Provider):
             name = b.description
             # help is parsed as markup: escape, since keys such as "[" or "/" are common here
             help_text = escape(f"{b.tooltip or b.description} · key {self.app.get_key_display(b)}")
-            out.append((name, help_text, partial(active.node.run_action, b.action), key))
+            out.append((name, help_text, partial(cast(Any, active.node).run_action, b.action), key))
         return sorted(out, key=lambda c: c[0])
 
     async def discover(self) -> Hits:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from digest.core.store import Store, StoryQuery, fts_query
 
@@ -56,7 +57,9 @@ def story_ids(store: Store, q: StoryQuery, limit: int | None = None) -> list[int
     ~55 ms without them (measured in tests/bench/bench_tui.py). `limit` gives the first page, so the
     list can paint before the full id list is in.
     """
-    joins, clauses, args = "", [], []
+    joins = ""
+    clauses: list[str] = []
+    args: list[Any] = []
     if q.section is not None:
         joins = " JOIN feeds f ON f.id = s.feed_id"
         clauses.append("f.section = ? COLLATE NOCASE")

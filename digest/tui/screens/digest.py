@@ -354,7 +354,7 @@ class DigestScreen(Screen[None]):
             return
         from pathlib import Path
 
-        self.dapp.open_url(Path(path).resolve().as_uri())
+        self.dapp.open_link(Path(path).resolve().as_uri())
 
     def action_send(self) -> None:
         try:

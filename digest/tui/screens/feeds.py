@@ -107,7 +107,8 @@ class FeedsScreen(Screen[None]):
         wide = self._columns(table)
         now = self.dapp.now()
         for f in feeds:
-            success = f"{age(f.last_success_at, now)} ago" if f.last_success_at else "never"
+            ago = age(f.last_success_at, now)
+            success = "never" if not f.last_success_at else ("just now" if ago == "now" else f"{ago} ago")
             cells: list[Any] = [Text(f.name, no_wrap=True, overflow="ellipsis"), f.section or "—", health(f),
                                 success, f"{f.story_count:,}"]
             if wide:

@@ -14,7 +14,8 @@ from textual.widgets import Footer, Static
 
 INTRO = (
     "Read your feeds, flag the stories worth sending (f), arrange them on the digest screen (d), build (b) and "
-    "send (s). Everything is saved as you go. Ctrl+P lists every command that applies right now."
+    "send (s). Everything is saved as you go. Tab moves between the panes (sidebar, stories, reader); the "
+    "mouse works too: click, scroll, drag the pane borders. Ctrl+P lists every command that applies now."
 )
 
 OUTRO = """\

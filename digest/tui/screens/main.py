@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError, StoryQuery
 from digest.tui.queries import list_rows, story_ids
+from digest.tui.screens.story_actions import StoryActions
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
 from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
@@ -36,12 +37,13 @@ READER_DEBOUNCE_S = 0.06
 # While a refresh runs, reload the list at most this often (500 feeds finishing would otherwise mean 500
 # reloads of 100k ids).
 RELOAD_THROTTLE_S = 1.0
+MIN_PREFIX = 2  # the last word typed is searched as a prefix once it has this many letters (Enter: any)
 FIRST_PAGE = 200  # ids fetched before the full list: several screens of rows
 
 STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link"}
 
 
-class MainScreen(Screen[None]):
+class MainScreen(StoryActions, Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
@@ -81,6 +83,9 @@ class MainScreen(Screen[None]):
         self.loaded_generation = 0  # == _generation once the latest filter/search is on screen
         self.first_page_ms: float | None = None
         self._binding_state: tuple[bool, ...] | None = None
+        self._search_opening = False
+        self.first_paint_time: float | None = None
+        self._shown = False
 
     @property
     def dapp(self) -> DigestApp:
@@ -107,12 +112,25 @@ class MainScreen(Screen[None]):
         self.query_one(Reader).show_placeholder("Pick a story: j/k move, Enter reads, f flags, ? help.")
         self.query_one(StoryList).focus()
         # the first frame goes out before any worker starts competing for the GIL
+        self.call_after_refresh(self._first_painted)
         self.call_after_refresh(self.reload)
 
+    def _first_painted(self) -> None:
+        self.first_paint_time = time.time()  # wall clock: the benchmark compares it with process start
+        self._preload_reader()
+
+    @work(thread=True, exit_on_error=False, group="preload")
+    def _preload_reader(self) -> None:
+        """Import the Markdown widget (markdown-it, ~100 ms) off the event loop, before the first story is
+        shown: imported on demand it stalled the UI just as the list appeared."""
+        import textual.widgets._markdown  # noqa: F401
+
     def on_screen_resume(self) -> None:
-        # back from the digest or feeds screen: flags, sections and feeds may have changed
-        if self.query(StoryList):
+        # back from the digest or feeds screen: flags, sections and feeds may have changed (the first
+        # resume is the screen's first showing, which on_mount's reload covers)
+        if self._shown:
             self.reload(sidebar=True)
+        self._shown = True
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -294,8 +312,35 @@ class MainScreen(Screen[None]):
     def action_search(self) -> None:
         box = self.query_one("#search", Input)
         box.display = True
+        # focus moves on the next turn of the event loop; keys typed (or pasted) before that must land in
+        # the box, not run as commands ("/kelp" would otherwise open the edit dialog on its "e")
+        self._search_opening = True
         box.focus()
         self._update_bindings()
+
+    def on_descendant_focus(self, event: Any) -> None:
+        if getattr(event, "widget", None) is self.query_one("#search", Input):
+            self._search_opening = False
+        self._update_bindings()
+
+    def on_descendant_blur(self, event: Any) -> None:
+        self._update_bindings()
+
+    def on_key(self, event: Any) -> None:
+        """Keys reach this handler, in order, before the app runs any binding: so the search key is noticed
+        here, and what follows it (typed fast, or pasted) goes into the box until it has focus."""
+        if self._search_opening and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.query_one("#search", Input).insert_text_at_cursor(event.character)
+        elif event.key in self._search_keys() and not isinstance(self.focused, Input):
+            self._search_opening = True  # the binding itself runs action_search
+
+    def _search_keys(self) -> set[str]:
+        keymap = getattr(self.app, "_keymap", {}) or {}
+        keys = keymap.get("search") or next(
+            b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == "search")
+        return {k.strip() for k in keys.split(",")}
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -304,8 +349,13 @@ class MainScreen(Screen[None]):
         value = event.value
         self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._run_search(value))
 
-    def _run_search(self, value: str) -> None:
+    def _run_search(self, value: str, *, final: bool = False) -> None:
         value = value.strip()
+        words = value.split()
+        if not final and words and len(words[-1]) < MIN_PREFIX:
+            # "k" or "kelp f" as typed: a one-letter prefix matches most of the index (99 ms of FTS on 100k
+            # stories, bench_tui.py) and narrows nothing; search without it until the word grows
+            value = " ".join(words[:-1])
         if value == self.search_text:
             return
         self.search_text = value
@@ -315,7 +365,7 @@ class MainScreen(Screen[None]):
     def _search_submitted(self, event: Input.Submitted) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
-        self._run_search(event.value)
+        self._run_search(event.value, final=True)
         self.query_one(StoryList).focus()
 
     def action_clear(self) -> None:
@@ -336,9 +386,10 @@ class MainScreen(Screen[None]):
         """refresh_bindings() makes the Footer rebuild its keys (~10 ms, and a layout): only call it when
         what check_action answers can have changed. During a refresh the list reloads every second, and
         calling it on each reload and cursor move measured seconds of UI time over a 500-feed refresh."""
-        search_box = self.query_one("#search", Input)
-        state = (self.query_one(StoryList).current_id is not None, bool(self.search_text), search_box.display,
-                 self._current_feed_id() is not None, isinstance(self.focused, Input))
+        # the search's own state is left out: "clear" is not in the footer, and the palette asks
+        # check_action afresh each time it opens
+        state = (self.query_one(StoryList).current_id is not None, self._current_feed_id() is not None,
+                 isinstance(self.focused, Input))
         if state != self._binding_state:
             self._binding_state = state
             self.refresh_bindings()
@@ -361,93 +412,6 @@ class MainScreen(Screen[None]):
         stories = self.query_one(StoryList)
         row = stories.row(stories.cursor)
         return row.feed_id if row else None
-
-    def _current_story(self) -> Any:
-        sid = self.query_one(StoryList).current_id
-        if sid is None:
-            return None
-        try:
-            return self.dapp.store.get_story(sid)
-        except NotFoundError:
-            return None
-
-    def _default_section(self, story: Any) -> str:
-        sections = self.dapp.config.section_names()
-        for name in sections:
-            if story.feed_section and name.casefold() == story.feed_section.casefold():
-                return name
-        return sections[0] if sections else "Top Stories"
-
-    def _after_story_change(self, story_id: int) -> None:
-        self.query_one(StoryList).invalidate([story_id])
-        self._show_current()
-        self.load_sidebar()
-
-    def action_flag(self) -> None:
-        story = self._current_story()
-        if story is None:
-            return
-        if story.flagged:
-            self.dapp.store.unflag(story.id)
-            self.notify(f"Removed from the digest: {story.title}", timeout=3)
-            self._after_story_change(story.id)
-            return
-        from digest.tui.screens.modals import ChoiceModal  # deferred: not needed for the first frame
-
-        sections = self.dapp.config.section_names()
-
-        def chosen(section: str | None) -> None:
-            if section is None:
-                return
-            self.dapp.store.flag(story.id, section)
-            self.notify(f"Flagged for {section}: {story.title}", timeout=3)
-            self._after_story_change(story.id)
-
-        self.app.push_screen(
-            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
-            chosen,
-        )
-
-    def action_edit(self) -> None:
-        from digest.tui.screens.modals import EditModal
-
-        story = self._current_story()
-        if story is None:
-            return
-
-        def done(result: tuple[str, str] | None) -> None:
-            if result is None:
-                return
-            headline, blurb = result
-            section = story.draft_section or self._default_section(story)
-            self.dapp.store.flag(story.id, section, headline=headline, blurb=blurb)
-            if not story.flagged:
-                self.notify(f"Flagged for {section} with your blurb.", timeout=3)
-            self._after_story_change(story.id)
-
-        self.app.push_screen(EditModal(story.title, story.headline or "", story.blurb or ""), done)
-
-    def action_toggle_read(self) -> None:
-        stories = self.query_one(StoryList)
-        row = stories.row(stories.cursor)
-        if row is None:
-            return
-        self.dapp.store.set_read([row.id], not row.read)
-        stories.invalidate([row.id])
-        self.load_sidebar()
-
-    def action_open_link(self) -> None:
-        story = self._current_story()
-        if story is None:
-            return
-        link = story.canonical_link or story.link
-        if not link:
-            self.notify("This story has no link.", severity="warning")
-            return
-        self.dapp.open_url(link)
-        if not story.read:
-            self.dapp.store.set_read([story.id], True)
-            self._after_story_change(story.id)
 
     # -- app-wide actions ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, OptionList, Select, Static, Te
 from textual.widgets.option_list import Option
 
 if TYPE_CHECKING:
-    pass
+    from digest.core.models import Feed  # noqa: F401 - the dialog's result type
 
 
 class ChoiceModal(ModalScreen[str | None]):

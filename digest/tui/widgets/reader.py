@@ -34,23 +34,22 @@ class Reader(VerticalScroll, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static("", id="reader-head", markup=True)
 
-    def _body(self) -> Any:
-        """The Markdown widget, mounted on first use: importing it (markdown-it) costs ~100 ms, which the
-        first frame need not wait for."""
-        from textual.widgets import Markdown
-
+    def _set_body(self, markdown: str) -> None:
+        """Show markdown in the body, mounting the Markdown widget on first use: importing it (markdown-it)
+        costs ~100 ms, which the first frame need not wait for."""
         found = self.query("#reader-body")
         if found:
-            return found.first()
-        body = Markdown("", id="reader-body", open_links=False)
-        self.mount(body)
-        return body
+            found.first().update(markdown)  # type: ignore[attr-defined]
+            return
+        from textual.widgets import Markdown
+
+        self.mount(Markdown(markdown, id="reader-body", open_links=False))
 
     def show_placeholder(self, text: str) -> None:
         self.story = None
         self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
         if self.query("#reader-body"):
-            self._body().update("")
+            self._set_body("")
 
     def show(self, story: Story) -> None:
         same = self.story is not None and self.story.id == story.id
@@ -79,7 +78,7 @@ class Reader(VerticalScroll, can_focus=True):
             body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
             if len(body) > MAX_MARKDOWN:
                 body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
-            self._body().update(body)
+            self._set_body(body)
             self.scroll_home(animate=False)
 
     def on_markdown_link_clicked(self, event: Any) -> None:

@@ -25,4 +25,6 @@ class StatusLine(Widget):
         self.markup = markup
 
     def render(self) -> Text:
-        return Text.from_markup(self.markup, overflow="ellipsis", no_wrap=True)
+        text = Text.from_markup(self.markup, overflow="ellipsis")
+        text.no_wrap = True
+        return text

@@ -1,0 +1,114 @@
+"""The main screen's actions on the current story: flag, edit, read/unread, open in the browser.
+
+A mixin of MainScreen (split out to keep main.py about the layout, loading and search); it uses the
+screen's StoryList, reader and sidebar loading.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from digest.core.store import NotFoundError
+from digest.tui.widgets.story_list import StoryList
+
+if TYPE_CHECKING:
+    from digest.tui.app import DigestApp
+
+
+class StoryActions:
+    if TYPE_CHECKING:
+        app: Any
+
+        @property
+        def dapp(self) -> DigestApp: ...
+        def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
+        def notify(self, message: str, **kwargs: Any) -> None: ...
+        def load_sidebar(self) -> Any: ...
+        def _show_current(self) -> None: ...
+
+    def _current_story(self) -> Any:
+        sid = self.query_one(StoryList).current_id
+        if sid is None:
+            return None
+        try:
+            return self.dapp.store.get_story(sid)
+        except NotFoundError:
+            return None
+
+    def _default_section(self, story: Any) -> str:
+        sections = self.dapp.config.section_names()
+        for name in sections:
+            if story.feed_section and name.casefold() == story.feed_section.casefold():
+                return name
+        return sections[0] if sections else "Top Stories"
+
+    def _after_story_change(self, story_id: int) -> None:
+        self.query_one(StoryList).invalidate([story_id])
+        self._show_current()
+        self.load_sidebar()
+
+    def action_flag(self) -> None:
+        story = self._current_story()
+        if story is None:
+            return
+        if story.flagged:
+            self.dapp.store.unflag(story.id)
+            self.notify(f"Removed from the digest: {story.title}", timeout=3)
+            self._after_story_change(story.id)
+            return
+        from digest.tui.screens.modals import ChoiceModal  # deferred: not needed for the first frame
+
+        sections = self.dapp.config.section_names()
+
+        def chosen(section: str | None) -> None:
+            if section is None:
+                return
+            self.dapp.store.flag(story.id, section)
+            self.notify(f"Flagged for {section}: {story.title}", timeout=3)
+            self._after_story_change(story.id)
+
+        self.app.push_screen(
+            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
+            chosen,
+        )
+
+    def action_edit(self) -> None:
+        from digest.tui.screens.modals import EditModal
+
+        story = self._current_story()
+        if story is None:
+            return
+
+        def done(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            headline, blurb = result
+            section = story.draft_section or self._default_section(story)
+            self.dapp.store.flag(story.id, section, headline=headline, blurb=blurb)
+            if not story.flagged:
+                self.notify(f"Flagged for {section} with your blurb.", timeout=3)
+            self._after_story_change(story.id)
+
+        self.app.push_screen(EditModal(story.title, story.headline or "", story.blurb or ""), done)
+
+    def action_toggle_read(self) -> None:
+        stories = self.query_one(StoryList)
+        row = stories.row(stories.cursor)
+        if row is None:
+            return
+        self.dapp.store.set_read([row.id], not row.read)
+        stories.invalidate([row.id])
+        self.load_sidebar()
+
+    def action_open_link(self) -> None:
+        story = self._current_story()
+        if story is None:
+            return
+        link = story.canonical_link or story.link
+        if not link:
+            self.notify("This story has no link.", severity="warning")
+            return
+        self.dapp.open_link(link)
+        if not story.read:
+            self.dapp.store.set_read([story.id], True)
+            self._after_story_change(story.id)
