@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -184,7 +185,7 @@ class Refresher:
 
     def _executor(self, n: int) -> Executor:
         cpus = os.cpu_count() or 1
-        if n >= POOL_THRESHOLD and cpus > 1:
+        if n >= POOL_THRESHOLD and cpus > 1 and _real_stdio():
             import multiprocessing
 
             # forkserver: never fork a process that may be running Textual's threads
@@ -261,6 +262,15 @@ class Refresher:
 
     def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
         apply_feed_updates(self.store, feed, updates, new_url)
+
+
+def _real_stdio() -> bool:
+    """Worker processes inherit stdio file descriptors; under an app that replaced sys.stderr (Textual
+    does) fileno() is -1 and starting the pool fails ("bad value(s) in fds_to_keep"): use threads then."""
+    try:
+        return all(stream is not None and stream.fileno() >= 0 for stream in (sys.stdout, sys.stderr))
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _close_worker_stores() -> None:

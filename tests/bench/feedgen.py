@@ -17,7 +17,7 @@ WORDS = (
     "rocket satellite biotech health retail logistics delivery warehouse software open source team "
     "hiring layoffs acquisition merger partnership research university students founders product "
     "market growth analysis security privacy outage latency database kernel compiler browser mobile"
-).split()
+).split()  # noqa: SIM905 - a word list reads better as prose
 AUTHORS = ["Dana Okafor", "Lena Hartwig", "Owen Castellanos", "Priya Natarajan", "Marcus Bell", "Ines Duarte"]
 CATS = ["Startups", "Cloud", "AI", "Space", "Biotech", "Policy", "Funding", "Climate Tech", "Retail", "Security"]
 
