@@ -11,13 +11,13 @@ import random
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-WORDS = (
+WORDS = (  # noqa: SIM905 - a word list reads better as prose
     "cloud startup robotics seattle funding series seed battery climate ferry engineer data model "
     "platform launch customers revenue investors policy council transit housing chip quantum space "
     "rocket satellite biotech health retail logistics delivery warehouse software open source team "
     "hiring layoffs acquisition merger partnership research university students founders product "
     "market growth analysis security privacy outage latency database kernel compiler browser mobile"
-).split()  # noqa: SIM905 - a word list reads better as prose
+).split()
 AUTHORS = ["Dana Okafor", "Lena Hartwig", "Owen Castellanos", "Priya Natarajan", "Marcus Bell", "Ines Duarte"]
 CATS = ["Startups", "Cloud", "AI", "Space", "Biotech", "Policy", "Funding", "Climate Tech", "Retail", "Security"]
 
