@@ -7,7 +7,6 @@ dated by the same clock. Update after a reviewed change with `pytest tests/test_
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,23 +20,10 @@ from digest.tui.widgets.story_list import StoryList
 SIZES = [(80, 24), (120, 40)]
 
 
-def _preview_with_clock(store: Store, config: Config, paths: Paths, *, theme: str | None = None,
-                        now: datetime | None = None) -> str:
-    """preview_text with the frozen clock (the core's preview_text takes no clock yet)."""
-    from digest.core.render import render_text
-
-    draft = store.draft()
-    if draft is None or not store.digest_items(draft.id):
-        return ""
-    return render_text(store, config, paths, draft, theme=theme, now=now or datetime.fromtimestamp(FROZEN_NOW, UTC))
-
-
 @pytest.fixture
-def sample_store(digest_home: Paths, store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
-    import digest.core.build
+def sample_store(digest_home: Paths, store: Store) -> Store:
     from digest.core.feeds import load_sample_feeds
 
-    monkeypatch.setattr(digest.core.build, "preview_text", _preview_with_clock)
     load_sample_feeds(store, Config(), now=FROZEN_NOW)
     for feed in store.list_feeds():
         # pinned times, and no checkout path on screen (the sample feeds are local files)

@@ -3,7 +3,6 @@ send. Every change is written to the store at once (the store is the state)."""
 
 from __future__ import annotations
 
-import inspect
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +75,8 @@ class DigestScreen(Screen[None]):
                     yield Button("✕", id="btn-remove", tooltip="Remove (x)")
                     yield Button("Edit", id="btn-edit")
                     yield Button("Build", id="btn-build", variant="primary")
-            yield TextArea("", id="preview", read_only=True, soft_wrap=True, show_line_numbers=False)
+            # no soft wrap: the text part is laid out at 72 columns; wrapping it again would misshow it
+            yield TextArea("", id="preview", read_only=True, soft_wrap=False, show_line_numbers=False)
         yield RefreshBar(id="refresh-bar")
         yield Footer()
 
@@ -183,19 +183,14 @@ class DigestScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
     def render_preview(self) -> None:
-        try:
-            from digest.core.build import preview_text
-        except ImportError as e:
-            self.app.call_from_thread(self._show_preview, f"(Preview needs digest.core.build: {e})")
-            return
+        from digest.core.build import preview_text
+
         store = self.dapp.open_worker_store()
         try:
-            kwargs: dict[str, Any] = {}
-            # the app's clock (frozen in snapshot tests) dates the preview, when preview_text accepts one
-            if "now" in inspect.signature(preview_text).parameters:
-                kwargs["now"] = datetime.fromtimestamp(self.dapp.now(), UTC)
-            text = preview_text(store, self.dapp.config, self.dapp.paths, theme=self.theme_name, **kwargs)
-        except Exception as e:  # a broken user theme must not take the screen down
+            # the app's clock (frozen in snapshot tests) dates the preview
+            now = datetime.fromtimestamp(self.dapp.now(), UTC)
+            text = preview_text(store, self.dapp.config, self.dapp.paths, theme=self.theme_name, now=now)
+        except Exception as e:  # a broken user theme must not take the screen down  # noqa: BLE001
             text = f"(Preview failed: {type(e).__name__}: {e})"
         finally:
             store.close()
