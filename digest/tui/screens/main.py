@@ -17,7 +17,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError, StoryQuery
-from digest.tui.queries import list_rows, story_ids
+from digest.tui.queries import list_rows
 from digest.tui.screens.story_actions import StoryActions
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
@@ -180,11 +180,11 @@ class MainScreen(StoryActions, Screen[None]):
             if key == "trending":
                 ids = self._trending_ids(store, q)
             else:
-                first = story_ids(store, q, limit=FIRST_PAGE)
+                first = store.story_ids(q, limit=FIRST_PAGE)
                 if len(first) == FIRST_PAGE:
                     elapsed = (time.perf_counter() - started) * 1000
                     self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True)
-                    ids = story_ids(store, q)
+                    ids = store.story_ids(q)
                 else:
                     ids = first
         finally:
