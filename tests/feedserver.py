@@ -270,3 +270,93 @@ def trickle(data: bytes, *, step: int = 1, interval: float = 0.2) -> Iterator[by
     for i in range(0, len(data), step):
         time.sleep(interval)
         yield data[i:i + step]
+
+
+# -- raw sockets: faults an HTTP library cannot produce (appended for tests/test_faults.py) ------------
+
+
+class RawServer:
+    """A bare TCP server on 127.0.0.1 whose every connection is handed to `answer(conn)` once the
+    request head has been read. For faults a well-behaved HTTP server never makes: a connection reset
+    (RST) in the middle of a body, a status line that never ends.
+
+        with RawServer(reset_mid_body(b"<rss ...", declared=100_000)) as raw:
+            url = raw.url("/anything")
+    """
+
+    def __init__(self, answer: Callable[[object], None]) -> None:
+        import socket
+
+        self.answer = answer
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rawserver", daemon=True)
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: object) -> None:
+        import socket
+
+        assert isinstance(conn, socket.socket)
+        try:
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                data = conn.recv(4096)
+                if not data:
+                    return
+                head += data
+            self.answer(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=2)
+
+
+def reset_mid_body(body: bytes, *, declared: int,
+                   content_type: str = "application/rss+xml") -> Callable[[object], None]:
+    """Send the head (Content-Length: declared) and `body` (shorter than declared), then reset the
+    connection: SO_LINGER with a zero timeout makes close() send RST instead of FIN."""
+    import socket
+    import struct
+    import time
+
+    def answer(conn: object) -> None:
+        assert isinstance(conn, socket.socket)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode() +
+                     b"\r\nContent-Length: " + str(declared).encode() + b"\r\n\r\n" + body)
+        time.sleep(0.05)  # let the client read what was sent, so the reset comes mid-body
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    return answer
+
+
+def broken_chunks(data: bytes, *, after: int) -> Iterator[bytes]:
+    """A chunked body that stops after `after` bytes without its last chunk: the handler raises, so
+    the connection closes (FIN) mid-body."""
+    yield data[:after]
+    raise ConnectionAbortedError("feedserver: body broken off on purpose")

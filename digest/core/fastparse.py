@@ -63,7 +63,7 @@ def fast_parse(data: bytes, url: str, content_type: str = "") -> tuple[str, str,
             return _rss(root)
         if root.tag == f"{ATOM}feed":
             return _atom(root)
-    except _Decline:
+    except (_Decline, ValueError):  # ValueError: urljoin on a broken URL ("http://[::1"); feedparser copes
         return None
     return None
 

@@ -167,11 +167,16 @@ async def fetch_http(
                 req = client.build_request("GET", current, headers=headers)
             except (ValueError, httpx.InvalidURL) as e:
                 return _err(f"invalid URL {current!r}: {e}", None, current)
+            # the clock runs only while a request may go out: waiting behind other feeds of the same
+            # host (per-host limit) is not this server being slow, for the first request and for every
+            # redirect hop after it (a hop queues again, and could time out behind slow neighbours)
+            loop = asyncio.get_running_loop()
+            deadline = limit.when()
+            remaining = timeout_s if deadline is None else deadline - loop.time()
+            limit.reschedule(None)
             async with host_limit.slot(host):
-                if timeout_s is not None and limit.when() is None:
-                    # the clock starts when the first request may go out: waiting behind other feeds of
-                    # the same host (per-host limit) is not this server being slow
-                    limit.reschedule(asyncio.get_running_loop().time() + timeout_s)
+                if remaining is not None:
+                    limit.reschedule(loop.time() + remaining)
                 try:
                     resp = await client.send(req, stream=True)
                 except httpx.InvalidURL as e:

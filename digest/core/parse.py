@@ -212,15 +212,20 @@ def first_image(fragment: str, base: str = "") -> Image | None:
 # -- identity and dates -----------------------------------------------------------------------------
 
 
-def story_identity(guid: str, link: str, title: str, published: float | None) -> str:
-    """guid, else canonical link, else a hash of title and date (feeds without either still dedupe)."""
+def story_identity(guid: str, link: str, title: str, published: float | None, *, body: str = "") -> str:
+    """guid, else canonical link, else a hash of title and date (feeds without either still dedupe).
+
+    `body` is given for items without a title: RSS allows items with only a description (microblogs,
+    notes), and with no guid, link, title or date they would all hash alike and all but the first be
+    dropped. It is left out of the hash otherwise, so stored identities of titled items never change."""
     guid = (guid or "").strip()
     if guid:
         return guid[:1000]
     canon = canonical_url(link)
     if canon:
         return canon
-    digest = hashlib.sha1(f"{title}\x00{published or ''}".encode()).hexdigest()
+    key = f"{title}\x00{published or ''}" + (f"\x00{body}" if body else "")
+    digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"sha1:{digest}"
 
 
@@ -260,11 +265,14 @@ def _iso_ts(value: Any) -> float | None:
 
 
 def looks_like_json(data: bytes, content_type: str = "") -> bool:
-    ct = content_type.lower()
-    if "json" in ct:
-        return True
+    """The body decides before the label: servers do send RSS as application/json (and JSON Feeds as
+    text/plain). A body that starts with markup is never JSON, one that starts with '{' always is."""
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
+    if head.startswith(b"<"):
+        return False
+    if head.startswith(b"{"):
+        return True
+    return "json" in content_type.lower()
 
 
 def parse_feed(data: bytes, url: str = "", content_type: str = "", *, now: float | None = None) -> ParsedFeed:
@@ -290,6 +298,8 @@ def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float,
             return out
     import feedparser  # deferred: ~60 ms import, only needed when a feed body arrives
 
+    data = _fix_charrefs(data)
+
     # feedparser flags a missing Content-Type as an error; local files have none, so say what it is
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
     d = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False, response_headers=headers)
@@ -309,6 +319,26 @@ def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float,
     for e in d.entries:
         out.stories.append(_entry(e, url, now))
     return out
+
+
+# A numeric character reference that names no character (a surrogate, or beyond U+10FFFF): feedparser's
+# loose parser turns each into chr(n).encode("utf-8"), which raises and cost the whole feed. Such a
+# reference becomes U+FFFD, as an HTML parser would make it; the feed's other stories are kept.
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _fix_charrefs(data: bytes) -> bytes:
+    if b"&#" not in data:
+        return data
+
+    def repl(m: re.Match[bytes]) -> bytes:
+        digits = (m.group(1) or m.group(2)).lstrip(b"0") or b"0"
+        if len(digits) > 8:  # past U+10FFFF whatever the digits (and int() refuses huge strings)
+            return b"&#xFFFD;"
+        n = int(digits, 16) if m.group(1) else int(digits)
+        return b"&#xFFFD;" if 0xD800 <= n <= 0xDFFF or n > 0x10FFFF else m.group(0)
+
+    return _CHARREF.sub(repl, data)
 
 
 def _bozo_reason(d: Any) -> str:
@@ -334,7 +364,8 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
             if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
                 link = safe_link(candidate["href"], base)
                 break
-    title = html_to_text(e.get("title", ""))[:500] or "(untitled)"
+    real_title = html_to_text(e.get("title", ""))[:500]
+    title = real_title or "(untitled)"
     # read only when present: feedparser otherwise maps one date to the other, with a DeprecationWarning
     keys = e.keys()
     published = _sane_ts(_struct_ts(e["published_parsed"] if "published_parsed" in keys else None)
@@ -363,7 +394,8 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
                      ("ev_location", "event_location"), ("ev_organizer", "event_organizer")):
         if e.get(src):
             extra[dst] = html_to_text(str(e[src]))[:300]
-    guid = story_identity(e.get("id", ""), link, title, published)
+    guid = story_identity(e.get("id", ""), link, title, published,
+                          body="" if real_title else (description or content_html))
     return ParsedStory(
         guid=guid, link=link, canonical_link=canonical_url(link), title=title, author=html_to_text(author)[:200],
         summary=summary, content=content, image=image, categories=categories[:20], published_at=published,

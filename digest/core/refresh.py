@@ -190,7 +190,7 @@ class Refresher:
 
             # forkserver: never fork a process that may be running Textual's threads
             ctx = multiprocessing.get_context("forkserver")
-            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx)
+            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx, initializer=_exit_with_parent)
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
     async def _refresh_feed(
@@ -271,6 +271,26 @@ def _real_stdio() -> bool:
         return all(stream is not None and stream.fileno() >= 0 for stream in (sys.stdout, sys.stderr))
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def _exit_with_parent() -> None:
+    """Process-pool initializer. The workers are children of multiprocessing's forkserver, not of this
+    process: when a refresh is killed (kill -9, timeout(1)'s SIGTERM, the OOM killer) nothing tells them,
+    and they wait for work for ever, holding their memory, and keeping the forkserver and the resource
+    tracker alive too (each worker holds their pipes). multiprocessing hands every worker a sentinel that
+    becomes ready when the process that started it exits: a thread waits on it and ends the worker."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)  # mid-transaction or not: SQLite rolls back what was not committed
+
+    threading.Thread(target=watch, name="digest-exit-with-parent", daemon=True).start()
 
 
 def _close_worker_stores() -> None:
