@@ -27,10 +27,11 @@ from helpers_smtp import (
     wait_for,
 )
 
-from digest.core import mail
+from digest.core import mail, smtp
 from digest.core.archive import issue_dir, load_manifest
-from digest.core.mail import MailConfigError, NothingToSend, check_smtp, send_digest, smtp_problems
+from digest.core.mail import MailConfigError, NothingToSend, send_digest
 from digest.core.paths import Paths
+from digest.core.smtp import check_smtp, smtp_problems
 from digest.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -259,13 +260,13 @@ def test_smtp_problems_name_each_missing_setting(monkeypatch: pytest.MonkeyPatch
 
 def test_password_cmd(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = make_config(25, ["a@example.net"], username="me", password_cmd="printf 'from-the-vault\\nignored\\n'")
-    assert mail.smtp_password(cfg.smtp) == "from-the-vault"
+    assert smtp.smtp_password(cfg.smtp) == "from-the-vault"
     assert smtp_problems(cfg) == []
     cfg.smtp.password_cmd = "echo hunter2-secret; echo 'vault locked' >&2; exit 4"
     problems = smtp_problems(cfg)
     assert problems == ["smtp.password_cmd failed (exit 4): vault locked"]
     with pytest.raises(MailConfigError, match="exit 4"):
-        mail.smtp_password(cfg.smtp)
+        smtp.smtp_password(cfg.smtp)
 
 
 def test_send_refuses_incomplete_settings(store: Store, digest_home: Paths) -> None:
@@ -457,7 +458,7 @@ def test_send_cli_exit_codes(store: Store, digest_home: Paths, tmp_path: Path) -
 
 def test_errors_are_scrubbed_of_the_password() -> None:
     """smtplib's own exceptions can carry server text; our errors never carry the password."""
-    conn = mail._Connection(make_config(1, ["a@b.c"]).smtp, "pw-Zz9")
+    conn = smtp.Connection(make_config(1, ["a@b.c"]).smtp, "pw-Zz9")
     assert conn._scrub("x pw-Zz9 y") == "x *** y"
 
 
@@ -609,15 +610,15 @@ def test_config_check_smtp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("DIGEST_TEST_SMTP_PW", PASSWORD)
     with smtp_server(starttls=server_ctx, auth=Authenticator()) as (ctl, rec):
         cfg = make_config(ctl.port, recipients(1), security="starttls", username=USER)
-        assert mail.config_check_smtp(cfg) == []
+        assert smtp.config_check_smtp(cfg) == []
         cfg.newsletter.postal_address = ""
         monkeypatch.setenv("DIGEST_TEST_SMTP_PW", "wrong")
-        problems = mail.config_check_smtp(cfg)
+        problems = smtp.config_check_smtp(cfg)
     assert any("postal_address" in p for p in problems)
     assert any(f"127.0.0.1:{ctl.port}: AUTH failed" in p for p in problems)
     assert rec.received == []
     monkeypatch.delenv("DIGEST_TEST_SMTP_PW")
-    problems = mail.config_check_smtp(make_config(ctl.port, recipients(1), username=USER))
+    problems = smtp.config_check_smtp(make_config(ctl.port, recipients(1), username=USER))
     assert problems == ["smtp.username is set but the environment variable DIGEST_TEST_SMTP_PW is not set "
                         "(set it, or use smtp.password_cmd)"]
 

@@ -332,14 +332,10 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     if not ((ctx.paths.user_themes_dir / theme).is_dir() or (builtin_themes_dir() / theme).is_dir()):
         problems.append(f"newsletter.theme: no theme named {theme!r}")
     if args.smtp or cfg.smtp.host:
-        try:
-            from digest.core import mail
-        except ImportError:
-            problems.append("sending is not available in this build")
-        else:
-            problems += mail.smtp_problems(cfg)
-            if args.smtp and not problems:
-                problems += mail.check_smtp(cfg)
+        from digest.core import smtp
+
+        # the settings always; with --smtp also a real connect + TLS + AUTH (nothing is sent)
+        problems += smtp.config_check_smtp(cfg) if args.smtp else smtp.smtp_problems(cfg)
     where = str(ctx.paths.config_file) if cfg.source else f"{ctx.paths.config_file} (absent: defaults)"
     if problems:
         for p in problems:

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quiet", "-q", action="store_true", help="print nothing unless something failed")
     g.add_argument("--verbose", "-v", action="store_true", help="copy the log to stderr")
+    p.add_argument("--dry-run", action="store_true",
+                   help="refresh, select and build, but write the messages into archive/N/dry-run/ instead of "
+                   "sending; the draft is left as it was and nothing is marked sent, so it can be repeated")
     p.set_defaults(func=cmd_run)
 
     arch = sub.add_parser("archive", help="past issues: list, show, open")
@@ -57,14 +60,14 @@ def _help(parser: argparse.ArgumentParser, ctx: Ctx) -> int:
 
 
 def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
-    from digest.core import mail
+    from digest.core import mail, smtp
     from digest.core.lock import LockHeld
     from digest.core.logsetup import setup_logging
     from digest.core.run import graceful_stop
 
     setup_logging(ctx.paths)  # every delivery attempt is in the log file, as for `digest run`
 
-    to = mail.parse_recipients(args.to) if args.to else None
+    to = smtp.parse_recipients(args.to) if args.to else None
     if args.to and not to:
         raise CommandError("--to: no email address given", ExitCode.USAGE)
     show = ctx.tty and not args.json
@@ -97,7 +100,7 @@ def cmd_run(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.mail import UNKNOWN_MARK
     from digest.core.run import run_once
 
-    code, line = run_once(ctx.paths, quiet=args.quiet, verbose=args.verbose)
+    code, line = run_once(ctx.paths, quiet=args.quiet, verbose=args.verbose, dry_run=args.dry_run)
     if not args.quiet:
         ctx.out(line)
     elif code not in (ExitCode.OK, ExitCode.NOTHING_TO_SEND) or UNKNOWN_MARK in line:

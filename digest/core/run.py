@@ -7,6 +7,10 @@ Cron's world: no terminal, a bare environment, nobody to answer a prompt. Nothin
 progress; the detail goes to a rotating log file and the caller prints one line.
 Exit codes (DESIGN.md): 0 sent or written, 1 a step failed (the line names it), 2 config error,
 3 nothing new to send (no empty digest goes out), 75 another run holds the lock.
+
+`digest run --dry-run` is the same pipeline up to delivery (lock, refresh, select, render) but writes the
+issue and one message per recipient into archive/N/dry-run/ instead of freezing, sending or marking
+anything: the draft is left as it was, so the rehearsal can be repeated and the real run still sends.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ if TYPE_CHECKING:
 OK, FAILURE, CONFIG, NOTHING, LOCKED = 0, 1, 2, 3, 75
 
 
-def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: float | None = None
-             ) -> tuple[int, str]:
+def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: float | None = None,
+             dry_run: bool = False) -> tuple[int, str]:
     """One unattended run; returns (exit code, the one-line result). quiet only lowers what is logged to
-    stderr; the caller decides what to print."""
+    stderr; the caller decides what to print. dry_run writes the messages as files and changes no issue
+    (see the module docstring); it still takes the lock, because its refresh writes the store."""
     log = setup_logging(paths, verbose=verbose and not quiet)
     started = time.monotonic()
     try:
@@ -50,7 +55,7 @@ def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: f
         return _done(log, FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
     try:
         with graceful_stop() as stop:
-            code, line = _pipeline(paths, config, log, now, stop)
+            code, line = _pipeline(paths, config, log, now, stop, dry_run)
     finally:
         lock.release()
     log.debug("run took %.1f s", time.monotonic() - started)
@@ -86,15 +91,16 @@ def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
 
 
 def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
-              stop: threading.Event) -> tuple[int, str]:
-    from digest.core import archive, mail
+              stop: threading.Event, dry_run: bool = False) -> tuple[int, str]:
+    from digest.core import archive, mail, smtp
     from digest.core.store import Store, StoreError
 
     step = "config"
     smtp_on = bool(config.smtp.host)
     if smtp_on:
-        # the password is resolved once, by send_digest (password_cmd may ask a password manager)
-        problems = mail.settings_problems(config)
+        # the password is resolved once, by send_digest (password_cmd may ask a password manager); a dry run
+        # checks the same settings, so a rehearsal that passes means the real run will not stop at config
+        problems = smtp.settings_problems(config)
         if problems:
             return CONFIG, "config error: " + "; ".join(problems)
     try:
@@ -108,6 +114,9 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         pending = archive.pending_digest(store)
         if pending is not None:
             log.info("digest #%d is frozen but not finished: delivering it before anything new", pending.number)
+            if dry_run:  # what the real run would do now: finish that issue, without a refresh
+                step = "dry run"
+                return _rehearse(store, config, paths, log, now, resumed=True)
             step = "deliver"
             return _deliver(store, config, paths, log, smtp_on, now, stop, resumed=True)
 
@@ -121,6 +130,7 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
 
         step = "select"
         draft = store.draft()
+        picked: list[int] = []
         if draft is not None and store.digest_items(draft.id):
             log.info("sending the flagged draft (%d stories)", len(store.digest_items(draft.id)))
         else:
@@ -133,6 +143,18 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
                     why += f" (every feed failed to refresh; see {log_path(paths)})"
                 return NOTHING, f"nothing new to send: {why}"
             log.info("picked %d stories by the [select] rules", added)
+            # auto_select only fills an empty draft, so its items are exactly what it added
+            picked = [it.story.id for it in store.digest_items()]
+
+        if dry_run:
+            step = "dry run"
+            try:
+                return _rehearse(store, config, paths, log, now, resumed=False)
+            finally:
+                # Give the draft back as the person left it: the rule picks are not their flags. A story
+                # flagged by hand in the TUI between the pick and here stays (it was not in `picked`).
+                for story_id in picked:
+                    store.unflag(story_id)
 
         step = "build and deliver" if smtp_on else "build"
         return _deliver(store, config, paths, log, smtp_on, now, stop, resumed=False)
@@ -165,6 +187,35 @@ def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, sm
         line = "resumed " + line
     if report.failed:
         return FAILURE, f"deliver: {line}"
+    return OK, line
+
+
+def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, now: float | None, *,
+              resumed: bool) -> tuple[int, str]:
+    """The dry run's delivery: the issue (index.html, digest.txt) and one .eml per recipient, byte for byte
+    what `digest send --dry-run` writes, into archive/N/dry-run/. Nothing is frozen, queued or marked sent.
+    A previous rehearsal's files there are replaced, so the folder shows this run only."""
+    from digest.core import archive
+    from digest.core.fsutil import atomic_write
+    from digest.core.message import POLICY, build_message, make_message_id
+
+    issue = archive.preview_issue(store, config, paths, now=now)  # raises NothingToSend: exit 3
+    out = archive.dry_run_dir(paths, issue.number)
+    if out.is_dir():
+        for old in out.iterdir():
+            if old.is_file() and old.suffix in (".eml", ".html", ".txt"):
+                old.unlink()
+    atomic_write(out / archive.HTML_NAME, issue.html)
+    atomic_write(out / archive.TEXT_NAME, issue.text)
+    nl = config.newsletter
+    for i, recipient in enumerate(nl.to, 1):
+        msg = build_message(nl, subject=issue.subject, html=issue.html, text=issue.text, to=recipient,
+                            message_id=make_message_id(nl.from_, f"digest{issue.number}"))
+        archive.write_dry_run(out, i, recipient, bytes(msg.as_bytes(policy=POLICY)))
+    what = f"{len(nl.to)} message(s)" if nl.to else "the issue (newsletter.to lists no recipients)"
+    line = (f"{'resumed ' if resumed else ''}digest #{issue.number}: dry run, wrote {what} to {out} "
+            f"({issue.story_count} stories; nothing sent, nothing marked sent)")
+    log.info("%s", line)
     return OK, line
 
 

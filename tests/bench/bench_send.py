@@ -52,7 +52,7 @@ def child(mode: str, port: int, home: str, n: int, stories: int, tls_ca: str | N
         os.environ["SSL_CERT_FILE"] = tls_ca
     from helpers_smtp import make_config, make_draft, recipients
 
-    from digest.core import mail
+    from digest.core import mail, smtp
     from digest.core.paths import get_paths
     from digest.core.store import Store
 
@@ -61,7 +61,7 @@ def child(mode: str, port: int, home: str, n: int, stories: int, tls_ca: str | N
     make_draft(store, stories)
     cfg = make_config(port, recipients(n), security="starttls" if tls_ca else "none")
     if mode == "per-message":
-        original = mail._Connection.send
+        original = smtp.Connection.send
 
         def send_then_close(self, *a, **k):  # type: ignore[no-untyped-def]
             try:
@@ -69,7 +69,7 @@ def child(mode: str, port: int, home: str, n: int, stories: int, tls_ca: str | N
             finally:
                 self.close()
 
-        mail._Connection.send = send_then_close  # type: ignore[method-assign]
+        smtp.Connection.send = send_then_close  # type: ignore[method-assign]
     t0 = time.perf_counter()
     report = mail.send_digest(store, cfg, paths, retry_delays=())
     seconds = time.perf_counter() - t0

@@ -353,7 +353,8 @@ class DigestScreen(Screen[None]):
 
     def action_send(self) -> None:
         try:
-            from digest.core.mail import send_digest, smtp_problems  # noqa: F401
+            from digest.core.mail import send_digest  # noqa: F401
+            from digest.core.smtp import smtp_problems  # noqa: F401
         except ImportError as e:
             self.notify(f"Sending arrives with the delivery issue (digest.core.mail: {e}).", severity="warning")
             return
@@ -362,7 +363,7 @@ class DigestScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def check_smtp_worker(self) -> None:
         # off the event loop: smtp_problems runs password_cmd when one is configured
-        from digest.core.mail import smtp_problems
+        from digest.core.smtp import smtp_problems
 
         problems = smtp_problems(self.dapp.config)
         self.app.call_from_thread(self._confirm_send, problems)
