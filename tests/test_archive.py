@@ -90,15 +90,16 @@ def test_a_resumed_issue_goes_out_byte_for_byte_as_archived(store: Store, digest
 def test_render_failure_gives_the_stories_back_to_the_draft(store: Store, digest_home: Paths,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import digest.core.render as render
+    from digest.core.themes import ThemeError
 
     ids = make_draft(store, 2)
 
     def broken(*a: object, **k: object) -> None:
         make_draft(store, 1, prefix="Meanwhile")  # a flag made between the freeze and the failure
-        raise render.ThemeError("email.html.j2:3: broken on purpose")
+        raise ThemeError("email.html.j2:3: broken on purpose")
 
     monkeypatch.setattr(render, "render_digest", broken)
-    with smtp_server() as (ctl, rec), pytest.raises(render.ThemeError):
+    with smtp_server() as (ctl, rec), pytest.raises(ThemeError):
         send_digest(store, make_config(ctl.port, recipients(2)), digest_home)
     digests = store.list_digests()
     assert [(d.number, d.status) for d in digests] == [(1, "draft")]

@@ -9,17 +9,9 @@ import pytest
 from helpers_digest import NOW, check_email_html, check_text, fill_store, make_config, make_paths, story
 
 from digest.core.models import Image
-from digest.core.render import (
-    BUDGET_BYTES,
-    _image,
-    linkify,
-    plain,
-    render_digest,
-    safe_url,
-    trim_text,
-    wrap,
-)
+from digest.core.render import BUDGET_BYTES, _image, render_digest
 from digest.core.store import Store
+from digest.core.themes import linkify, plain, safe_url, trim_text, wrap
 
 THEMES = ["geekwire", "minimal", "plain"]
 

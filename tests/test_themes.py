@@ -19,8 +19,9 @@ import pytest
 from helpers_digest import NOW, check_email_html, check_text, fill_store, load_golden, make_config, make_paths
 
 from digest.cli import Ctx, main
-from digest.core.render import ThemeError, list_themes, render_digest
+from digest.core.render import render_digest
 from digest.core.store import Store
+from digest.core.themes import ThemeError, list_themes
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("DIGEST_REGEN_GOLDEN") == "1"

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _check_theme(ctx: Ctx, name: str | None) -> str:
-    from digest.core.render import ThemeError, list_themes
+    from digest.core.themes import ThemeError, list_themes
 
     name = name or ctx.config.newsletter.theme
     try:
@@ -55,7 +55,7 @@ def _open(path: Path) -> None:
 
 def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.build import BuildError, build_digest
-    from digest.core.render import ThemeError
+    from digest.core.themes import ThemeError
 
     theme = _check_theme(ctx, args.theme)
     try:
@@ -80,7 +80,7 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 def cmd_themes_list(ctx: Ctx, args: argparse.Namespace) -> int:
-    from digest.core.render import ThemeError, list_themes
+    from digest.core.themes import ThemeError, list_themes
 
     try:
         themes = list_themes(ctx.paths)
@@ -107,9 +107,9 @@ def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
     """The sample feeds go into a throwaway store under the cache dir: the user's store is not touched."""
     from digest.core.build import build_digest
     from digest.core.feeds import load_sample_feeds
-    from digest.core.render import ThemeError
     from digest.core.select import auto_select
     from digest.core.store import Store
+    from digest.core.themes import ThemeError
 
     name = _check_theme(ctx, args.name)
     config = ctx.config

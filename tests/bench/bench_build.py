@@ -31,9 +31,10 @@ from helpers_digest import NOW, fill_store, make_config, make_paths  # noqa: E40
 
 from digest.core.build import build_digest  # noqa: E402
 from digest.core.message import build_message  # noqa: E402
-from digest.core.render import _assemble, _chain, _env, _material, list_themes, render_digest  # noqa: E402
+from digest.core.render import _assemble, _material, render_digest  # noqa: E402
 from digest.core.select import auto_select, draft_sections, trending  # noqa: E402
 from digest.core.store import Store, title_key  # noqa: E402
+from digest.core.themes import environment, list_themes, theme_chain  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -54,8 +55,8 @@ def bench_build(tmp: Path, n: int, repeat: int) -> None:
         fill_store(store, n)
         draft = store.draft()
         assert draft is not None
-        chain = _chain("geekwire", {t.name: t for t in list_themes(paths)})
-        env = _env(paths.user_themes_dir)
+        chain = theme_chain("geekwire", {t.name: t for t in list_themes(paths)})
+        env = environment(paths.user_themes_dir)
         template = env.get_template(f"builtin/{chain[0].name}/email.html.j2")
 
         def baseline() -> str:

@@ -280,7 +280,7 @@ class DigestScreen(Screen[None]):
 
     def action_theme(self) -> None:
         try:
-            from digest.core.render import list_themes
+            from digest.core.themes import list_themes
         except ImportError as e:
             self.notify(f"Themes need digest.core.render ({e}).", severity="error")
             return
