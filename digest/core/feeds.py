@@ -8,13 +8,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 from digest.core.config import Config
 from digest.core.fetch import HostLimiter, fetch_http, fetch_local, is_local, local_path, make_client
 from digest.core.models import Feed
 from digest.core.opml import read_opml, write_opml
 from digest.core.parse import ParseError, parse_feed
 from digest.core.paths import sample_feeds_dir
-from digest.core.refresh import RefreshReport, refresh
+from digest.core.refresh import RefreshReport, http_error_text, refresh
 from digest.core.store import FeedExistsError, Store
 
 
@@ -88,7 +90,9 @@ async def _probe(url: str, config: Config) -> tuple[str, str]:
                 )
             except TimeoutError:
                 raise FeedAddError(f"{url}: timed out after {cfg.timeout_s:g}s") from None
-            except Exception as e:  # httpx errors and OS errors alike: one line naming the URL  # noqa: BLE001
+            except httpx.HTTPError as e:
+                raise FeedAddError(f"{url}: {http_error_text(e)}") from None
+            except (OSError, ValueError, httpx.InvalidURL) as e:
                 raise FeedAddError(f"{url}: {type(e).__name__}: {e}") from None
             if res.status != "ok":
                 raise FeedAddError(f"{url}: {res.error}")

@@ -210,7 +210,7 @@ class Refresher:
         except TimeoutError:
             fetched = FetchResult("error", error=f"timed out after {self.cfg.timeout_s:g}s")
         except httpx.HTTPError as e:
-            fetched = FetchResult("error", error=_http_error(e))
+            fetched = FetchResult("error", error=http_error_text(e))
         except (httpx.InvalidURL, ValueError) as e:
             fetched = FetchResult("error", error=f"invalid URL: {e}")
         except OSError as e:
@@ -300,7 +300,7 @@ def _close_worker_stores() -> None:
             _worker_stores.pop(key).close()
 
 
-def _http_error(e: httpx.HTTPError) -> str:
+def http_error_text(e: httpx.HTTPError) -> str:
     if isinstance(e, httpx.TimeoutException):
         return f"timed out ({type(e).__name__})"
     if isinstance(e, httpx.ConnectError):
