@@ -377,3 +377,101 @@ def test_a_part_sent_issue_is_not_closed_when_smtp_is_removed(store: Store, dige
     code, out, err = digest_run(tmp_path)
     assert code == 2 and "part-sent" in out
     assert store.get_digest(number=1).status == "built"
+
+
+# -- digest run --dry-run ---------------------------------------------------------------------------
+
+
+def _dry_run_files(paths: Paths, number: int) -> list[str]:
+    d = paths.archive_dir / str(number) / "dry-run"
+    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+
+def test_dry_run_writes_the_messages_and_leaves_the_draft(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    """A rehearsal of the cron job: same pipeline, messages as files, no SMTP connection, no issue frozen;
+    it can be repeated, and the real run afterwards sends the same stories as issue #1."""
+    ids = make_draft(store, 3)
+    to = recipients(2)
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        for _ in range(2):  # repeatable: the second rehearsal gives the same result
+            code, out, err = digest_run(tmp_path, "--dry-run")
+            assert code == 0, (out, err)
+            assert out.startswith("digest #1: dry run, wrote 2 message(s) to ") and "3 stories" in out, out
+            assert "nothing sent" in out and err == ""
+            assert _dry_run_files(digest_home, 1) == ["0001-reader1@example.net.eml", "0002-reader2@example.net.eml",
+                                                      "digest.txt", "index.html"]
+            assert rec.connections == 0 and rec.received == []
+            draft = store.draft()
+            assert draft is not None and draft.number == 1 and draft.status == "draft"
+            assert sorted(it.story.id for it in store.digest_items(draft.id)) == ids
+            assert not any(s.read for s in store.stories_by_ids(ids))
+            assert mail.deliveries(store, draft.id) == []
+            assert not (digest_home.archive_dir / "1" / "manifest.json").exists()  # not an issue
+        eml = (digest_home.archive_dir / "1" / "dry-run" / "0002-reader2@example.net.eml").read_bytes()
+        assert b"To: reader2@example.net" in eml and b"Story number 2 about things" in eml
+        assert "dry run" in (digest_home.log_dir / "digest.log").read_text()
+        code, out, err = digest_run(tmp_path)
+    assert code == 0 and out.startswith("digest #1 sent to 2"), (out, err)
+    assert store.get_digest(number=1).status == "sent"
+
+
+def test_dry_run_picks_by_the_rules_and_gives_the_draft_back(store: Store, digest_home: Paths, tmp_path: Path,
+                                                             feed_server) -> None:  # type: ignore[no-untyped-def]
+    """Nothing flagged: the refresh fetches, the rules pick, the files are written, and the picks are taken
+    out of the draft again (they were never the editor's flags). No recipients: the issue is still written."""
+    from datetime import UTC, datetime
+    from email.utils import format_datetime
+
+    from feedserver import rss
+
+    now = datetime.now(UTC)
+    feed_server.feed("/news.xml", rss("News", [
+        {"title": f"Fresh news item {i}", "link": f"https://news.example/{i}", "guid": f"n{i}",
+         "date": format_datetime(now, usegmt=True), "description": f"<p>Body {i}.</p>"} for i in range(4)
+    ]), etag='"v1"')
+    store.add_feed(feed_server.url("/news.xml"), title="News", section="Top Stories")
+    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "Rehearsal"\n')  # no [smtp], no recipients
+    for _ in range(2):
+        code, out, err = digest_run(tmp_path, "--dry-run")
+        assert code == 0, (out, err)
+        assert "digest #1: dry run, wrote the issue (newsletter.to lists no recipients)" in out, out
+        assert "4 stories" in out
+        assert _dry_run_files(digest_home, 1) == ["digest.txt", "index.html"]
+        assert "Fresh news item 3" in (digest_home.archive_dir / "1" / "dry-run" / "digest.txt").read_text()
+        assert store.digest_items() == []  # the draft is as the editor left it: empty
+        assert [d for d in store.list_digests() if d.status != "draft"] == []
+    assert len(feed_server.requests_for("/news.xml")) == 2  # the refresh ran both times
+    code, out, err = digest_run(tmp_path)  # the real run picks the same stories and issues #1
+    assert code == 0 and out.startswith("digest #1 written to"), (out, err)
+    code, out, err = digest_run(tmp_path, "--dry-run")  # everything went out: nothing new to rehearse
+    assert code == 3 and "nothing new to send" in out, (out, err)
+
+
+def test_dry_run_exit_codes_are_those_of_run(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(config_toml(1, recipients(1)))
+    code, out, err = digest_run(tmp_path, "--dry-run")
+    assert code == 3 and "nothing new to send" in out, (out, err)
+    make_draft(store, 1)
+    with RunLock(digest_home.lock_file):
+        code, out, err = digest_run(tmp_path, "--dry-run", "--quiet")
+    assert code == 75 and f"process {os.getpid()}" in err, (out, err)
+    (tmp_path / "config.toml").write_text(config_toml(1, recipients(1)).replace("postal_address", "#"))
+    code, out, err = digest_run(tmp_path, "--dry-run")
+    assert code == 2 and "newsletter.postal_address" in out  # the rehearsal catches what the run would
+    assert _dry_run_files(digest_home, 1) == []
+
+
+def test_dry_run_of_a_half_sent_issue_rehearses_its_resumption(store: Store, digest_home: Paths,
+                                                               tmp_path: Path) -> None:
+    make_draft(store, 2)
+    to = recipients(2)
+    rec = Recorder(reject={to[1]: "550 no"})
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        assert digest_run(tmp_path)[0] == 1
+        before = mail.deliveries(store, 1)
+        code, line = run_once(digest_home, dry_run=True)
+        assert code == 0 and line.startswith("resumed digest #1: dry run, wrote 2 message(s)"), line
+        assert mail.deliveries(store, 1) == before and len(rec.received) == 1
+        assert store.get_digest(number=1).status == "built"

@@ -1,0 +1,475 @@
+"""digest against what users would pick instead (issue 6, "Comparison"), in one run.
+
+The same generated feeds (tests/bench/feedgen.py: ~75 KB RSS, 30 items each, ETag/Last-Modified/304) are
+served on 127.0.0.1 from another process, and for each size (default 100, 500, 2,000 feeds) this times:
+
+  refresh, cold        `digest refresh` on an empty store   vs  `newsboat -x reload` on an empty cache
+  refresh, all-304     the same, every feed answering 304   (newsboat: reload-threads 1 and 8, the better is
+                       the baseline; both tools get one unmeasured reload first, because newsboat keeps
+                       Last-Modified only from its second reload)
+  feeds-to-email       `digest run --dry-run` (refresh, select, render the digest, write the .eml)
+                       vs `r2e run` (rss2email: fetch, and one email per new entry), both on a fresh state
+
+plus the peak RSS of each tool's whole process tree (sampled from /proc every 20 ms with bench_refresh's
+helpers). rss2email is installed from PyPI into a scratch venv; newsboat comes from Debian (if it is
+missing the apt-get command is printed and newsboat is skipped). Nothing leaves the machine: rss2email
+delivers into a Maildir (its `email-protocol = maildir`), digest writes its dry-run files.
+
+Writes tests/bench/out/compare.csv and compare-time.png / compare-rss.png. Figures are printed, never
+asserted: the targets (digest <= 0.5x newsboat's best refresh, rss2email >= 5x digest for feeds-to-email)
+are printed next to the ratios.
+
+Run: python tests/bench/compare/compare.py [--sizes 100,500,2000] [--timeout 900] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import csv
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCH = HERE.parent
+REPO = BENCH.parent.parent
+OUT = BENCH / "out"
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(REPO))
+from bench_refresh import _children, _rss_kb  # noqa: E402
+from feedgen import FeedServer, write_feeds  # noqa: E402
+
+ITEMS_PER_FEED = 30  # feedgen.make_feed's default
+RECIPIENT = "reader@example.com"
+
+
+@dataclass
+class Result:
+    size: int
+    task: str  # refresh_cold | refresh_304 | feeds_to_email
+    tool: str  # digest | newsboat | rss2email
+    variant: str
+    seconds: float | None  # None: timed out, failed or skipped
+    peak_mb: float | None
+    status: str  # ok | timeout | failed: ... | skipped: ...
+    items: int | None = None  # stories stored / messages written: a check that the work was done
+
+    def row(self) -> list[object]:
+        return [self.size, self.task, self.tool, self.variant,
+                "" if self.seconds is None else f"{self.seconds:.3f}",
+                "" if self.peak_mb is None else f"{self.peak_mb:.1f}", self.status,
+                "" if self.items is None else self.items]
+
+
+def timed(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None
+          ) -> tuple[float | None, float, str]:
+    """(wall seconds or None on timeout/failure, peak RSS of the process tree in MB, status).
+
+    bench_refresh.peak_of_tree does the same sampling but has no time limit and exits on a failure; a
+    comparison must survive a tool that hangs or fails and report it, so the loop is repeated here with a
+    deadline (the whole process group is killed) and the exit status kept."""
+    # stderr goes to a file, not a pipe: rss2email logs a line per entry and would block on a full pipe
+    with tempfile.TemporaryFile() as errf:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=errf, start_new_session=True)
+        tree_peak = 0
+        while proc.poll() is None:
+            if time.perf_counter() - t > timeout:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return None, tree_peak / 1024, f"timeout after {timeout:.0f} s"
+            tree_peak = max(tree_peak, sum(_rss_kb(p) for p in [proc.pid, *_children(proc.pid)]))
+            time.sleep(0.02)
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            errf.seek(0)
+            err = errf.read().decode(errors="replace")
+            last = (err.strip().splitlines() or [""])[-1][-300:]  # a traceback's last line names the error
+            return None, tree_peak / 1024, f"failed: exit {proc.returncode}: {last}"
+    return wall, tree_peak / 1024, "ok"
+
+
+def quiet(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> None:
+    """An unmeasured step (setup, warm-up); its failure stops the script with the tool's message."""
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{proc.stderr[-1500:]}")
+
+
+def opml(base: str, n: int) -> str:
+    return ('<?xml version="1.0"?><opml version="2.0"><head><title>bench</title></head><body>'
+            + "".join(f'<outline type="rss" text="feed{i}" xmlUrl="{base}/feed{i}.xml"/>' for i in range(n))
+            + "</body></opml>\n")
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+# -- the machine and the tools ----------------------------------------------------------------------
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "os": platform.platform()}
+
+
+def version_of(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unknown ({e})"
+    first = ((out.stdout or out.stderr).strip().splitlines() or ["unknown"])[0]
+    return next((w for w in first.split() if w[:1].isdigit()), first)  # "newsboat 2.21.0 - https://..." -> 2.21.0
+
+
+def install_rss2email(venv: Path, timeout: float) -> Path | None:
+    """rss2email from PyPI into a scratch venv (kept in the workdir, so a rerun reuses it)."""
+    r2e = venv / "bin" / "r2e"
+    if r2e.exists():
+        return r2e
+    print(f"installing rss2email from PyPI into {venv} ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=timeout)
+        pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "rss2email"], timeout=timeout,
+                             capture_output=True, text=True)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+        print(f"rss2email: could not be installed ({e}); skipping it")
+        return None
+    if pip.returncode != 0:
+        print(f"rss2email: pip install failed ({pip.returncode}); skipping it:\n{pip.stderr[-1000:]}")
+        return None
+    return r2e if r2e.exists() else None
+
+
+# -- the tools ----------------------------------------------------------------------------------------
+
+class Digest:
+    def __init__(self, work: Path, base: str, timeout: float) -> None:
+        self.work, self.base, self.timeout = work, base, timeout
+        self.cmd = [sys.executable, "-m", "digest"]
+
+    def env(self, home: Path) -> dict[str, str]:
+        return {**os.environ, "DIGEST_HOME": str(home), "PYTHONPATH": str(REPO)}
+
+    def _home(self, name: str, n: int, config: str = "") -> Path:
+        home = fresh(self.work / name)
+        (home / "feeds.opml").write_text(opml(self.base, n))
+        if config:
+            (home / "config.toml").write_text(config)
+        quiet([*self.cmd, "feeds", "import", str(home / "feeds.opml")], self.env(home), self.timeout)
+        return home
+
+    @staticmethod
+    def stories(home: Path) -> int:
+        db = sqlite3.connect(home / "data" / "digest.db")
+        try:
+            return int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
+        finally:
+            db.close()
+
+    def refresh(self, n: int) -> list[Result]:
+        home = self._home("digest-refresh", n)
+        env = self.env(home)
+        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout)
+        out = [Result(n, "refresh_cold", "digest", "", t, peak, status, self.stories(home))]
+        if t is None:
+            return out + [Result(n, "refresh_304", "digest", "", None, None,
+                                 "skipped: the cold refresh did not finish")]
+        quiet([*self.cmd, "refresh"], env, self.timeout)  # the unmeasured reload newsboat also gets
+        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout)
+        return out + [Result(n, "refresh_304", "digest", "", t, peak, status, self.stories(home))]
+
+    def run_dry(self, n: int) -> Result:
+        config = (
+            '[newsletter]\ntitle = "Bench Digest"\nfrom = "Bench <digest@example.org>"\n'
+            f'to = ["{RECIPIENT}"]\n'
+            # the generated items are dated 1-25 Nov 2026: a year's window keeps them eligible whenever this runs
+            "\n[select]\nmax_age_hours = 8760\n"
+        )
+        home = self._home("digest-run", n, config)
+        t, peak, status = timed([*self.cmd, "run", "--dry-run"], self.env(home), self.timeout)
+        written = len(list((home / "data" / "archive").glob("*/dry-run/*.eml"))) if t is not None else None
+        return Result(n, "feeds_to_email", "digest", "run --dry-run", t, peak, status, written)
+
+
+class Newsboat:
+    def __init__(self, exe: str, work: Path, base: str, timeout: float) -> None:
+        self.exe, self.work, self.base, self.timeout = exe, work, base, timeout
+
+    def refresh(self, n: int, threads: int) -> list[Result]:
+        d = fresh(self.work / f"newsboat-t{threads}")
+        urls = d / "urls"
+        urls.write_text("".join(f"{self.base}/feed{i}.xml\n" for i in range(n)))
+        conf = d / "config"
+        conf.write_text(f"reload-threads {threads}\nshow-read-feeds yes\n")
+        env = {**os.environ, "HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_DATA_HOME": str(d)}
+        cmd = [self.exe, "-x", "reload", "-u", str(urls), "-c", str(d / "cache.db"), "-C", str(conf)]
+        v = f"reload-threads {threads}"
+        t, peak, status = timed(cmd, env, self.timeout)
+        out = [Result(n, "refresh_cold", "newsboat", v, t, peak, status, self.items(d))]
+        if t is None:
+            return out + [Result(n, "refresh_304", "newsboat", v, None, None,
+                                 "skipped: the cold reload did not finish")]
+        quiet(cmd, env, self.timeout)  # newsboat keeps Last-Modified only from its second reload on
+        t, peak, status = timed(cmd, env, self.timeout)
+        return out + [Result(n, "refresh_304", "newsboat", v, t, peak, status, self.items(d))]
+
+    @staticmethod
+    def items(d: Path) -> int | None:
+        try:
+            db = sqlite3.connect(d / "cache.db")
+            try:
+                return int(db.execute("SELECT count(*) FROM rss_item").fetchone()[0])
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None
+
+
+class Rss2email:
+    def __init__(self, r2e: Path, work: Path, base: str, timeout: float) -> None:
+        self.r2e, self.work, self.base, self.timeout = r2e, work, base, timeout
+
+    def run(self, n: int) -> Result:
+        d = fresh(self.work / "rss2email")
+        conf, data, maildir = d / "r2e.cfg", d / "r2e.json", d / "Maildir"
+        # TMPDIR too: rss2email keeps its lock file in the temp folder
+        env = {**os.environ, "HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_DATA_HOME": str(d), "TMPDIR": str(d)}
+        base = [str(self.r2e), "-c", str(conf), "-d", str(data)]
+        quiet([*base, "new", RECIPIENT], env, self.timeout)
+        cp = configparser.ConfigParser(interpolation=None)
+        cp.optionxform = str  # type: ignore[assignment,method-assign]  # keep rss2email's key spelling
+        cp.read(conf)
+        # rss2email's own delivery choices: sendmail, smtp, imap, maildir. A Maildir keeps every message on
+        # this machine and costs no process or connection per message (sendmail would fork one each).
+        cp["DEFAULT"]["email-protocol"] = "maildir"
+        cp["DEFAULT"]["maildir-path"] = str(maildir)
+        cp["DEFAULT"]["maildir-mailbox"] = "INBOX"
+        cp["DEFAULT"]["from"] = "bench@example.org"
+        with conf.open("w") as f:
+            cp.write(f)
+        maildir.mkdir()  # rss2email's Maildir creates the mailbox but not the folder holding it
+        (d / "feeds.opml").write_text(opml(self.base, n))
+        quiet([*base, "opmlimport", str(d / "feeds.opml")], env, self.timeout)
+        t, peak, status = timed([*base, "run"], env, self.timeout)
+        sent = sum(1 for _ in (maildir / "INBOX" / "new").iterdir()) if (maildir / "INBOX" / "new").is_dir() else 0
+        return Result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", t, peak, status, sent)
+
+
+# -- report -------------------------------------------------------------------------------------------
+
+def best(results: list[Result], size: int, task: str, tool: str) -> Result | None:
+    ok = [r for r in results if r.size == size and r.task == task and r.tool == tool and r.seconds is not None]
+    return min(ok, key=lambda r: r.seconds or 0.0) if ok else None
+
+
+def find(results: list[Result], size: int, task: str, tool: str) -> Result | None:
+    return next((r for r in results if r.size == size and r.task == task and r.tool == tool), None)
+
+
+def print_ratios(results: list[Result], sizes: list[int]) -> None:
+    print("\nratios (same run, same server):")
+    for n in sizes:
+        for task, label in (("refresh_cold", "refresh cold"), ("refresh_304", "refresh all-304")):
+            d, nb = best(results, n, task, "digest"), best(results, n, task, "newsboat")
+            if d and nb and d.seconds and nb.seconds:
+                r = d.seconds / nb.seconds
+                print(f"  {n:>5} feeds  {label:<16} digest/newsboat-best = {r:5.2f}  (target <= 0.50: "
+                      f"{'met' if r <= 0.5 else 'NOT met'}; newsboat best = {nb.variant})")
+        d, r2 = find(results, n, "feeds_to_email", "digest"), find(results, n, "feeds_to_email", "rss2email")
+        if d and d.seconds and r2:
+            if r2.seconds:
+                r = r2.seconds / d.seconds
+                print(f"  {n:>5} feeds  feeds-to-email   rss2email/digest     = {r:5.1f}x (target >= 5x: "
+                      f"{'met' if r >= 5 else 'NOT met'})")
+            elif r2.status.startswith("timeout"):
+                limit = float(r2.status.split()[2])
+                print(f"  {n:>5} feeds  feeds-to-email   rss2email/digest     > {limit / d.seconds:5.1f}x "
+                      f"(rss2email {r2.status}; target >= 5x)")
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"\n{'feeds':>6}  {'task':<15} {'tool':<10} {'variant':<20} {'seconds':>9} {'peak MB':>8} "
+          f"{'items':>8}  status")
+    for r in results:
+        secs = f"{r.seconds:9.2f}" if r.seconds is not None else f"{'-':>9}"
+        peak = f"{r.peak_mb:8.0f}" if r.peak_mb is not None else f"{'-':>8}"
+        items = f"{r.items:8d}" if r.items is not None else f"{'-':>8}"
+        print(f"{r.size:>6}  {r.task:<15} {r.tool:<10} {r.variant:<20} {secs} {peak} {items}  {r.status}")
+
+
+def plot(results: list[Result], sizes: list[int], title: str) -> list[Path]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plots")
+        return []
+    OUT.mkdir(parents=True, exist_ok=True)
+    tasks = [("refresh_cold", "refresh, cold"), ("refresh_304", "refresh, all 304"),
+             ("feeds_to_email", "feeds to email")]
+    series = sorted({(r.tool, r.variant) for r in results})
+    style = {"digest": "-o", "newsboat": "--s", "rss2email": ":^"}
+    paths = []
+    for metric, ylabel, name in (("seconds", "wall time (s)", "compare-time.png"),
+                                 ("peak_mb", "peak RSS of the process tree (MB)", "compare-rss.png")):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+        for ax, (task, label) in zip(axes, tasks, strict=True):
+            for tool, variant in series:
+                pts = [(r.size, getattr(r, metric)) for r in results
+                       if r.task == task and r.tool == tool and r.variant == variant and r.seconds is not None]
+                if pts:
+                    xs, ys = zip(*sorted(pts), strict=True)
+                    ax.plot(xs, ys, style.get(tool, "-x"), label=f"{tool} {variant}".strip())
+            ax.set_title(label)
+            ax.set_xlabel("feeds")
+            ax.set_xscale("log")
+            ax.set_xticks(sizes, [str(s) for s in sizes])
+            if metric == "seconds":
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0)  # from zero, so flat memory looks flat
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+        path = OUT / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def replot(csv_path: Path) -> None:
+    lines = csv_path.read_text().splitlines()
+    notes = [next(csv.reader([line])) for line in lines if line.startswith("# ")]
+    title = " | ".join(", ".join(row[1:]) for row in notes)
+    results = []
+    for r in csv.DictReader(line for line in lines if not line.startswith("# ")):
+        results.append(Result(int(r["feeds"]), r["task"], r["tool"], r["variant"],
+                              float(r["seconds"]) if r["seconds"] else None,
+                              float(r["peak_rss_mb"]) if r["peak_rss_mb"] else None, r["status"],
+                              int(r["items"]) if r["items"] else None))
+    sizes = sorted({r.size for r in results})
+    print_table(results)
+    print_ratios(results, sizes)
+    print("wrote " + ", ".join(str(p) for p in plot(results, sizes, title)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100,500,2000", help="comma-separated feed counts (default 100,500,2000)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds allowed per measured tool run")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-compare",
+                    help="scratch folder: feeds, stores, the rss2email venv (kept, so reruns reuse them)")
+    ap.add_argument("--skip", default="", help="tools to leave out, comma-separated: newsboat,rss2email")
+    ap.add_argument("--plot-only", action="store_true",
+                    help="redraw the plots from tests/bench/out/compare.csv and print its ratios; run nothing")
+    args = ap.parse_args()
+    if args.plot_only:
+        replot(OUT / "compare.csv")
+        return
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    work = args.workdir
+    work.mkdir(parents=True, exist_ok=True)
+
+    m = machine()
+    nb_exe = None if "newsboat" in skip else shutil.which("newsboat")
+    if nb_exe is None and "newsboat" not in skip:
+        print("newsboat: not installed; install it with `sudo apt-get install newsboat` (Debian/Ubuntu). Skipping it.")
+    r2e = None if "rss2email" in skip else install_rss2email(work / "r2e-venv", args.timeout)
+    from digest import __version__
+
+    versions = {
+        "digest": __version__,
+        "newsboat": version_of([nb_exe, "--version"]) if nb_exe else "not installed",
+        "rss2email": version_of([str(r2e), "--version"]) if r2e else "not installed",
+        "python": platform.python_version(),
+    }
+    print(f"machine: {m['nproc']} cores, {m['cpu']}, {m['ram']} RAM; {m['os']}")
+    print("versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
+    print(f"sizes: {sizes}; {ITEMS_PER_FEED} items per feed (~75 KB); timeout per tool run {args.timeout:.0f} s; "
+          f"workdir {work}")
+
+    feeds_dir = work / "feeds"
+    t = time.perf_counter()
+    write_feeds(feeds_dir, max(sizes))
+    print(f"{max(sizes)} feeds generated in {time.perf_counter() - t:.1f} s")
+
+    results: list[Result] = []
+    r2e_gave_up = ""
+    with FeedServer(feeds_dir) as base:
+        print(f"serving on {base}\n", flush=True)
+        dg = Digest(work, base, args.timeout)
+        nb = Newsboat(nb_exe, work, base, args.timeout) if nb_exe else None
+        rs = Rss2email(r2e, work, base, args.timeout) if r2e else None
+        for n in sizes:
+            step: list[Result] = []
+            step += dg.refresh(n)
+            if nb is not None:
+                for threads in (1, 8):
+                    step += nb.refresh(n, threads)
+            step.append(dg.run_dry(n))
+            if rs is not None:
+                if r2e_gave_up:
+                    step.append(Result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", None, None,
+                                       f"skipped: {r2e_gave_up} at a smaller size"))
+                else:
+                    res = rs.run(n)
+                    if res.status.startswith("timeout"):
+                        r2e_gave_up = res.status
+                    step.append(res)
+            for r in step:
+                secs = f"{r.seconds:8.2f} s" if r.seconds is not None else r.status
+                print(f"{n:>5} feeds  {r.task:<15} {r.tool:<9} {r.variant:<20} {secs:>10}  "
+                      f"peak {r.peak_mb or 0:5.0f} MB  items {r.items if r.items is not None else '-'}", flush=True)
+            results += step
+
+    print_table(results)
+    print_ratios(results, sizes)
+    OUT.mkdir(parents=True, exist_ok=True)
+    csv_path = OUT / "compare.csv"
+    with csv_path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["# machine", f"{m['nproc']} cores", m["cpu"], m["ram"], m["os"]])
+        w.writerow(["# versions", *(f"{k} {v}" for k, v in versions.items())])
+        w.writerow(["feeds", "task", "tool", "variant", "seconds", "peak_rss_mb", "status", "items"])
+        w.writerows(r.row() for r in results)
+    title = (f"{m['nproc']} cores, {m['cpu']}, {m['ram']} RAM | "
+             + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    pngs = plot(results, sizes, title)
+    print(f"\nwrote {csv_path}" + "".join(f", {p}" for p in pngs))
+
+
+if __name__ == "__main__":
+    main()
