@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -495,6 +496,7 @@ def test_lean_id_queries_match_the_full_story_query(store: Store) -> None:
         assert store.story_ids(q) == expected, q
         assert store.story_ids(q, limit=2) == expected[:2], q
         assert store.count_stories(q) == len(expected), q
+        assert [s.id for s in store.stories(dataclasses.replace(q, limit=2, offset=1))] == expected[1:3], q
 
 
 async def test_trending_shows_stories_carried_by_several_feeds(digest_home: Paths, store: Store) -> None:

@@ -287,6 +287,11 @@ class Store:
     def stories(self, q: StoryQuery | None = None) -> list[Story]:
         """Newest first; all matches unless q.limit is set."""
         q = q or StoryQuery()
+        if q.search and q.limit is not None:
+            # a page of search results: the ids come from the date-index walk (see story_ids), which on
+            # 200k stories is ~20 ms against ~330 ms for sorting every hit with all the joins
+            ids = self.story_ids(q, limit=q.offset + q.limit)[q.offset:]
+            return self.stories_by_ids(ids)
         _, where, args = self._where(q)
         sql = f"SELECT {STORY_COLUMNS} {self._FROM}{where} ORDER BY s.published_at DESC, s.id DESC"
         if q.limit is not None:
