@@ -34,6 +34,7 @@ import pytest
 from feedserver import FeedServer, Request, Response, rss
 
 from digest.core.feeds import import_opml
+from digest.core.refresh import POOL_THRESHOLD
 from digest.core.store import Store, StoryQuery
 
 REPO = Path(__file__).resolve().parent.parent
@@ -232,7 +233,7 @@ def test_two_refreshes_at_once(home: Path, feed_server: FeedServer, sample_feeds
 def test_sigkill_at_random_points_of_a_refresh(home: Path, feed_server: FeedServer, sample_feeds_dir: Path) -> None:
     rng = random.Random(SEED)
     write_config(home, timeout_s=10)
-    rounds = Rounds(feed_server, feeds=14, items=5, delay=0.25)  # 14 >= the process-pool threshold
+    rounds = Rounds(feed_server, feeds=POOL_THRESHOLD, items=5, delay=0.25)  # parsed in worker processes
     db_file = home / "data" / "digest.db"
     with Store(db_file) as store:
         import_opml(store, sample_feeds_dir / "feeds.opml")
@@ -277,14 +278,14 @@ def test_sigkill_at_random_points_of_a_refresh(home: Path, feed_server: FeedServ
         assert code == 0 and "locked" not in err.lower(), err
         with Store(db_file) as store:
             assert set(rounds.per_feed(store, r).values()) == {5}
-            assert store.count_stories() == SAMPLE_STORIES + 14 * 5 * (r + 1)
+            assert store.count_stories() == SAMPLE_STORIES + POOL_THRESHOLD * 5 * (r + 1)
             _no_duplicates(store)
             items = {i.story.id: i for i in store.digest_items()}
             assert {sid: items[sid].blurb for sid in flags} == flags
 
     # the seed must have killed some refreshes part-way and others before anything was stored; if the
     # machine is far slower or faster than expected, say so rather than pass without testing anything
-    assert any(0 < n < 14 for n in outcomes), f"no kill landed mid-refresh (feeds stored per round: {outcomes})"
+    assert any(0 < n < POOL_THRESHOLD for n in outcomes), f"no kill landed mid-refresh (feeds stored per round: {outcomes})"
     print(f"\nfeeds stored per killed round: {outcomes}")
 
 
@@ -294,7 +295,7 @@ def test_workers_of_a_killed_refresh_exit_with_it(home: Path, feed_server: FeedS
     exit (bug: they waited for work for ever, and kept the forkserver and resource tracker alive, about
     200 MB per killed cron run). The store stays consistent either way."""
     write_config(home, timeout_s=10)
-    rounds = Rounds(feed_server, feeds=14, items=5, delay=0.25)
+    rounds = Rounds(feed_server, feeds=POOL_THRESHOLD, items=5, delay=0.25)
     with Store(home / "data" / "digest.db") as store:
         for url in rounds.urls():
             store.add_feed(url)

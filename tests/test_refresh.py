@@ -600,8 +600,11 @@ def test_atom_over_http_resolves_relative_links(case: Case) -> None:
 
 
 def test_many_feeds_parse_in_worker_processes(store: Store, feed_server: FeedServer) -> None:
-    """At 12+ feeds parsing moves to a process pool; results must be the same as in a thread."""
-    n = 14
+    """From POOL_THRESHOLD feeds on, parsing moves to a process pool; results must be the same as in a
+    thread."""
+    from digest.core.refresh import POOL_THRESHOLD
+
+    n = POOL_THRESHOLD
     for i in range(n):
         feed_server.feed(f"/p{i}.xml", simple_rss(f"p{i}", 3), etag=f'"p{i}"')
         store.add_feed(feed_server.url(f"/p{i}.xml"))
