@@ -18,11 +18,10 @@ from textual.events import Click, Resize
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from digest.core.models import Feed
-from digest.tui.widgets.story_list import _fit
+from digest.tui.widgets.lines import LineList, fit
 
 NO_SECTION = "(no section)"
 
@@ -47,7 +46,7 @@ class Entry:
     failing: bool = False
 
 
-class Sidebar(ScrollView, can_focus=True):
+class Sidebar(LineList, can_focus=True):
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False, id="sidebar.down"),
         Binding("k,up", "cursor_up", "Up", show=False, id="sidebar.up"),
@@ -83,7 +82,6 @@ class Sidebar(ScrollView, can_focus=True):
         self.feeds: dict[int, Feed] = {}
         self.entries: list[Entry] = [Entry("all", "All")]
         self._data: tuple[Any, ...] | None = None
-        self._style_cache: dict[bool, dict[str, Style]] = {}
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -147,18 +145,6 @@ class Sidebar(ScrollView, can_focus=True):
     def on_resize(self, event: Resize) -> None:
         self.virtual_size = Size(0, len(self.entries))
 
-    def _styles(self) -> dict[str, Style]:
-        key = self.has_focus
-        cached = self._style_cache.get(key)
-        if cached is None:
-            cached = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
-            self._style_cache[key] = cached
-        return cached
-
-    def notify_style_update(self) -> None:
-        self._style_cache.clear()
-        super().notify_style_update()
-
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
@@ -179,7 +165,7 @@ class Sidebar(ScrollView, can_focus=True):
         segments = [Segment(" " + indent, base + cur)]
         if mark:
             segments.append(Segment(mark, base + st["sidebar--failing"] + cur))
-        segments.append(Segment(_fit(e.label, room), name_style))
+        segments.append(Segment(fit(e.label, room), name_style))
         if number:
             segments.append(Segment(" " + number, count_style))
         return Strip(segments).adjust_cell_length(width, base + cur)

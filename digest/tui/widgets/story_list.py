@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -18,32 +17,16 @@ from textual.events import Click, Resize
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from digest.tui.queries import ListRow
 from digest.tui.timefmt import age
+from digest.tui.widgets.lines import LineList, fit
 
 PAGE = 200  # rows fetched per page; ~5 screens, one SQL query
 
 
-def _fit(text: str, width: int) -> str:
-    """Cut text to width cells with an ellipsis, padded to exactly width."""
-    if width <= 0:
-        return ""
-    if cell_len(text) <= width:
-        return text + " " * (width - cell_len(text))
-    out, used = [], 0
-    for ch in text:
-        w = cell_len(ch)
-        if used + w > width - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + "…" + " " * (width - used - 1)
-
-
-class StoryList(ScrollView, can_focus=True):
+class StoryList(LineList, can_focus=True):
     """Newest first. Posts StoryList.Highlighted when the cursor moves and StoryList.Opened on Enter/click."""
 
     BINDINGS = [
@@ -104,7 +87,6 @@ class StoryList(ScrollView, can_focus=True):
         self._now = now
         self.ids: list[int] = []
         self._rows: dict[int, ListRow] = {}
-        self._style_cache: dict[bool, dict[str, Style]] = {}
         self.empty_text = "Loading…"
 
     # -- data in ---------------------------------------------------------------------------------
@@ -177,20 +159,6 @@ class StoryList(ScrollView, can_focus=True):
 
     # -- painting --------------------------------------------------------------------------------
 
-    def _styles(self) -> dict[str, Style]:
-        """Component styles, resolved once per focus state: get_component_rich_style per line was a third
-        of this widget's paint time in the refresh profile."""
-        key = self.has_focus
-        cached = self._style_cache.get(key)
-        if cached is None:
-            cached = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
-            self._style_cache[key] = cached
-        return cached
-
-    def notify_style_update(self) -> None:
-        self._style_cache.clear()
-        super().notify_style_update()
-
     def on_resize(self, event: Resize) -> None:
         self.virtual_size = Size(0, len(self.ids))
 
@@ -202,7 +170,7 @@ class StoryList(ScrollView, can_focus=True):
         if not self.ids:
             if y == 0:
                 style = self.get_component_rich_style("story-list--empty")
-                return Strip([Segment(_fit(" " + self.empty_text, width), base + style)], width)
+                return Strip([Segment(fit(" " + self.empty_text, width), base + style)], width)
             return Strip.blank(width, base)
         row = self.row(index)
         if row is None:
@@ -223,10 +191,10 @@ class StoryList(ScrollView, can_focus=True):
         segments = [
             Segment(flag, base + mark_style + cur),
             Segment(dot + " ", base + text_style + cur),
-            Segment(_fit(title, title_w), base + text_style + cur),
+            Segment(fit(title, title_w), base + text_style + cur),
         ]
         if src_w:
-            segments.append(Segment(" " + _fit(row.feed_title, src_w), base + dim + cur))
+            segments.append(Segment(" " + fit(row.feed_title, src_w), base + dim + cur))
         segments.append(Segment(" " + age(row.published_at, self._now()).rjust(age_w), base + dim + cur))
         return Strip(segments).adjust_cell_length(width, line_style)
 
