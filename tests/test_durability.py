@@ -285,7 +285,8 @@ def test_sigkill_at_random_points_of_a_refresh(home: Path, feed_server: FeedServ
 
     # the seed must have killed some refreshes part-way and others before anything was stored; if the
     # machine is far slower or faster than expected, say so rather than pass without testing anything
-    assert any(0 < n < POOL_THRESHOLD for n in outcomes), f"no kill landed mid-refresh (feeds stored per round: {outcomes})"
+    assert any(0 < n < POOL_THRESHOLD for n in outcomes), (
+        f"no kill landed mid-refresh (feeds stored per round: {outcomes})")
     print(f"\nfeeds stored per killed round: {outcomes}")
 
 
