@@ -12,12 +12,21 @@ per finished feed ({"type": "feed", ...FeedResult fields, "done", "total"}) and 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from typing import Any
 
+# The refresh (this process and its parse workers, which inherit it) yields the CPU to the app: on two
+# cores a refresh keeps three processes busy, and at equal priority the UI thread waited up to ~110 ms
+# for a time slice (tests/bench/bench_tui.py, event-loop gaps).
+NICENESS = 10
+
 
 def main() -> int:
+    with contextlib.suppress(OSError, AttributeError):  # not on every platform; a refresh still works
+        os.nice(NICENESS)
     from digest.core.config import parse_config
     from digest.core.refresh import refresh
     from digest.core.store import Store
