@@ -7,7 +7,6 @@ scans (id lists, counts, refresh, build) runs in thread workers, each with its o
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 import webbrowser
@@ -124,21 +123,14 @@ class DigestApp(App[int]):
 
     @work(thread=True, exclusive=True, group="samples", exit_on_error=False)
     def load_samples(self) -> None:
-        try:
-            from digest.core.feeds import load_sample_feeds
-        except ImportError as e:
-            self.call_from_thread(
-                self.notify, f"No feeds yet. Add one with a, or `digest feeds add URL`. ({e})",
-                title="Welcome", timeout=20,
-            )
-            return
+        from digest.core.feeds import load_sample_feeds
+
         self.call_from_thread(self._progress, 0, None, "Loading sample feeds")
         store = self.open_worker_store()
         try:
             # the samples are re-dated relative to "now": the app's clock, so frozen-time tests agree
-            kwargs = {"now": self.now()} if "now" in inspect.signature(load_sample_feeds).parameters else {}
-            result = load_sample_feeds(store, self.config, **kwargs)
-            feeds = result[0] if isinstance(result, tuple) else result
+            result = load_sample_feeds(store, self.config, now=self.now())
+            feeds = result[0]
         except Exception as e:
             self.call_from_thread(self.notify, f"Could not load the sample feeds: {e}", severity="error")
             return

@@ -279,11 +279,8 @@ class DigestScreen(Screen[None]):
     # -- theme, build, open, send ----------------------------------------------------------------
 
     def action_theme(self) -> None:
-        try:
-            from digest.core.themes import list_themes
-        except ImportError as e:
-            self.notify(f"Themes need digest.core.render ({e}).", severity="error")
-            return
+        from digest.core.themes import list_themes
+
         themes = list_themes(self.dapp.paths)
         names = [t.name for t in themes]
         notes = "  ".join(f"{t.name}: {t.description}" for t in themes if t.description)
@@ -309,11 +306,8 @@ class DigestScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="build", exit_on_error=False)
     def build_worker(self, theme: str) -> None:
-        try:
-            from digest.core.build import BuildError, build_digest
-        except ImportError as e:
-            self.app.call_from_thread(self.notify, f"Building needs digest.core.build ({e}).", severity="error")
-            return
+        from digest.core.build import BuildError, build_digest
+
         store = self.dapp.open_worker_store()
         try:
             result = build_digest(store, self.dapp.config, self.dapp.paths, theme=theme)
@@ -326,8 +320,8 @@ class DigestScreen(Screen[None]):
 
     def _built(self, result: Any) -> None:
         self.last_build = result
-        kb = (getattr(result, "html_bytes", 0) or 0) / 1024
-        notes = getattr(result, "notes", None) or []
+        kb = result.html_bytes / 1024
+        notes = result.notes
         self.notify(f"{result.story_count} stories, {kb:.0f} KB HTML\n{result.html_path}",
                     title=f"Built: {result.subject}", timeout=8)
         for note in notes:
@@ -352,12 +346,6 @@ class DigestScreen(Screen[None]):
         self.dapp.open_link(Path(path).resolve().as_uri())
 
     def action_send(self) -> None:
-        try:
-            from digest.core.mail import send_digest  # noqa: F401
-            from digest.core.smtp import smtp_problems  # noqa: F401
-        except ImportError as e:
-            self.notify(f"Sending arrives with the delivery issue (digest.core.mail: {e}).", severity="warning")
-            return
         self.check_smtp_worker()
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)

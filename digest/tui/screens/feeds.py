@@ -211,11 +211,8 @@ class FeedsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="opml", exit_on_error=False)
     def import_worker(self, path: str) -> None:
-        try:
-            from digest.core.feeds import import_opml
-        except ImportError as e:
-            self.app.call_from_thread(self.notify, f"OPML import needs digest.core.feeds ({e}).", severity="error")
-            return
+        from digest.core.feeds import import_opml
+
         store = self.dapp.open_worker_store()
         try:
             result = import_opml(store, Path(path).expanduser())
@@ -224,7 +221,7 @@ class FeedsScreen(Screen[None]):
             return
         finally:
             store.close()
-        added, skipped = result if isinstance(result, tuple) else (result, [])
+        added, skipped = result
         note = f" ({len(skipped)} already there)" if skipped else ""
         self.app.call_from_thread(
             self.notify, f"Imported {len(added)} feeds from {path}{note}. Press r to fetch them.")
@@ -236,12 +233,9 @@ class FeedsScreen(Screen[None]):
         def chosen(path: str | None) -> None:
             if not path:
                 return
-            try:
-                from digest.core.feeds import export_opml
-                from digest.core.fsutil import atomic_write
-            except ImportError as e:
-                self.notify(f"OPML export needs digest.core.feeds ({e}).", severity="error")
-                return
+            from digest.core.feeds import export_opml
+            from digest.core.fsutil import atomic_write
+
             target = Path(path).expanduser()
             try:
                 atomic_write(target, export_opml(self.dapp.store))

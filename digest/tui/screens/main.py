@@ -193,17 +193,11 @@ class MainScreen(StoryActions, Screen[None]):
         self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed)
 
     def _trending_ids(self, store: Any, q: StoryQuery) -> list[int]:
-        try:
-            from digest.core import select
-            from digest.core.select import trending
-        except ImportError:
-            self.app.call_from_thread(self.notify, "Trending needs digest.core.select (not installed yet).",
-                                      severity="warning")
-            return []
-        # clusters are in "carried by most feeds" order; keep it, and apply a search on top
-        # the window ends at the app's clock (frozen in tests), not at the wall clock
-        window = getattr(select, "TRENDING_WINDOW_S", 7 * 86400)
-        ids = [c.story.id for c in trending(store, since=self.dapp.now() - window, limit=50)]
+        from digest.core.select import TRENDING_WINDOW_S, trending
+
+        # clusters are in "carried by most feeds" order; keep it, and apply a search on top. The window
+        # ends at the app's clock (frozen in tests), not at the wall clock.
+        ids = [c.story.id for c in trending(store, since=self.dapp.now() - TRENDING_WINDOW_S, limit=50)]
         if q.search:
             q.trending_ids = ids
             allowed = set(store.story_ids(q))

@@ -241,11 +241,8 @@ class AddFeedModal(ModalScreen["Feed | None"]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="add-feed")
     def _add(self, url: str, section: str, title: str) -> None:
         app: Any = self.app
-        try:
-            from digest.core.feeds import FeedAddError, add_feed
-        except ImportError as e:
-            self.app.call_from_thread(self._failed, f"Adding feeds is not available yet ({e}).")
-            return
+        from digest.core.feeds import FeedAddError, add_feed
+
         store = app.open_worker_store()
         try:
             feed = add_feed(store, app.config, url, section=section, title=title)
