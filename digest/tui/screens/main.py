@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ READER_DEBOUNCE_S = 0.06
 RELOAD_THROTTLE_S = 1.0
 MIN_PREFIX = 2  # the last word typed is searched as a prefix once it has this many letters (Enter: any)
 FIRST_PAGE = 200  # ids fetched before the full list: several screens of rows
+FIRST_PAINT_WAIT_S = 0.25  # the longest the full id list waits for the first page to be painted
 
 STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link"}
 
@@ -117,6 +119,7 @@ class MainScreen(StoryActions, Screen[None]):
 
     def _first_painted(self) -> None:
         self.first_paint_time = time.time()  # wall clock: the benchmark compares it with process start
+        self.dapp.freeze_long_lived()
         self._preload_reader()
 
     @work(thread=True, exit_on_error=False, group="preload")
@@ -124,6 +127,8 @@ class MainScreen(StoryActions, Screen[None]):
         """Import the Markdown widget (markdown-it, ~100 ms) off the event loop, before the first story is
         shown: imported on demand it stalled the UI just as the list appeared."""
         import textual.widgets._markdown  # noqa: F401
+
+        self.app.call_from_thread(self.dapp.freeze_long_lived)
 
     def on_screen_resume(self) -> None:
         # back from the digest or feeds screen: flags, sections and feeds may have changed (the first
@@ -183,7 +188,11 @@ class MainScreen(StoryActions, Screen[None]):
                 first = store.story_ids(q, limit=FIRST_PAGE)
                 if len(first) == FIRST_PAGE:
                     elapsed = (time.perf_counter() - started) * 1000
-                    self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True)
+                    painted = threading.Event()
+                    self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True, painted)
+                    # turning 40k ids into Python ints holds the GIL for ~20 ms: wait until the first page
+                    # is on screen so the two do not fight over it (bench_tui.py: 'ke' 67 -> 4x ms)
+                    painted.wait(FIRST_PAINT_WAIT_S)
                     ids = store.story_ids(q)
                 else:
                     ids = first
@@ -204,7 +213,10 @@ class MainScreen(StoryActions, Screen[None]):
             ids = [i for i in ids if i in allowed]
         return ids
 
-    def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False) -> None:
+    def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False,
+                    painted: threading.Event | None = None) -> None:
+        if painted is not None:
+            self.call_after_refresh(painted.set)
         if generation != self._generation:
             return  # a newer filter or search is on its way
         stories = self.query_one(StoryList)
@@ -222,7 +234,8 @@ class MainScreen(StoryActions, Screen[None]):
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
         stories.set_ids(ids)
         self._update_status()
-        self._update_bindings()
+        # the footer rebuild (and its layout) can wait a frame: the result goes out first
+        self.call_after_refresh(self._update_bindings)
         self.post_message(self.StoriesLoaded(len(ids), elapsed_ms))
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
