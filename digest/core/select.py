@@ -128,8 +128,14 @@ def draft_sections(store: Store, config: Config, digest_id: int | None = None) -
     )
 
 
-def _matches(text: str, words: list[str]) -> bool:
-    return any(w.casefold() in text for w in words if w.strip())
+def _keywords_allow(store: Store, story_id: int, include: list[str], exclude: list[str]) -> bool:
+    """The [select] keyword rules on one story's title, summary and categories (words already
+    case-folded): none of the excluded words, and one of the included ones when any are set."""
+    row = store.db.execute("SELECT title, summary, categories FROM stories WHERE id = ?", (story_id,)).fetchone()
+    text = f"{row[0]}\n{row[1]}\n{row[2]}".casefold()
+    if any(w in text for w in exclude):
+        return False
+    return not include or any(w in text for w in include)
 
 
 def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
@@ -145,38 +151,44 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
         last = store.last_sent_at()
         if last is not None:
             cutoff = last
+    # Ranking needs only ids, dates and sections; the text is read only for rows a keyword rule has to
+    # check. With a wide window every stored story is a candidate (200k at 2,000 feeds): reading and
+    # case-folding all their summaries was most of a 2.7 s selection (bench_scale.py).
     rows = store.db.execute(
-        "SELECT s.id, s.feed_id, s.title, s.summary, s.categories, s.published_at, f.section "
+        "SELECT s.id, s.published_at, f.section "
         "FROM stories s JOIN feeds f ON f.id = s.feed_id "
         "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 "
         f"AND {store.sent_story_filter_sql()}",
         (cutoff, now + DAY),  # a day of slack for feeds whose clocks run ahead
     ).fetchall()
-    include, exclude = rules.include_keywords, rules.exclude_keywords
+    include = [w.casefold() for w in rules.include_keywords if w.strip()]
+    exclude = [w.casefold() for w in rules.exclude_keywords if w.strip()]
     groups = _merge(_groups(store, cutoff))
     counts = {i: len(feeds) for ids, feeds, _ in groups for i in ids}
     cluster_of = {i: frozenset(ids) for ids, _feeds, _ in groups for i in ids}
     sections = {s.name.casefold(): s for s in config.sections}
     first = config.sections[0]
-    ranked = sorted(rows, key=lambda r: (-counts.get(r["id"], 1), -r["published_at"], -r["id"]))
+    ranked = sorted(rows, key=lambda r: (-counts.get(r[0], 1), -r[1], -r[0]))
     picked: dict[str, list[int]] = {}
     seen_clusters: set[frozenset[int]] = set()
-    for r in ranked:
-        text = f"{r['title']}\n{r['summary']}\n{r['categories']}".casefold()
-        if exclude and _matches(text, exclude):
-            continue
-        if include and not _matches(text, include):
-            continue
-        sec = sections.get((r["section"] or "").casefold(), first)
+    open_sections = sum(1 for sec in config.sections if sec.max_auto > 0)
+    for story_id, _published, section in ranked:
+        if open_sections == 0:
+            break  # every section has its stories: the rest of the candidates cannot change anything
+        sec = sections.get((section or "").casefold(), first)
         chosen = picked.setdefault(sec.name, [])
         if len(chosen) >= sec.max_auto:
             continue
-        key = cluster_of.get(r["id"])
+        if (include or exclude) and not _keywords_allow(store, story_id, include, exclude):
+            continue
+        key = cluster_of.get(story_id)
         if key is not None:  # one story per cluster: the same news from three feeds goes in once
             if key in seen_clusters:
                 continue
             seen_clusters.add(key)
-        chosen.append(r["id"])
+        chosen.append(story_id)
+        if len(chosen) == sec.max_auto:
+            open_sections -= 1
     added = 0
     for sec in config.sections:
         ids = picked.get(sec.name, [])
