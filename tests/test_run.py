@@ -276,6 +276,86 @@ async def test_a_tui_session_flags_stories_while_run_delivers(store: Store, dige
     assert b"Fresh headline" not in b"".join(r.data for r in rec.received)
 
 
+async def test_run_killed_mid_delivery_while_the_tui_flags_then_rerun(store: Store, digest_home: Paths,
+                                                                      tmp_path: Path) -> None:
+    """SIGKILL of `digest run` in the middle of an SMTP transaction while the TUI (Pilot) has the same store
+    open and keeps flagging: the TUI carries on, its flags all land in the next draft, the store passes
+    an integrity check, and the rerun finishes the issue without sending anyone the digest twice (the
+    recipient whose DATA was in flight is reported unknown rather than resent)."""
+    import asyncio
+    import signal
+
+    from digest.core.config import Config
+    from digest.core.models import ParsedStory
+    from digest.tui.app import make_app
+    from digest.tui.widgets.story_list import StoryList
+
+    make_draft(store, 2)
+    feed = store.add_feed("http://127.0.0.1:9/fresh.xml", title="Fresh Feed", section="Startups")
+    store.update_feed(feed.id, disabled=True)
+    top = time.time() + 3600  # newest, so they head the story list
+    store.save_stories(feed.id, [
+        ParsedStory(guid=f"fresh-{i}", link=f"https://fresh.example/{i}", canonical_link=f"https://fresh.example/{i}",
+                    title=f"Fresh headline {i}", summary="New.", published_at=top - i)
+        for i in range(4)
+    ])
+    fresh = [s.id for s in sorted(store.stories(), key=lambda s: -s.published_at) if s.guid.startswith("fresh-")]
+    to = recipients(3)
+    rec = Recorder(hold_data_for=to[1])
+
+    async def flag_current(pilot: object, app: object, expected: int) -> None:
+        await pilot.press("f")  # type: ignore[attr-defined]
+        for _ in range(100):  # the section picker
+            if type(app.screen).__name__ == "ChoiceModal":  # type: ignore[attr-defined]
+                break
+            await pilot.pause(0.05)  # type: ignore[attr-defined]
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        for _ in range(100):
+            if store.counts()["flagged"] >= expected:
+                break
+            await pilot.pause(0.05)  # type: ignore[attr-defined]
+        await pilot.press("j")  # type: ignore[attr-defined]
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        app = make_app(Config(), store, digest_home, load_samples_when_empty=False, open_url=lambda u: True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(200):  # the list pages its rows in from SQLite: wait until they are there
+                lists = app.screen.query(StoryList)
+                if lists and len(lists.first().ids) >= 6:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            proc = start_run(tmp_path)
+            assert await asyncio.to_thread(wait_for, rec.held.is_set, 60)
+            await flag_current(pilot, app, 1)  # the run holds its issue; the TUI writes the next draft
+            await flag_current(pilot, app, 2)
+            os.killpg(proc.pid, signal.SIGKILL)
+            await asyncio.to_thread(proc.wait, 10)
+            rec.release.set()
+            await flag_current(pilot, app, 3)  # after the kill, in the same TUI session
+            await flag_current(pilot, app, 4)
+            flagged_in_tui = store.counts()["flagged"]
+            assert store.get_digest(number=1).status == "built"  # the killed run did not finish it
+            rerun = start_run(tmp_path)
+            out, err = await asyncio.to_thread(rerun.communicate, None, 60)
+            await pilot.press("g")  # the TUI still answers after the rerun
+            await pilot.pause(0.1)
+            assert app.screen.query_one(StoryList).current_id == fresh[0]
+    assert rerun.returncode == 0, (out, err)
+    assert flagged_in_tui == 4
+    assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert store.get_digest(number=1).status == "sent"
+    counts = {a: len(v) for a, v in rec.by_rcpt().items()}
+    assert counts == dict.fromkeys(to, 1), counts  # the held message reached the server once, never again
+    assert "unknown" in out.decode() and to[1] in out.decode()
+    draft = store.draft()
+    assert draft is not None and draft.number == 2
+    assert sorted(it.story.id for it in store.digest_items(draft.id)) == sorted(fresh)
+    assert b"Fresh headline" not in b"".join(r.data for r in rec.received)
+
+
 def test_missing_password_is_a_config_error_naming_the_variable(store: Store, digest_home: Paths,
                                                                tmp_path: Path) -> None:
     make_draft(store, 1)
