@@ -203,6 +203,40 @@ def test_flag_unflag_positions_and_move(filled: Store) -> None:
         filled.flag(999_999, "Top Stories")
 
 
+def test_move_item_to_a_position(filled: Store) -> None:
+    """A position is an index counted without the item: another item's position puts it in that item's place."""
+    ids = filled.story_ids()
+    for sid in ids[:3]:
+        filled.flag(sid, "Top Stories")
+    for sid in ids[3:]:
+        filled.flag(sid, "Startups")
+
+    def order(section: str) -> list[int]:
+        return [i.story.id for i in filled.digest_items() if i.section == section]
+
+    filled.move_item(ids[0], position=2)  # same section, downwards: below the ones it passed
+    assert order("Top Stories") == [ids[1], ids[2], ids[0]]
+    filled.move_item(ids[0], section="Top Stories", position=0)  # before the first
+    assert order("Top Stories") == [ids[0], ids[1], ids[2]]
+    filled.move_item(ids[1], section="Startups", position=1)  # other section: the rest shift down
+    assert order("Startups") == [ids[3], ids[1], ids[4]]
+    assert [i.position for i in filled.digest_items() if i.section == "Top Stories"] == [0, 1]
+    filled.move_item(ids[2], section="Startups", position=0)  # before the first of another section
+    assert order("Startups") == [ids[2], ids[3], ids[1], ids[4]]
+    assert [i.position for i in filled.digest_items() if i.section == "Startups"] == [0, 1, 2, 3]
+    filled.move_item(ids[2], position=99)  # clamped to the end
+    assert order("Startups") == [ids[3], ids[1], ids[4], ids[2]]
+    filled.move_item(ids[0], section="New section", position=5)  # a new section starts with it
+    assert order("New section") == [ids[0]] and order("Top Stories") == []
+
+    filled.unflag(ids[4])
+    with pytest.raises(NotFoundError, match=f"story {ids[4]} is not in the draft"):
+        filled.move_item(ids[4], section="Startups", position=0)
+    with pytest.raises(NotFoundError):
+        filled.move_item(999_999, position=0)
+    assert order("Startups") == [ids[3], ids[1], ids[2]]
+
+
 def test_reflag_updates_without_losing_blurb(filled: Store) -> None:
     sid = filled.story_ids()[0]
     filled.flag(sid, "Top Stories", blurb="keep me")

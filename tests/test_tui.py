@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from feedserver import Response, simple_rss
+from textual.events import MouseDown, MouseEvent, MouseMove, MouseUp
+from textual.widgets import DataTable
 
 from digest.core.config import Config
 from digest.core.models import ParsedStory
@@ -18,6 +20,7 @@ from digest.core.paths import Paths
 from digest.core.store import Store
 from digest.tui.app import DigestApp, make_app
 from digest.tui.htmltext import html_to_markdown
+from digest.tui.widgets.draft_table import item_key
 from digest.tui.widgets.story_list import StoryList
 
 # Thursday 26 Nov 2026 06:00 UTC: after every sample story, so ages read "1d", "3h"...
@@ -621,3 +624,176 @@ async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home:
         assert stories.scroll_offset.y == stories.max_scroll_y
         last = stories.render_line(stories.scrollable_content_region.height - 1).text
         assert stories.row(99).title[:10] in last
+
+
+# -- dragging stories in the digest screen ---------------------------------------------------------
+
+
+def draft_order(store: Store) -> dict[str, list[int]]:
+    """The draft's story ids by section, in order: what a drop must change (or leave alone)."""
+    order: dict[str, list[int]] = {}
+    for item in sorted(store.digest_items(), key=lambda i: (i.section, i.position)):
+        order.setdefault(item.section, []).append(item.story.id)
+    return order
+
+
+async def open_draft(pilot: Any, app: DigestApp, stories: int) -> DataTable[Any]:
+    await list_ready(pilot, app, stories)
+    await pilot.press("d")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen"
+                   and app.screen.query_one("#draft", DataTable).row_count, what="draft table")
+    await pilot.pause()
+    return app.screen.query_one("#draft", DataTable)
+
+
+def row_offset(app: DigestApp, key: str) -> tuple[int, int]:
+    """Where the draft table painted row `key`, relative to the table. Read back from the row index DataTable
+    puts in each cell's style, so the test does not share the widget's own arithmetic."""
+    table = app.screen.query_one("#draft", DataTable)
+    index = table.get_row_index(key)
+    x = 6  # in the Story column
+    for y in range(table.region.height):
+        if app.screen.get_style_at(table.region.x + x, table.region.y + y).meta.get("row") == index:
+            return x, y
+    raise AssertionError(f"row {key!r} is not on screen")
+
+
+def info_text(app: DigestApp) -> str:
+    return str(app.screen.query_one("#draft-info").render())
+
+
+async def drag(pilot: Any, app: DigestApp, source: str, target: str) -> None:
+    """Press on row `source`, move over row `target` and release there, with Pilot's mouse events."""
+    await pilot.mouse_down("#draft", offset=row_offset(app, source))
+    await pilot.hover("#draft", offset=row_offset(app, target))
+    await pilot.mouse_up("#draft", offset=row_offset(app, target))
+    await pilot.pause()
+
+
+async def test_digest_screen_drag_within_a_section(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two", "Three", "Four"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_draft(pilot, app, 4)
+        await pilot.mouse_down("#draft", offset=row_offset(app, item_key(ids[0])))
+        await pilot.hover("#draft", offset=row_offset(app, item_key(ids[2])))
+        assert "Moving “One”" in info_text(app) and table.has_class("-dragging")
+        assert app.mouse_captured is table
+        assert draft_order(store) == {"Startups": ids}  # nothing is written before the drop
+        await pilot.mouse_up("#draft", offset=row_offset(app, item_key(ids[2])))
+        await pilot.pause()
+        # dragged down, One takes Three's place: the stories it passed move up
+        assert draft_order(store) == {"Startups": [ids[1], ids[2], ids[0], ids[3]]}
+        assert app.screen.current_story_id == ids[0]
+        assert "Moving" not in info_text(app) and "4 stories" in info_text(app)
+        assert not table.has_class("-dragging") and app.mouse_captured is None
+
+        await drag(pilot, app, item_key(ids[3]), item_key(ids[1]))  # dragged up: the rest shift down
+        assert draft_order(store) == {"Startups": [ids[3], ids[1], ids[2], ids[0]]}
+        assert app.screen.current_story_id == ids[3]
+        await drag(pilot, app, item_key(ids[3]), item_key(ids[0]))  # onto the last: to the end
+        assert draft_order(store) == {"Startups": [ids[1], ids[2], ids[0], ids[3]]}
+
+
+async def test_digest_screen_drag_to_another_section(digest_home: Paths, store: Store) -> None:
+    top = add_stories(store, "Wire", ["Top one", "Top two"], section="Top Stories")
+    startups = add_stories(store, "Ledger", ["Seed round", "Exit"])
+    for i in top:
+        store.flag(i, "Top Stories")
+    for i in startups:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_draft(pilot, app, 4)
+        await drag(pilot, app, item_key(startups[1]), "sec:Top Stories")  # on a header: the top of it
+        assert draft_order(store) == {"Top Stories": [startups[1], *top], "Startups": [startups[0]]}
+        assert app.screen.current_story_id == startups[1]
+        await drag(pilot, app, item_key(top[1]), item_key(startups[0]))  # on a story of another section
+        assert draft_order(store) == {"Top Stories": [startups[1], top[0]], "Startups": [top[1], startups[0]]}
+        assert app.screen.current_story_id == top[1]
+        await drag(pilot, app, item_key(top[0]), "sec:Engineering")  # a section with nothing in it yet
+        assert draft_order(store)["Engineering"] == [top[0]]
+        assert "Engineering (1)" in str(app.screen.query_one("#draft", DataTable).get_row("sec:Engineering")[1])
+
+
+async def test_digest_screen_drag_in_a_scrolled_table(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", [f"Story {n}" for n in range(60)])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_draft(pilot, app, 60)
+        await pilot.press("ctrl+end")  # DataTable's "to the last row"
+        await pilot.pause()
+        assert table.scroll_offset.y > 0
+        await drag(pilot, app, item_key(ids[-1]), item_key(ids[-4]))
+        assert draft_order(store) == {"Startups": [*ids[:-4], ids[-1], *ids[-4:-1]]}
+        assert app.screen.current_story_id == ids[-1]
+
+
+async def test_digest_screen_click_and_cancelled_drags_change_nothing(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two", "Three"])
+    for i in ids:
+        store.flag(i, "Startups")
+    before = draft_order(store)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_draft(pilot, app, 3)
+        info = info_text(app)
+        await pilot.click("#draft", offset=row_offset(app, item_key(ids[2])))  # a click only moves the cursor
+        assert app.screen.current_story_id == ids[2] and draft_order(store) == before
+
+        releases = [
+            ("#preview", (5, 5)),  # off the table
+            ("#draft", row_offset(app, item_key(ids[0]))),  # back on its own row
+            ("#draft", (6, 0)),  # on the column header
+        ]
+        for where, offset in releases:
+            await pilot.mouse_down("#draft", offset=row_offset(app, item_key(ids[0])))
+            await pilot.hover("#draft", offset=row_offset(app, item_key(ids[1])))
+            assert "Moving “One”" in info_text(app)
+            await pilot.hover(where, offset=offset)
+            await pilot.mouse_up(where, offset=offset)
+            await pilot.pause()
+            assert draft_order(store) == before, where
+            assert info_text(app) == info and app.mouse_captured is None and not table.has_class("-dragging")
+            assert app.screen.current_story_id == ids[2]
+
+
+async def test_digest_screen_drag_is_not_also_a_click(digest_home: Paths, store: Store) -> None:
+    """From a terminal, Textual turns a press and a release on the same widget into a Click as well (Pilot's
+    mouse helpers skip that step, so this test posts the events as the driver does). A drag is not a click:
+    cancelled on its own row it leaves the cursor where it was; the next plain click is a click again."""
+    ids = add_stories(store, "Ledger", ["One", "Two", "Three"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_draft(pilot, app, 3)
+
+        async def terminal(kind: type[MouseEvent], key: str) -> None:
+            x, y = row_offset(app, key)
+            x, y = table.region.x + x, table.region.y + y
+            app.post_message(kind(None, x, y, 0, 0, 1, False, False, False, screen_x=x, screen_y=y))
+            await pilot.pause()
+
+        await pilot.press("down", "down")
+        assert app.screen.current_story_id == ids[2]
+        await terminal(MouseDown, item_key(ids[0]))
+        await terminal(MouseMove, item_key(ids[1]))
+        await terminal(MouseMove, item_key(ids[0]))
+        await terminal(MouseUp, item_key(ids[0]))
+        assert draft_order(store) == {"Startups": ids} and app.screen.current_story_id == ids[2]
+
+        await terminal(MouseDown, item_key(ids[0]))
+        await terminal(MouseMove, item_key(ids[2]))
+        await terminal(MouseUp, item_key(ids[2]))
+        await pilot.pause()
+        assert draft_order(store) == {"Startups": [ids[1], ids[2], ids[0]]}
+        assert app.screen.current_story_id == ids[0]
+
+        await terminal(MouseDown, item_key(ids[1]))
+        await terminal(MouseUp, item_key(ids[1]))
+        assert app.screen.current_story_id == ids[1] and draft_order(store) == {"Startups": [ids[1], ids[2], ids[0]]}

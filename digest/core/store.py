@@ -414,38 +414,48 @@ class Store:
             _renumber(db, draft_id)
         return cur.rowcount > 0
 
-    def move_item(self, story_id: int, *, section: str | None = None, delta: int = 0) -> None:
-        """Move a draft item up/down within its section (delta) or to the end of another section."""
+    def move_item(self, story_id: int, *, section: str | None = None, delta: int = 0,
+                  position: int | None = None) -> None:
+        """Move a draft item within its section or to another, in one transaction.
+
+        With `position`, the item goes to that index of `section` (default: its own), counted with the item
+        itself taken out: 0 is the top, past the end is the end. Passing another item's position therefore
+        puts this one in its place, whether it comes from above or below (a drop in the digest screen).
+        Without `position`, another `section` means the end of that section and `delta` moves the item up or
+        down within its section, clamped at either end."""
         with self.tx() as db:
             draft_id = _draft_id_in_tx(db)
             if draft_id is None:
                 raise NotFoundError("there is no draft")
             row = db.execute(
-                "SELECT section, position FROM digest_items WHERE digest_id = ? AND story_id = ?",
+                "SELECT section FROM digest_items WHERE digest_id = ? AND story_id = ?",
                 (draft_id, story_id),
             ).fetchone()
             if row is None:
                 raise NotFoundError(f"story {story_id} is not in the draft")
-            if section is not None and section != row["section"]:
+            target = row["section"] if section is None else section
+            if position is None and target != row["section"]:
                 end = db.execute(
                     "SELECT coalesce(max(position), -1) + 1 FROM digest_items WHERE digest_id = ? AND section = ?",
-                    (draft_id, section),
+                    (draft_id, target),
                 ).fetchone()[0]
                 db.execute(
                     "UPDATE digest_items SET section = ?, position = ? WHERE digest_id = ? AND story_id = ?",
-                    (section, end, draft_id, story_id),
+                    (target, end, draft_id, story_id),
                 )
-            elif delta:
+            elif position is not None or delta:
                 ids = [r[0] for r in db.execute(
                     "SELECT story_id FROM digest_items WHERE digest_id = ? AND section = ? ORDER BY position",
-                    (draft_id, row["section"]),
+                    (draft_id, target),
                 )]
-                i = ids.index(story_id)
-                j = max(0, min(len(ids) - 1, i + delta))
-                ids.insert(j, ids.pop(i))
+                if position is None:  # a delta moves within the item's own section, so the item is in ids
+                    position = ids.index(story_id) + delta
+                if story_id in ids:
+                    ids.remove(story_id)
+                ids.insert(max(0, position), story_id)  # list.insert clamps past the end
                 db.executemany(
-                    "UPDATE digest_items SET position = ? WHERE digest_id = ? AND story_id = ?",
-                    [(p, draft_id, sid) for p, sid in enumerate(ids)],
+                    "UPDATE digest_items SET section = ?, position = ? WHERE digest_id = ? AND story_id = ?",
+                    [(target, p, draft_id, sid) for p, sid in enumerate(ids)],
                 )
             _renumber(db, draft_id)
 

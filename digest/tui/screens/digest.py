@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Footer, Static, TextArea
 from digest.core.models import DigestItem
 from digest.core.store import NotFoundError
 from digest.tui.screens.modals import ChoiceModal, ConfirmModal, EditModal
+from digest.tui.widgets.draft_table import DraftTable, item_key, section_key, section_of, story_of
 from digest.tui.widgets.refresh_bar import RefreshBar
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class DigestScreen(Screen[None]):
         with Horizontal():
             with Vertical(id="draft-pane"):
                 yield Static("", id="draft-info")
-                yield DataTable(id="draft", cursor_type="row", zebra_stripes=False)
+                yield DraftTable(id="draft", cursor_type="row", zebra_stripes=False)
                 with Horizontal(id="draft-buttons"):
                     yield Button("↑", id="btn-up", tooltip="Move up (K)")
                     yield Button("↓", id="btn-down", tooltip="Move down (J)")
@@ -117,17 +118,16 @@ class DigestScreen(Screen[None]):
         for name in self.sections:
             members = sorted(by_section.get(name, []), key=lambda i: i.position)
             cells: list[Any] = ["", Text(f"{name} ({len(members)})", style="bold")]
-            table.add_row(*cells, *([""] if src_w else []), key=f"sec:{name}")
+            table.add_row(*cells, *([""] if src_w else []), key=section_key(name))
             for n, item in enumerate(members, 1):
                 headline = item.headline or item.story.title
                 label = Text(("✎ " if item.blurb else "") + headline, no_wrap=True, overflow="ellipsis")
                 source = [Text(item.story.feed_title, style="dim", no_wrap=True, overflow="ellipsis")]
-                table.add_row(str(n), label, *(source if src_w else []), key=f"item:{item.story.id}")
+                table.add_row(str(n), label, *(source if src_w else []), key=item_key(item.story.id))
                 if item.story.id == keep:
                     target_row = table.row_count - 1
         if target_row is None:
-            target_row = next((i for i, r in enumerate(table.ordered_rows) if str(r.key.value).startswith("item:")),
-                              0)
+            target_row = next((i for i, r in enumerate(table.ordered_rows) if story_of(str(r.key.value))), 0)
         if table.row_count:
             table.move_cursor(row=target_row, animate=False)
         self._update_info()
@@ -155,9 +155,7 @@ class DigestScreen(Screen[None]):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:  # the cursor is past the last row while the table is rebuilt
             return None
-        if key and str(key).startswith("item:"):
-            return int(str(key).split(":", 1)[1])
-        return None
+        return story_of(str(key)) if key else None
 
     def _current_item(self) -> DigestItem | None:
         sid = self.current_story_id
@@ -206,13 +204,45 @@ class DigestScreen(Screen[None]):
 
     def _move(self, **kwargs: Any) -> None:
         item = self._current_item()
+        if item is not None:
+            self._move_story(item.story.id, **kwargs)
+
+    def _move_story(self, story_id: int, **kwargs: Any) -> None:
+        try:
+            self.dapp.store.move_item(story_id, **kwargs)
+        except NotFoundError as e:  # a cron run froze the draft meanwhile
+            self.notify(str(e), severity="error")
+        self.load(keep=story_id)
+
+    @on(DraftTable.DragStarted)
+    def _drag_started(self, event: DraftTable.DragStarted) -> None:
+        item = next((i for i in self.items if i.story.id == event.story_id), None)
         if item is None:
             return
-        try:
-            self.dapp.store.move_item(item.story.id, **kwargs)
-        except NotFoundError as e:
-            self.notify(str(e), severity="error")
-        self.load(keep=item.story.id)
+        info = self.query_one("#draft-info", Static)
+        # the info line keeps its height while dragging: a table that moved would change the row under the pointer
+        info.styles.height = info.outer_size.height
+        info.update(Text.assemble((f"Moving “{item.headline or item.story.title}”", "bold"),
+                                  " → drop on a story to take its place, on a section for its top",
+                                  no_wrap=True, overflow="ellipsis"))
+
+    @on(DraftTable.Dropped)
+    def _dropped(self, event: DraftTable.Dropped) -> None:
+        """A story dropped on another takes its place (that story's section and position; store.move_item
+        says how the rest shift); dropped on a section header it goes to the top of that section."""
+        self.query_one("#draft-info", Static).styles.clear_rule("height")
+        if event.target is None:
+            self._update_info()  # cancelled: only the "Moving" line to undo
+            return
+        section = section_of(event.target)
+        if section is not None:
+            self._move_story(event.story_id, section=section, position=0)
+            return
+        target = next((i for i in self.items if i.story.id == story_of(event.target)), None)
+        if target is None:  # the table is older than the store (a cron run froze the draft): show the store
+            self.load()
+            return
+        self._move_story(event.story_id, section=target.section, position=target.position)
 
     def action_move_up(self) -> None:
         self._move(delta=-1)
