@@ -19,7 +19,8 @@ Writes tests/bench/out/compare.csv and compare-time.png / compare-rss.png. Figur
 asserted: the targets (digest <= 0.5x newsboat's best refresh, rss2email >= 5x digest for feeds-to-email)
 are printed next to the ratios.
 
-Run: python tests/bench/compare/compare.py [--sizes 100,500,2000] [--timeout 900] [--workdir DIR]
+Run: python tests/bench/compare/compare.py [--sizes 100,500,2000] [--repeat 3] [--timeout 900] [--workdir DIR]
+     [--record tests/bench/compare/results]
 """
 
 from __future__ import annotations
@@ -284,6 +285,18 @@ class Rss2email:
 
 # -- report -------------------------------------------------------------------------------------------
 
+def fastest_of(tries: list[Result]) -> list[Result]:
+    """One result per (size, task, tool, variant): the fastest that finished, else the first, in order.
+    Every tool gets the same number of tries, so best-of-N is fair to all of them."""
+    chosen: dict[tuple[int, str, str, str], Result] = {}
+    for r in tries:
+        key = (r.size, r.task, r.tool, r.variant)
+        old = chosen.get(key)
+        if old is None or (r.seconds is not None and (old.seconds is None or r.seconds < old.seconds)):
+            chosen[key] = r
+    return list(chosen.values())
+
+
 def best(results: list[Result], size: int, task: str, tool: str) -> Result | None:
     ok = [r for r in results if r.size == size and r.task == task and r.tool == tool and r.seconds is not None]
     return min(ok, key=lambda r: r.seconds or 0.0) if ok else None
@@ -392,6 +405,12 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-compare",
                     help="scratch folder: feeds, stores, the rss2email venv (kept, so reruns reuse them)")
     ap.add_argument("--skip", default="", help="tools to leave out, comma-separated: newsboat,rss2email")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per tool and size; the fastest counts, for every tool alike (default 1)")
+    ap.add_argument("--repeat-max-size", type=int, default=500,
+                    help="sizes above this run once whatever --repeat says (2,000 feeds take ~15 min a run)")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="also copy the CSV and plots here (the README shows tests/bench/compare/results/)")
     ap.add_argument("--plot-only", action="store_true",
                     help="redraw the plots from tests/bench/out/compare.csv and print its ratios; run nothing")
     args = ap.parse_args()
@@ -434,21 +453,23 @@ def main() -> None:
         nb = Newsboat(nb_exe, work, base, args.timeout) if nb_exe else None
         rs = Rss2email(r2e, work, base, args.timeout) if r2e else None
         for n in sizes:
-            step: list[Result] = []
-            step += dg.refresh(n)
-            if nb is not None:
-                for threads in (1, 8):
-                    step += nb.refresh(n, threads)
-            step.append(dg.run_dry(n))
-            if rs is not None:
-                if r2e_gave_up:
-                    step.append(Result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", None, None,
-                                       f"skipped: {r2e_gave_up} at a smaller size"))
-                else:
-                    res = rs.run(n)
-                    if res.status.startswith("timeout"):
-                        r2e_gave_up = res.status
-                    step.append(res)
+            tries: list[Result] = []
+            for _ in range(args.repeat if n <= args.repeat_max_size else 1):
+                tries += dg.refresh(n)
+                if nb is not None:
+                    for threads in (1, 8):
+                        tries += nb.refresh(n, threads)
+                tries.append(dg.run_dry(n))
+                if rs is not None:
+                    if r2e_gave_up:
+                        tries.append(Result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", None, None,
+                                            f"skipped: {r2e_gave_up} at a smaller size"))
+                    else:
+                        res = rs.run(n)
+                        if res.status.startswith("timeout"):
+                            r2e_gave_up = res.status
+                        tries.append(res)
+            step = fastest_of(tries)
             for r in step:
                 secs = f"{r.seconds:8.2f} s" if r.seconds is not None else r.status
                 print(f"{n:>5} feeds  {r.task:<15} {r.tool:<9} {r.variant:<20} {secs:>10}  "
@@ -469,6 +490,11 @@ def main() -> None:
              + ", ".join(f"{k} {v}" for k, v in versions.items()))
     pngs = plot(results, sizes, title)
     print(f"\nwrote {csv_path}" + "".join(f", {p}" for p in pngs))
+    if args.record:
+        args.record.mkdir(parents=True, exist_ok=True)
+        for path in (csv_path, *pngs):
+            shutil.copy2(path, args.record / path.name)
+        print(f"recorded in {args.record}")
 
 
 if __name__ == "__main__":
