@@ -15,7 +15,8 @@ from textual.widgets import Footer, Static
 INTRO = (
     "Read your feeds, flag the stories worth sending (f), arrange them on the digest screen (d), build (b) and "
     "send (s). Everything is saved as you go. Tab moves between the panes (sidebar, stories, reader); the "
-    "mouse works too: click, scroll, drag the pane borders. Ctrl+P lists every command that applies now."
+    "mouse works too: click, scroll, drag the pane borders, drag stories on the digest screen. Ctrl+P lists "
+    "every command that applies now."
 )
 
 OUTRO = """\
