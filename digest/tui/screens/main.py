@@ -18,13 +18,14 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError, StoryQuery
-from digest.tui.queries import list_rows
+from digest.tui.queries import ListRow, list_rows
 from digest.tui.screens.story_actions import StoryActions
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
 from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
 from digest.tui.widgets.splitter import Splitter
 from digest.tui.widgets.status_line import StatusLine
+from digest.tui.widgets.story_list import PAGE as ROWS_PAGE
 from digest.tui.widgets.story_list import StoryList
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class MainScreen(StoryActions, Screen[None]):
         """Re-run the current filter (and the sidebar counts) in workers; the cursor keeps its story."""
         self._last_reload = time.monotonic()
         self._generation += 1
-        self.load_ids(self.filter_key, self.search_text, self._generation)
+        self.load_ids(self.filter_key, self.search_text, self._generation, self.query_one(StoryList).row_epoch)
         if sidebar:
             self.load_sidebar()
 
@@ -175,21 +176,25 @@ class MainScreen(StoryActions, Screen[None]):
         return q
 
     @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
-    def load_ids(self, key: str, search: str, generation: int) -> None:
+    def load_ids(self, key: str, search: str, generation: int, epoch: int) -> None:
         """First page, then every id: the list paints after ~1 ms of SQL even when the full id list of a
-        100k-story store takes ~60 ms more (figures in tests/bench/bench_tui.py)."""
+        100k-story store takes ~60 ms more (figures in tests/bench/bench_tui.py). The rows of the first
+        page are read here too, so painting the result runs no SQL on the event loop."""
         started = time.perf_counter()
         store = self.dapp.open_worker_store()
         try:
             q = self._query_for(key, search)
             if key == "trending":
                 ids = self._trending_ids(store, q)
+                rows = list_rows(store, ids[:ROWS_PAGE])
             else:
                 first = store.story_ids(q, limit=FIRST_PAGE)
+                rows = list_rows(store, first[:ROWS_PAGE])
                 if len(first) == FIRST_PAGE:
                     elapsed = (time.perf_counter() - started) * 1000
                     painted = threading.Event()
-                    self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True, painted)
+                    self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True, painted,
+                                              (rows, epoch))
                     # turning 40k ids into Python ints holds the GIL for ~20 ms: wait until the first page
                     # is on screen so the two do not fight over it (bench_tui.py: 'ke' 67 -> 4x ms)
                     waited = time.perf_counter()
@@ -201,7 +206,7 @@ class MainScreen(StoryActions, Screen[None]):
         finally:
             store.close()
         elapsed = (time.perf_counter() - started) * 1000
-        self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed)
+        self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed, False, None, (rows, epoch))
 
     def _trending_ids(self, store: Any, q: StoryQuery) -> list[int]:
         from digest.core.select import TRENDING_WINDOW_S, trending
@@ -216,7 +221,8 @@ class MainScreen(StoryActions, Screen[None]):
         return ids
 
     def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False,
-                    painted: threading.Event | None = None) -> None:
+                    painted: threading.Event | None = None,
+                    rows: tuple[dict[int, ListRow], int] | None = None) -> None:
         if painted is not None:
             self.call_after_refresh(painted.set)
         if generation != self._generation:
@@ -224,7 +230,7 @@ class MainScreen(StoryActions, Screen[None]):
         stories = self.query_one(StoryList)
         if partial:
             self.first_page_ms = elapsed_ms
-            stories.set_ids(ids)
+            stories.set_ids(ids, rows=rows)
             return
         self.last_ids_ms = elapsed_ms
         self.loaded_generation = generation
@@ -234,7 +240,7 @@ class MainScreen(StoryActions, Screen[None]):
             stories.empty_text = "Nothing flagged yet: press f on a story to put it in the digest."
         else:
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
-        stories.set_ids(ids)
+        stories.set_ids(ids, rows=rows)
         self._update_status()
         # the footer rebuild (and its layout) can wait a frame: the result goes out first
         self.call_after_refresh(self._update_bindings)

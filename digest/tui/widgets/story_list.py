@@ -87,16 +87,23 @@ class StoryList(LineList, can_focus=True):
         self._now = now
         self.ids: list[int] = []
         self._rows: dict[int, ListRow] = {}
+        self.row_epoch = 0  # bumped by invalidate(): rows a worker read before then are stale
         self.empty_text = "Loading…"
 
     # -- data in ---------------------------------------------------------------------------------
 
-    def set_ids(self, ids: list[int], *, keep: int | None = None) -> None:
-        """Show a new result; the cursor stays on story `keep` (or the current one) if it is still there."""
+    def set_ids(self, ids: list[int], *, keep: int | None = None,
+                rows: tuple[dict[int, ListRow], int] | None = None) -> None:
+        """Show a new result; the cursor stays on story `keep` (or the current one) if it is still there.
+
+        `rows` is (rows read with the ids, row_epoch when that read began): a worker's read of the first
+        page, so painting it needs no query here. Rows read before an invalidate() are dropped as stale."""
         before = self.current_id
         keep = before if keep is None else keep
         self.ids = ids
         self._rows.clear()
+        if rows is not None and rows[1] == self.row_epoch:
+            self._rows.update(rows[0])
         self._set_row_count(len(ids))
         index = 0
         if keep is not None:
@@ -130,6 +137,7 @@ class StoryList(LineList, can_focus=True):
 
     def invalidate(self, story_ids: Sequence[int] | None = None) -> None:
         """Forget cached rows (all, or the given stories) after a flag/read change, and repaint."""
+        self.row_epoch += 1
         if story_ids is None:
             self._rows.clear()
         else:
