@@ -15,6 +15,7 @@ Timings done in this process are the median of --repeat runs. The curve is the p
 printed and written to tests/bench/out/scale.csv and scale.png, never asserted.
 
 Run: python tests/bench/bench_scale.py [--sizes 100,500,1000,2000] [--items 100] [--workdir DIR] [--no-tui]
+     [--record tests/bench/compare/results]
 """
 
 from __future__ import annotations
@@ -254,6 +255,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per in-process timing (the median is kept)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-bench-scale")
     ap.add_argument("--no-tui", action="store_true", help="leave out the TUI first-frame timing")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="also copy the CSV and plot here (the README shows tests/bench/compare/results/)")
     args = ap.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     work = args.workdir
@@ -297,6 +300,12 @@ def main() -> None:
             w.writerow({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()})
     png = plot(rows, machine)
     print(f"\nwrote {csv_path}" + (f" and {png}" if png else ""))
+    if args.record:
+        args.record.mkdir(parents=True, exist_ok=True)
+        for path in (csv_path, png):
+            if path:
+                shutil.copy2(path, args.record / Path(path).name)
+        print(f"recorded in {args.record}")
 
 
 if __name__ == "__main__":
