@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers_smtp import Recorder, config_toml, make_draft, recipients, smtp_server, wait_for
@@ -42,6 +43,51 @@ def digest_run(home: Path, *args: str, env: dict[str, str] | None = None, timeou
     proc = start_run(home, *args, env=env)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out.decode(), err.decode()
+
+
+def add_fresh_stories(store: Store, n: int) -> list[int]:
+    """n stories in a feed of their own (disabled, so no refresh touches it), dated ahead of everything
+    else so they head the TUI's story list; their ids newest first, the list's order."""
+    from digest.core.models import ParsedStory
+
+    feed = store.add_feed("http://127.0.0.1:9/fresh.xml", title="Fresh Feed", section="Startups")
+    store.update_feed(feed.id, disabled=True)
+    top = time.time() + 3600
+    store.save_stories(feed.id, [
+        ParsedStory(guid=f"fresh-{i}", link=f"https://fresh.example/{i}", canonical_link=f"https://fresh.example/{i}",
+                    title=f"Fresh headline {i}", summary="New.", published_at=top - i)
+        for i in range(n)
+    ])
+    return [s.id for s in sorted(store.stories(), key=lambda s: -s.published_at) if s.guid.startswith("fresh-")]
+
+
+async def list_shows(pilot: Any, app: Any, count: int) -> None:
+    """Wait until the story list holds at least count ids (it pages its rows in from SQLite)."""
+    from digest.tui.widgets.story_list import StoryList
+
+    for _ in range(200):
+        lists = app.screen.query(StoryList)
+        if lists and len(lists.first().ids) >= count:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+async def flag_and_step(pilot: Any, app: Any, store: Store, expected: int) -> None:
+    """Flag the story under the cursor with the TUI's keys (f, Enter in the section picker), wait until
+    the store has `expected` flags, then move down a row."""
+    await pilot.press("f")
+    for _ in range(100):
+        if type(app.screen).__name__ == "ChoiceModal":
+            break
+        await pilot.pause(0.05)
+    await pilot.press("enter")
+    for _ in range(100):
+        if store.counts()["flagged"] >= expected:
+            break
+        await pilot.pause(0.05)
+    await pilot.press("j")
+    await pilot.pause(0.1)
 
 
 def test_run_under_env_i_sends_the_flagged_draft(store: Store, digest_home: Paths, tmp_path: Path) -> None:
@@ -222,19 +268,10 @@ async def test_a_tui_session_flags_stories_while_run_delivers(store: Store, dige
     import asyncio
 
     from digest.core.config import Config
-    from digest.core.models import ParsedStory
     from digest.tui.app import make_app
 
     make_draft(store, 2)
-    feed = store.add_feed("http://127.0.0.1:9/fresh.xml", title="Fresh Feed", section="Startups")
-    store.update_feed(feed.id, disabled=True)
-    top = time.time() + 3600  # newest, so they head the story list
-    store.save_stories(feed.id, [
-        ParsedStory(guid=f"fresh-{i}", link=f"https://fresh.example/{i}", canonical_link=f"https://fresh.example/{i}",
-                    title=f"Fresh headline {i}", summary="New.", published_at=top - i)
-        for i in range(3)
-    ])
-    fresh = [s.id for s in store.stories() if s.guid.startswith("fresh-")]
+    fresh = add_fresh_stories(store, 3)
     to = recipients(2)
     rec = Recorder(hold_data_for=to[0])
     with smtp_server(rec) as (ctl, _):
@@ -243,27 +280,9 @@ async def test_a_tui_session_flags_stories_while_run_delivers(store: Store, dige
         assert await asyncio.to_thread(wait_for, rec.held.is_set, 60)
         app = make_app(Config(), store, digest_home, load_samples_when_empty=False, open_url=lambda u: True)
         async with app.run_test(size=(120, 40)) as pilot:
-            from digest.tui.widgets.story_list import StoryList
-
-            for _ in range(200):  # the list pages its rows in from SQLite: wait until they are there
-                lists = app.screen.query(StoryList)
-                if lists and len(lists.first().ids) >= 5:
-                    break
-                await pilot.pause(0.05)
-            await pilot.pause(0.3)
+            await list_shows(pilot, app, 5)
             for n, _ in enumerate(fresh, 1):
-                await pilot.press("f")
-                for _ in range(100):  # the section picker
-                    if type(app.screen).__name__ == "ChoiceModal":
-                        break
-                    await pilot.pause(0.05)
-                await pilot.press("enter")
-                for _ in range(100):
-                    if store.counts()["flagged"] >= n:
-                        break
-                    await pilot.pause(0.05)
-                await pilot.press("j")
-                await pilot.pause(0.1)
+                await flag_and_step(pilot, app, store, n)
             flagged_now = store.counts()["flagged"]
         rec.release.set()
         out, err = await asyncio.to_thread(proc.communicate, None, 60)
@@ -286,56 +305,28 @@ async def test_run_killed_mid_delivery_while_the_tui_flags_then_rerun(store: Sto
     import signal
 
     from digest.core.config import Config
-    from digest.core.models import ParsedStory
     from digest.tui.app import make_app
     from digest.tui.widgets.story_list import StoryList
 
     make_draft(store, 2)
-    feed = store.add_feed("http://127.0.0.1:9/fresh.xml", title="Fresh Feed", section="Startups")
-    store.update_feed(feed.id, disabled=True)
-    top = time.time() + 3600  # newest, so they head the story list
-    store.save_stories(feed.id, [
-        ParsedStory(guid=f"fresh-{i}", link=f"https://fresh.example/{i}", canonical_link=f"https://fresh.example/{i}",
-                    title=f"Fresh headline {i}", summary="New.", published_at=top - i)
-        for i in range(4)
-    ])
-    fresh = [s.id for s in sorted(store.stories(), key=lambda s: -s.published_at) if s.guid.startswith("fresh-")]
+    fresh = add_fresh_stories(store, 4)
     to = recipients(3)
     rec = Recorder(hold_data_for=to[1])
-
-    async def flag_current(pilot: object, app: object, expected: int) -> None:
-        await pilot.press("f")  # type: ignore[attr-defined]
-        for _ in range(100):  # the section picker
-            if type(app.screen).__name__ == "ChoiceModal":  # type: ignore[attr-defined]
-                break
-            await pilot.pause(0.05)  # type: ignore[attr-defined]
-        await pilot.press("enter")  # type: ignore[attr-defined]
-        for _ in range(100):
-            if store.counts()["flagged"] >= expected:
-                break
-            await pilot.pause(0.05)  # type: ignore[attr-defined]
-        await pilot.press("j")  # type: ignore[attr-defined]
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
 
     with smtp_server(rec) as (ctl, _):
         (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
         app = make_app(Config(), store, digest_home, load_samples_when_empty=False, open_url=lambda u: True)
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(200):  # the list pages its rows in from SQLite: wait until they are there
-                lists = app.screen.query(StoryList)
-                if lists and len(lists.first().ids) >= 6:
-                    break
-                await pilot.pause(0.05)
-            await pilot.pause(0.3)
+            await list_shows(pilot, app, 6)
             proc = start_run(tmp_path)
             assert await asyncio.to_thread(wait_for, rec.held.is_set, 60)
-            await flag_current(pilot, app, 1)  # the run holds its issue; the TUI writes the next draft
-            await flag_current(pilot, app, 2)
+            await flag_and_step(pilot, app, store, 1)  # the run holds its issue; the TUI writes the next draft
+            await flag_and_step(pilot, app, store, 2)
             os.killpg(proc.pid, signal.SIGKILL)
             await asyncio.to_thread(proc.wait, 10)
             rec.release.set()
-            await flag_current(pilot, app, 3)  # after the kill, in the same TUI session
-            await flag_current(pilot, app, 4)
+            await flag_and_step(pilot, app, store, 3)  # after the kill, in the same TUI session
+            await flag_and_step(pilot, app, store, 4)
             flagged_in_tui = store.counts()["flagged"]
             assert store.get_digest(number=1).status == "built"  # the killed run did not finish it
             rerun = start_run(tmp_path)
