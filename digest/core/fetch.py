@@ -14,32 +14,18 @@ import asyncio
 import email.utils
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
 from digest import __version__
+from digest.core.models import FetchResult
 
 USER_AGENT = f"digest/{__version__} (newsletter digest feed reader; python-httpx)"
 MAX_REDIRECTS = 10  # what browsers and curl allow
 # Read in steps of this size; decompression never produces more than this per step.
 CHUNK = 64 * 1024
-
-
-@dataclass(slots=True)
-class FetchResult:
-    status: str  # ok | not_modified | error | gone | retry
-    body: bytes = b""
-    content_type: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
-    new_url: str | None = None  # set when every redirect hop was permanent
-    http_status: int | None = None
-    error: str = ""
-    retry_after: float | None = None
-    final_url: str = ""
 
 
 class BodyTooLarge(Exception):

@@ -194,3 +194,20 @@ class Digest:
 def _iso(ts: float | None) -> str | None:
     dt = from_ts(ts)
     return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+@dataclass(slots=True)
+class FetchResult:
+    """What fetching one feed gave (digest.core.fetch). Plain data here, so parse workers can receive
+    it without importing httpx."""
+
+    status: str  # ok | not_modified | error | gone | retry
+    body: bytes = b""
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    new_url: str | None = None  # set when every redirect hop was permanent
+    http_status: int | None = None
+    error: str = ""
+    retry_after: float | None = None
+    final_url: str = ""

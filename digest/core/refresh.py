@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,39 +20,14 @@ import httpx
 
 from digest.core.config import Config
 from digest.core.fetch import FetchResult, HostLimiter, fetch_http, fetch_local, is_local, make_client
+from digest.core.ingest import FeedResult, apply_feed_updates, close_worker_stores, exit_with_parent, ingest_job
 from digest.core.models import Feed
-from digest.core.parse import parse_job
 from digest.core.store import Store
 
 # Process pools pay ~0.2 s to start workers that import the parser; below this many feeds one ingest
 # thread is as fast. Measured on 2 idle cores (75 KB feeds): 20 feeds 0.60 s pool / 0.57 s thread,
 # 50 feeds 0.81 / 0.87, 100 feeds 1.17 / 1.57, 500 feeds 4.45 / 6.86.
 POOL_THRESHOLD = 24
-
-
-@dataclass(slots=True)
-class FeedResult:
-    feed_id: int
-    url: str
-    title: str
-    status: str  # ok | not_modified | error | skipped | gone
-    new: int = 0
-    stories: int = 0
-    error: str = ""
-    http_status: int | None = None
-    seconds: float = 0.0
-    warning: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.title or self.url
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "feed_id": self.feed_id, "url": self.url, "title": self.title, "status": self.status,
-            "new": self.new, "stories": self.stories, "error": self.error, "http_status": self.http_status,
-            "seconds": round(self.seconds, 3), "warning": self.warning,
-        }
 
 
 @dataclass(slots=True)
@@ -105,54 +79,6 @@ class RefreshReport:
 
 Progress = Callable[[FeedResult, int, int], None]
 
-_worker_stores: dict[str, Store] = {}
-_worker_lock = threading.Lock()
-
-
-def _worker_store(db_path: str) -> Store:
-    """One connection per worker thread or process (sqlite connections are not shared across threads)."""
-    key = f"{os.getpid()}:{threading.get_ident()}:{db_path}"
-    with _worker_lock:
-        store = _worker_stores.get(key)
-        if store is None:
-            store = _worker_stores[key] = Store(db_path)
-    return store
-
-
-def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tuple[FeedResult, str | None]:
-    """Parse a fetched body and store its stories and the feed's new status, in a worker.
-
-    Parsing and the SQLite writes (FTS indexing is most of their cost) both happen here, so on a
-    multi-core machine they run beside the event loop that keeps fetching. Returns the feed's result
-    and, when the body was not a feed, the error for the caller to record."""
-    res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
-    parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
-    if isinstance(parsed, str):
-        return res, parsed
-    store = _worker_store(db_path)
-    res.new = store.save_stories(feed.id, parsed.stories, now=now)
-    res.stories = len(parsed.stories)
-    res.status = "ok"
-    res.warning = parsed.warning
-    updates: dict[str, Any] = {
-        "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
-        "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,
-        "disabled": False,  # a feed once gone (410) that answers again is back
-    }
-    if not feed.title and parsed.title:
-        updates["title"] = res.title = parsed.title
-    if not feed.site_url and parsed.site_url:
-        updates["site_url"] = parsed.site_url
-    apply_feed_updates(store, feed, updates, fetched.new_url)
-    return res, None
-
-
-def apply_feed_updates(store: Store, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
-    if new_url and new_url != feed.url and store.feed_by_url(new_url) is None:
-        updates["url"] = new_url  # permanent redirect: remember where the feed lives now
-    store.update_feed(feed.id, **updates)
-
-
 class Refresher:
     def __init__(self, store: Store, config: Config, *, now: float | None = None) -> None:
         self.store = store
@@ -180,7 +106,7 @@ class Refresher:
                         on_progress(result, done, len(feeds))
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
-            _close_worker_stores()
+            close_worker_stores()
         report.seconds = time.perf_counter() - start
         return report
 
@@ -191,7 +117,7 @@ class Refresher:
 
             # forkserver: never fork a process that may be running Textual's threads
             ctx = multiprocessing.get_context("forkserver")
-            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx, initializer=_exit_with_parent)
+            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx, initializer=exit_with_parent)
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
     async def _refresh_feed(
@@ -272,33 +198,6 @@ def _real_stdio() -> bool:
         return all(stream is not None and stream.fileno() >= 0 for stream in (sys.stdout, sys.stderr))
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def _exit_with_parent() -> None:
-    """Process-pool initializer. The workers are children of multiprocessing's forkserver, not of this
-    process: when a refresh is killed (kill -9, timeout(1)'s SIGTERM, the OOM killer) nothing tells them,
-    and they wait for work for ever, holding their memory, and keeping the forkserver and the resource
-    tracker alive too (each worker holds their pipes). multiprocessing hands every worker a sentinel that
-    becomes ready when the process that started it exits: a thread waits on it and ends the worker."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        os._exit(1)  # mid-transaction or not: SQLite rolls back what was not committed
-
-    threading.Thread(target=watch, name="digest-exit-with-parent", daemon=True).start()
-
-
-def _close_worker_stores() -> None:
-    """Thread workers' connections (process workers' die with their processes)."""
-    with _worker_lock:
-        for key in [k for k in _worker_stores if k.startswith(f"{os.getpid()}:")]:
-            _worker_stores.pop(key).close()
 
 
 def http_error_text(e: httpx.HTTPError) -> str:
