@@ -196,7 +196,7 @@ class MainScreen(StoryActions, Screen[None]):
                     self.app.call_from_thread(self._ids_loaded, first, generation, elapsed, True, painted,
                                               (rows, epoch))
                     # turning 40k ids into Python ints holds the GIL for ~20 ms: wait until the first page
-                    # is on screen so the two do not fight over it (bench_tui.py: 'ke' 67 -> 4x ms)
+                    # is on screen so the two do not fight over it (bench_tui.py: 'ke' went from 67 to 27-44 ms)
                     waited = time.perf_counter()
                     painted.wait(FIRST_PAINT_WAIT_S)
                     started += time.perf_counter() - waited  # the figure is SQL time, not the wait
