@@ -114,3 +114,9 @@ def close_worker_stores() -> None:
     with _worker_lock:
         for key in [k for k in _worker_stores if k.startswith(f"{os.getpid()}:")]:
             _worker_stores.pop(key).close()
+
+
+def warm_up_worker() -> None:
+    """A first job for each new worker: importing this module was the work (lxml comes with the first
+    feed the fast parser reads, so it is loaded here too)."""
+    from digest.core import fastparse  # noqa: F401

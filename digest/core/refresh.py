@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -20,7 +21,14 @@ import httpx
 
 from digest.core.config import Config
 from digest.core.fetch import FetchResult, HostLimiter, fetch_http, fetch_local, is_local, make_client
-from digest.core.ingest import FeedResult, apply_feed_updates, close_worker_stores, exit_with_parent, ingest_job
+from digest.core.ingest import (
+    FeedResult,
+    apply_feed_updates,
+    close_worker_stores,
+    exit_with_parent,
+    ingest_job,
+    warm_up_worker,
+)
 from digest.core.models import Feed
 from digest.core.store import Store
 
@@ -88,7 +96,7 @@ class Refresher:
     async def run(self, feeds: list[Feed], on_progress: Progress | None, *, force: bool = False) -> RefreshReport:
         start = time.perf_counter()
         report = RefreshReport()
-        executor = self._executor(len(feeds))
+        executor = self._executor(feeds)
         sem = asyncio.Semaphore(self.cfg.concurrency)
         hosts = HostLimiter(self.cfg.per_host)
         try:
@@ -110,14 +118,18 @@ class Refresher:
         report.seconds = time.perf_counter() - start
         return report
 
-    def _executor(self, n: int) -> Executor:
+    def _executor(self, feeds: list[Feed]) -> Executor:
         cpus = os.cpu_count() or 1
-        if n >= POOL_THRESHOLD and cpus > 1 and _real_stdio():
+        if len(feeds) >= POOL_THRESHOLD and cpus > 1 and _real_stdio():
             import multiprocessing
 
             # forkserver: never fork a process that may be running Textual's threads
             ctx = multiprocessing.get_context("forkserver")
-            return ProcessPoolExecutor(max_workers=min(cpus, 8), mp_context=ctx, initializer=exit_with_parent)
+            workers = min(cpus, 8)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent)
+            if sum(1 for f in feeds if not f.etag and not f.last_modified) >= POOL_THRESHOLD:
+                _warm_up(pool, workers)
+            return pool
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
     async def _refresh_feed(
@@ -189,6 +201,22 @@ class Refresher:
 
     def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
         apply_feed_updates(self.store, feed, updates, new_url)
+
+
+def _warm_up(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the parse workers now, from a thread, when bodies are sure to come (feeds never fetched, with
+    no validators to answer 304 to). Started by the first parse job instead, the fork server's and the
+    workers' start-up (~0.2 s: two interpreters, the parser's imports) sat between the first body and
+    the first parse, and the submit blocked the event loop while the fork server came up."""
+
+    def start() -> None:
+        try:
+            for _ in range(workers):
+                pool.submit(warm_up_worker)
+        except RuntimeError:  # the refresh already ended (every feed failed fast) and shut the pool down
+            pass
+
+    threading.Thread(target=start, name="digest-pool-start", daemon=True).start()
 
 
 def _real_stdio() -> bool:
