@@ -11,8 +11,10 @@ served on 127.0.0.1 from another process, and for each size (default 100, 500, 2
                        vs `r2e run` (rss2email: fetch, and one email per new entry), both on a fresh state
 
 plus the peak RSS of each tool's whole process tree (sampled from /proc every 20 ms with bench_refresh's
-helpers). rss2email is installed from PyPI into a scratch venv; newsboat comes from Debian (if it is
-missing the apt-get command is printed and newsboat is skipped). Nothing leaves the machine: rss2email
+helpers). rss2email is installed from PyPI into a scratch venv. newsboat is the system's when installed;
+otherwise Debian's package and the libraries it lacks here are fetched with `apt-get download` (no root)
+and unpacked into the workdir (--newsboat-from-deb does that even when one is installed). Nothing is sent
+anywhere: rss2email
 delivers into a Maildir (its `email-protocol = maildir`), digest writes its dry-run files.
 
 Writes tests/bench/out/compare.csv and compare-time.png / compare-rss.png. Figures are printed, never
@@ -140,13 +142,76 @@ def machine() -> dict[str, str]:
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "os": platform.platform()}
 
 
-def version_of(cmd: list[str]) -> str:
+def version_of(cmd: list[str], env: dict[str, str] | None = None) -> str:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})})
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"unknown ({e})"
     first = ((out.stdout or out.stderr).strip().splitlines() or ["unknown"])[0]
     return next((w for w in first.split() if w[:1].isdigit()), first)  # "newsboat 2.21.0 - https://..." -> 2.21.0
+
+
+def _apt_depends(pkg: str) -> list[str]:
+    """The packages `pkg` depends on (first choice of each alternative; virtual names left out)."""
+    out = subprocess.run(["apt-cache", "depends", "--no-recommends", "--no-suggests", "--no-conflicts",
+                          "--no-breaks", "--no-replaces", "--no-enhances", pkg],
+                         capture_output=True, text=True, timeout=60).stdout
+    names = []
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith(("Depends:", "PreDepends:")):
+            name = line.split(":", 1)[1].strip()
+            if not name.startswith("<"):
+                names.append(name.split(":")[0])  # "libc6:i386" -> libc6
+    return names
+
+
+def _installed(pkg: str) -> bool:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
+    return out.returncode == 0 and "install ok installed" in out.stdout
+
+
+def install_newsboat(root: Path, timeout: float, *, from_deb: bool) -> tuple[str, dict[str, str]] | None:
+    """newsboat and the environment to run it with. The system's when it is installed (and --newsboat-from-deb
+    is not given); otherwise Debian's package, plus whichever libraries it needs that this machine lacks,
+    fetched with `apt-get download` (no root needed) and unpacked with `dpkg -x` into the scratch folder,
+    run with LD_LIBRARY_PATH pointing there."""
+    system = shutil.which("newsboat")
+    if system and not from_deb:
+        return system, {}
+    if not (shutil.which("apt-get") and shutil.which("dpkg")):
+        print("newsboat: not installed and no apt-get/dpkg here to fetch Debian's package; skipping it "
+              "(on Debian/Ubuntu: sudo apt-get install newsboat)")
+        return None
+    unpacked, debs = root / "root", root / "debs"
+    exe = unpacked / "usr" / "bin" / "newsboat"
+    if not exe.exists():
+        print(f"fetching newsboat and its missing libraries from Debian into {root} ...", flush=True)
+        fresh(debs)
+        wanted, queue = ["newsboat"], ["newsboat"]
+        while queue:  # the dependency closure, stopping at what is installed here
+            for dep in _apt_depends(queue.pop()):
+                if dep not in wanted and not _installed(dep):
+                    wanted.append(dep)
+                    queue.append(dep)
+        for pkg in wanted:
+            got = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True,
+                                 timeout=timeout)
+            if got.returncode != 0:
+                print(f"newsboat: `apt-get download {pkg}` failed; skipping newsboat:\n{got.stderr[-500:]}")
+                return None
+        for deb in sorted(debs.glob("*.deb")):
+            subprocess.run(["dpkg", "-x", str(deb), str(unpacked)], check=True, timeout=timeout)
+        print(f"  unpacked {', '.join(wanted)}")
+    libdirs = [str(d) for d in (unpacked / "usr" / "lib" / "x86_64-linux-gnu", unpacked / "lib" / "x86_64-linux-gnu",
+                                unpacked / "usr" / "lib") if d.is_dir()]
+    env = {"LD_LIBRARY_PATH": os.pathsep.join([*libdirs, os.environ.get("LD_LIBRARY_PATH", "")]).rstrip(os.pathsep)}
+    check = subprocess.run([str(exe), "--version"], capture_output=True, text=True, env={**os.environ, **env},
+                           timeout=60)
+    if check.returncode != 0:
+        print(f"newsboat: the unpacked binary does not run; skipping it:\n{(check.stderr or check.stdout)[-500:]}")
+        return None
+    return str(exe), env
 
 
 def install_rss2email(venv: Path, timeout: float) -> Path | None:
@@ -220,8 +285,8 @@ class Digest:
 
 
 class Newsboat:
-    def __init__(self, exe: str, work: Path, base: str, timeout: float) -> None:
-        self.exe, self.work, self.base, self.timeout = exe, work, base, timeout
+    def __init__(self, exe: str, env: dict[str, str], work: Path, base: str, timeout: float) -> None:
+        self.exe, self.extra_env, self.work, self.base, self.timeout = exe, env, work, base, timeout
 
     def refresh(self, n: int, threads: int) -> list[Result]:
         d = fresh(self.work / f"newsboat-t{threads}")
@@ -229,7 +294,7 @@ class Newsboat:
         urls.write_text("".join(f"{self.base}/feed{i}.xml\n" for i in range(n)))
         conf = d / "config"
         conf.write_text(f"reload-threads {threads}\nshow-read-feeds yes\n")
-        env = {**os.environ, "HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_DATA_HOME": str(d)}
+        env = {**os.environ, **self.extra_env, "HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_DATA_HOME": str(d)}
         cmd = [self.exe, "-x", "reload", "-u", str(urls), "-c", str(d / "cache.db"), "-C", str(conf)]
         v = f"reload-threads {threads}"
         t, peak, status = timed(cmd, env, self.timeout)
@@ -405,6 +470,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-compare",
                     help="scratch folder: feeds, stores, the rss2email venv (kept, so reruns reuse them)")
     ap.add_argument("--skip", default="", help="tools to leave out, comma-separated: newsboat,rss2email")
+    ap.add_argument("--newsboat-from-deb", action="store_true",
+                    help="use Debian's newsboat unpacked into the workdir even when one is installed")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per tool and size; the fastest counts, for every tool alike (default 1)")
     ap.add_argument("--repeat-max-size", type=int, default=500,
@@ -423,15 +490,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
 
     m = machine()
-    nb_exe = None if "newsboat" in skip else shutil.which("newsboat")
-    if nb_exe is None and "newsboat" not in skip:
-        print("newsboat: not installed; install it with `sudo apt-get install newsboat` (Debian/Ubuntu). Skipping it.")
+    newsboat = None if "newsboat" in skip else install_newsboat(work / "newsboat-deb", args.timeout,
+                                                                 from_deb=args.newsboat_from_deb)
     r2e = None if "rss2email" in skip else install_rss2email(work / "r2e-venv", args.timeout)
     from digest import __version__
 
     versions = {
         "digest": __version__,
-        "newsboat": version_of([nb_exe, "--version"]) if nb_exe else "not installed",
+        "newsboat": version_of([newsboat[0], "--version"], newsboat[1]) if newsboat else "not installed",
         "rss2email": version_of([str(r2e), "--version"]) if r2e else "not installed",
         "python": platform.python_version(),
     }
@@ -450,7 +516,7 @@ def main() -> None:
     with FeedServer(feeds_dir) as base:
         print(f"serving on {base}\n", flush=True)
         dg = Digest(work, base, args.timeout)
-        nb = Newsboat(nb_exe, work, base, args.timeout) if nb_exe else None
+        nb = Newsboat(newsboat[0], newsboat[1], work, base, args.timeout) if newsboat else None
         rs = Rss2email(r2e, work, base, args.timeout) if r2e else None
         for n in sizes:
             tries: list[Result] = []
