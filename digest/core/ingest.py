@@ -18,6 +18,9 @@ from digest.core.store import Store
 
 @dataclass(slots=True)
 class FeedResult:
+    """One feed's outcome in a refresh: what the CLI reports and the TUI's refresh runner streams. It is
+    made here because a worker returns it (pickled) with the stories it stored."""
+
     feed_id: int
     url: str
     title: str
