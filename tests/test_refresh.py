@@ -745,3 +745,36 @@ def test_configured_user_agent_is_sent(case: Case) -> None:
     case.refresh(cfg(user_agent="SeattleDigest/2.0 (+https://digest.example/bot)"))
     assert case.server.requests_for("/case.xml")[0].header("User-Agent") == \
         "SeattleDigest/2.0 (+https://digest.example/bot)"
+
+
+def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With validators on every feed (the steady state) the process pool is a LazyPool: nothing is
+    started until a body needs parsing, so an all-304 refresh runs without the resource tracker and
+    workers; new feeds get the real pool at once (warmed up from a thread)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from digest.core import refresh as refresh_mod
+
+    monkeypatch.setattr(refresh_mod, "_real_stdio", lambda: True)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    base = Feed(id=1, url="http://127.0.0.1:9/f.xml")
+    known = [replace(base, id=i, etag=f'"{i}"') for i in range(refresh_mod.POOL_THRESHOLD)]
+    refresher = refresh_mod.Refresher(store, Config())
+    lazy = refresher._executor(known)
+    assert isinstance(lazy, refresh_mod.LazyPool)
+    assert lazy._pool is None
+    lazy.shutdown(wait=True)  # never used: nothing to stop
+    assert lazy._pool is None
+    lazy = refresher._executor(known)
+    try:
+        assert lazy.submit(pow, 2, 10).result(timeout=60) == 1024  # the first job makes the pool
+        assert isinstance(lazy._pool, ProcessPoolExecutor)
+    finally:
+        lazy.shutdown(wait=True)
+    fresh = [replace(base, id=i) for i in range(refresh_mod.POOL_THRESHOLD)]
+    eager = refresher._executor(fresh)
+    try:
+        assert isinstance(eager, ProcessPoolExecutor)
+    finally:
+        eager.shutdown(wait=True, cancel_futures=True)

@@ -121,15 +121,12 @@ class Refresher:
     def _executor(self, feeds: list[Feed]) -> Executor:
         cpus = os.cpu_count() or 1
         if len(feeds) >= POOL_THRESHOLD and cpus > 1 and _real_stdio():
-            import multiprocessing
-
-            # forkserver: never fork a process that may be running Textual's threads
-            ctx = multiprocessing.get_context("forkserver")
             workers = min(cpus, 8)
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent)
             if sum(1 for f in feeds if not f.etag and not f.last_modified) >= POOL_THRESHOLD:
+                pool = _process_pool(workers)
                 _warm_up(pool, workers)
-            return pool
+                return pool
+            return LazyPool(workers)
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
     async def _refresh_feed(
@@ -201,6 +198,36 @@ class Refresher:
 
     def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
         apply_feed_updates(self.store, feed, updates, new_url)
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+
+    # forkserver: never fork a process that may be running Textual's threads
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent)
+
+
+class LazyPool(Executor):
+    """A process pool made at the first job. Making one starts multiprocessing's resource tracker (another
+    Python, 14 MB) even before any worker; a refresh where every feed answers 304 parses nothing and so
+    never pays for it."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            if self._pool is None:
+                self._pool = _process_pool(self._workers)
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def _warm_up(pool: ProcessPoolExecutor, workers: int) -> None:
