@@ -76,6 +76,12 @@ async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> St
     return story_list(app)
 
 
+async def open_digest_screen(pilot: Any, app: DigestApp) -> None:
+    """Press d on the main screen and wait for the digest screen."""
+    await pilot.press("d")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+
+
 # -- first run -----------------------------------------------------------------------------------
 
 
@@ -177,8 +183,7 @@ async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
             await pilot.press("j")
         assert store.counts()["flagged"] == 3
         assert all(story_list(app).row(i).flagged for i in range(3))
-        await pilot.press("d")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await open_digest_screen(pilot, app)
         screen = app.screen
         await pilot.pause(0.1)
         assert screen.current_story_id == ids[0]
@@ -216,8 +221,7 @@ async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store:
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 2)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await open_digest_screen(pilot, app)
         await pilot.press("down")
         assert app.screen.current_story_id == ids[1]
         await pilot.click("#btn-up")
@@ -254,8 +258,7 @@ async def test_send_without_smtp_says_what_is_missing(digest_home: Paths, store:
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await open_digest_screen(pilot, app)
         await pilot.press("s")
         await wait_for(pilot, lambda: any("not set up" in n for n in notes(app)), what="smtp notice")
         assert type(app.screen).__name__ == "DigestScreen"  # no confirmation modal
@@ -549,8 +552,7 @@ async def test_digest_screen_theme_pick_is_saved(digest_home: Paths, store: Stor
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
-        await pilot.press("d")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await open_digest_screen(pilot, app)
         screen = app.screen
         await wait_for(pilot, lambda: "One" in screen.query_one("#preview").text, what="preview")
         await pilot.press("t")
@@ -591,8 +593,7 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
         app = new_app(store, digest_home, config=config)
         async with app.run_test(size=SIZE) as pilot:
             await list_ready(pilot, app, 2)
-            await pilot.press("d")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+            await open_digest_screen(pilot, app)
             digest_screen = app.screen
             await pilot.press("b")
             await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
