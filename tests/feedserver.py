@@ -14,6 +14,7 @@ per test; every request is recorded with its headers, so a test can check what t
 from __future__ import annotations
 
 import gzip as gzip_mod
+import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -104,13 +105,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        """tls: a server context (tests/helpers_smtp.tls_pair makes one) to serve https instead."""
+        self.scheme = "https" if tls else "http"
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="feedserver", daemon=True)
@@ -135,7 +140,7 @@ class FeedServer:
     # -- routes ----------------------------------------------------------------------------------
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def route(self, path: str, handler: Handler | Response) -> None:
         if isinstance(handler, Response):

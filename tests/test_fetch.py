@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from feedserver import FeedServer, Response, simple_rss
 
@@ -20,6 +22,7 @@ from digest.core.fetch import (
     is_local,
     local_path,
     make_client,
+    TrustContext,
     parse_retry_after,
 )
 
@@ -170,3 +173,55 @@ def test_declared_length_over_the_limit_is_refused_before_reading(feed_server: F
     feed_server.route("/big", Response(200, {"Content-Length": "999999999"}, (b"x" for _ in range(0))))
     res = get(feed_server.url("/big"), max_bytes=10_000)
     assert res.status == "error" and "999,999,999 declared" in res.error
+
+
+# -- TLS: the CA bundle loads in a thread (fetch.TrustContext); verification must be as strict as httpx's --
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[FeedServer, Path]]:
+    from helpers_smtp import tls_pair
+
+    server_ctx, ca_pem = tls_pair(tmp_path)
+    with FeedServer(tls=server_ctx) as srv:
+        srv.feed("/a.xml", simple_rss("a"), etag='"v1"')
+        yield srv, ca_pem
+
+
+def test_https_feed_is_verified_against_the_ca_in_ssl_cert_file(
+    tls_server: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, ca_pem = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_pem))
+    res = get(srv.url("/a.xml"))
+    assert srv.url("/a.xml").startswith("https://")
+    assert res.status == "ok" and res.etag == '"v1"' and b"<rss" in res.body
+
+
+def test_https_feed_with_an_untrusted_certificate_is_refused(
+    tls_server: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, _ = tls_server
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        get(srv.url("/a.xml"))
+    assert srv.requests_for("/a.xml") == []  # nothing was sent over the unverified connection
+
+
+def test_an_unreadable_ca_file_is_named_in_the_feed_error(
+    tls_server: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    srv, _ = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing-ca.pem"))
+    with pytest.raises(httpx.ConnectError, match="cannot load the CA certificates"):
+        get(srv.url("/a.xml"))
+
+
+def test_trust_context_is_as_strict_as_httpx_default() -> None:
+    import ssl
+
+    ctx = TrustContext()
+    ctx._ready()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert len(ctx.get_ca_certs()) > 50  # certifi's bundle, loaded by the thread

@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import shutil
 import tempfile
-import webbrowser
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +49,8 @@ def _check_theme(ctx: Ctx, name: str | None) -> str:
 
 
 def _open(path: Path) -> None:
+    import webbrowser  # not at import: it pulls in subprocess and shutil for every command
+
     webbrowser.open(path.resolve().as_uri())
 
 
