@@ -11,18 +11,25 @@ served on 127.0.0.1 from another process, and for each size (default 100, 500, 2
                        vs `r2e run` (rss2email: fetch, and one email per new entry), both on a fresh state
 
 plus the peak RSS of each tool's whole process tree (sampled from /proc every 20 ms with bench_refresh's
-helpers). rss2email is installed from PyPI into a scratch venv. newsboat is the system's when installed;
-otherwise Debian's package and the libraries it lacks here are fetched with `apt-get download` (no root)
-and unpacked into the workdir (--newsboat-from-deb does that even when one is installed). Nothing is sent
-anywhere: rss2email
-delivers into a Maildir (its `email-protocol = maildir`), digest writes its dry-run files.
+helpers). digest is installed from this repository into its own scratch venv (`<workdir>/digest-venv`:
+`python -m venv`, then `pip install REPO`, the README's non-editable `pip install .`) and run as a user
+runs it, through the venv's `digest` console script, with no PYTHONPATH and its working directory in the
+workdir, so it never sees the checkout or the packages of the environment running this script (trio, for
+one, changes httpcore's start-up). The venv is kept and reinstalled when digest/, themes/, sample_feeds/ or
+pyproject.toml change (a hash of them is stored in the venv; a changed pyproject.toml or Python gets a new
+venv). A failed install stops the script; --digest-from-checkout runs `python -m digest` with
+PYTHONPATH=REPO in the current environment instead, for developers. rss2email is installed from PyPI into
+another scratch venv. newsboat is the system's when installed; otherwise Debian's package and the
+libraries it lacks here are fetched with `apt-get download` (no root) and unpacked into the workdir
+(--newsboat-from-deb does that even when one is installed). Nothing is sent anywhere: rss2email delivers
+into a Maildir (its `email-protocol = maildir`), digest writes its dry-run files.
 
 Writes tests/bench/out/compare.csv and compare-time.png / compare-rss.png. Figures are printed, never
 asserted: the targets (digest <= 0.5x newsboat's best refresh, rss2email >= 5x digest for feeds-to-email)
 are printed next to the ratios.
 
 Run: python tests/bench/compare/compare.py [--sizes 100,500,2000] [--repeat 3] [--timeout 900] [--workdir DIR]
-     [--record tests/bench/compare/results]
+     [--record tests/bench/compare/results] [--digest-from-checkout]
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from __future__ import annotations
 import argparse
 import configparser
 import csv
+import hashlib
+import json
 import os
 import platform
 import shutil
@@ -47,7 +56,6 @@ BENCH = HERE.parent
 REPO = BENCH.parent.parent
 OUT = BENCH / "out"
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(REPO))
 from bench_refresh import _children, _rss_kb  # noqa: E402
 from feedgen import FeedServer, write_feeds  # noqa: E402
 
@@ -142,9 +150,12 @@ def machine() -> dict[str, str]:
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "ram": ram, "os": platform.platform()}
 
 
-def version_of(cmd: list[str], env: dict[str, str] | None = None) -> str:
+def version_of(cmd: list[str], env: dict[str, str] | None = None, *, full_env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> str:
+    """The first version-looking word `cmd` prints; `env` is added to this environment, `full_env` replaces it."""
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})})
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=cwd,
+                             env=full_env if full_env is not None else {**os.environ, **(env or {})})
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"unknown ({e})"
     first = ((out.stdout or out.stderr).strip().splitlines() or ["unknown"])[0]
@@ -233,22 +244,107 @@ def install_rss2email(venv: Path, timeout: float) -> Path | None:
     return r2e if r2e.exists() else None
 
 
+def _tree_hash(paths: list[Path]) -> str:
+    """sha256 over the files under `paths` (relative name and content; bytecode caches left out)."""
+    h = hashlib.sha256()
+    for top in paths:
+        files = [top] if top.is_file() else sorted(f for f in top.rglob("*") if f.is_file())
+        for f in files:
+            if "__pycache__" in f.parts or f.suffix == ".pyc":
+                continue
+            h.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _pip_step(cmd: list[str], step: str, timeout: float, cwd: Path) -> None:
+    """One install step; a failure ends the script with a one-line error naming the step."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SystemExit(f"digest: {step} failed: {e}") from None
+    if proc.returncode != 0:
+        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        # pip's reason is its last ERROR: line; its many WARNING: lines (ignored index locations) are not
+        reason = next((line for line in reversed(lines) if line.startswith("ERROR")), lines[-1] if lines else "")
+        raise SystemExit(f"digest: {step} failed (exit {proc.returncode}): {reason[:300]}")
+
+
+def install_digest(venv: Path, timeout: float) -> Path:
+    """digest from this repository into a scratch venv, as `pip install .` installs it for a user (not
+    editable: the wheel, with themes/ and sample_feeds/ copied in). The venv is kept in the workdir; a stamp
+    in it records what was installed. Changed sources (digest/, themes/, sample_feeds/) are reinstalled with
+    `pip install --no-deps --force-reinstall`; a changed pyproject.toml (dependencies) or Python gets a
+    fresh venv and a full install. Returns the venv's `digest` console script."""
+    stamp, exe, python = venv / "digest-install.json", venv / "bin" / "digest", venv / "bin" / "python"
+    want = {
+        "python": f"{sys.base_prefix} {platform.python_version()}",
+        "pyproject": _tree_hash([REPO / "pyproject.toml"]),
+        "sources": _tree_hash([REPO / "digest", REPO / "themes", REPO / "sample_feeds"]),
+    }
+    try:
+        have = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        have = {}
+    cwd = venv.parent  # never the checkout: pip and the checks below must not pick it up from the cwd
+    if have == want and exe.exists() and python.exists():
+        print(f"digest: reusing {venv} (sources unchanged since its install)", flush=True)
+    elif (exe.exists() and python.exists() and have.get("python") == want["python"]
+          and have.get("pyproject") == want["pyproject"]):
+        print(f"digest: sources changed; reinstalling {REPO} into {venv} ...", flush=True)
+        stamp.unlink(missing_ok=True)
+        _pip_step([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
+                  f"`pip install --no-deps --force-reinstall {REPO}` into {venv}", timeout, cwd)
+    else:
+        print(f"digest: installing {REPO} into a scratch venv {venv} (pip install, not editable) ...", flush=True)
+        _pip_step([sys.executable, "-m", "venv", "--clear", str(venv)], f"`python -m venv {venv}`", timeout, cwd)
+        _pip_step([str(python), "-m", "pip", "install", "-q", str(REPO)], f"`pip install {REPO}` into {venv}",
+                  timeout, cwd)
+    if not exe.exists():
+        raise SystemExit(f"digest: install check failed: {exe} is missing after `pip install {REPO}`")
+    # the installed package must be the one imported, not the checkout
+    where = subprocess.run([str(python), "-c", "import digest; print(digest.__file__)"], cwd=cwd,
+                           env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")},
+                           capture_output=True, text=True, timeout=60)
+    loc = where.stdout.strip()
+    if where.returncode != 0 or not Path(loc).resolve().is_relative_to(venv.resolve()):
+        raise SystemExit(f"digest: install check failed: the venv imports digest from {loc or where.stderr[-200:]!r}, "
+                         f"not from {venv}")
+    if have != want:
+        stamp.write_text(json.dumps(want, indent=1) + "\n")
+    return exe
+
+
 # -- the tools ----------------------------------------------------------------------------------------
 
 class Digest:
-    def __init__(self, work: Path, base: str, timeout: float) -> None:
-        self.work, self.base, self.timeout = work, base, timeout
-        self.cmd = [sys.executable, "-m", "digest"]
+    """digest, run either through a venv's console script (`exe`: installed, as a user runs it; cwd in the
+    workdir, no PYTHONPATH) or, with exe None, as `python -m digest` from the checkout in this environment."""
 
-    def env(self, home: Path) -> dict[str, str]:
-        return {**os.environ, "DIGEST_HOME": str(home), "PYTHONPATH": str(REPO)}
+    def __init__(self, work: Path, base: str, timeout: float, exe: Path | None) -> None:
+        self.work, self.base, self.timeout = work, base, timeout
+        self.from_checkout = exe is None
+        self.cmd = [sys.executable, "-m", "digest"] if exe is None else [str(exe)]
+        self.cwd = None if exe is None else work
+
+    def env(self, home: Path | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        if self.from_checkout:
+            env["PYTHONPATH"] = str(REPO)
+        if home is not None:
+            env["DIGEST_HOME"] = str(home)
+        return env
+
+    def how(self) -> str:
+        return ("from the checkout: python -m digest with PYTHONPATH in the dev environment" if self.from_checkout
+                else "pip install into a scratch venv")
 
     def _home(self, name: str, n: int, config: str = "") -> Path:
         home = fresh(self.work / name)
         (home / "feeds.opml").write_text(opml(self.base, n))
         if config:
             (home / "config.toml").write_text(config)
-        quiet([*self.cmd, "feeds", "import", str(home / "feeds.opml")], self.env(home), self.timeout)
+        quiet([*self.cmd, "feeds", "import", str(home / "feeds.opml")], self.env(home), self.timeout, self.cwd)
         return home
 
     @staticmethod
@@ -262,13 +358,13 @@ class Digest:
     def refresh(self, n: int) -> list[Result]:
         home = self._home("digest-refresh", n)
         env = self.env(home)
-        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout)
+        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
         out = [Result(n, "refresh_cold", "digest", "", t, peak, status, self.stories(home))]
         if t is None:
             return out + [Result(n, "refresh_304", "digest", "", None, None,
                                  "skipped: the cold refresh did not finish")]
-        quiet([*self.cmd, "refresh"], env, self.timeout)  # the unmeasured reload newsboat also gets
-        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout)
+        quiet([*self.cmd, "refresh"], env, self.timeout, self.cwd)  # the unmeasured reload newsboat also gets
+        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
         return out + [Result(n, "refresh_304", "digest", "", t, peak, status, self.stories(home))]
 
     def run_dry(self, n: int) -> Result:
@@ -279,7 +375,7 @@ class Digest:
             "\n[select]\nmax_age_hours = 8760\n"
         )
         home = self._home("digest-run", n, config)
-        t, peak, status = timed([*self.cmd, "run", "--dry-run"], self.env(home), self.timeout)
+        t, peak, status = timed([*self.cmd, "run", "--dry-run"], self.env(home), self.timeout, self.cwd)
         written = len(list((home / "data" / "archive").glob("*/dry-run/*.eml"))) if t is not None else None
         return Result(n, "feeds_to_email", "digest", "run --dry-run", t, peak, status, written)
 
@@ -468,7 +564,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="100,500,2000", help="comma-separated feed counts (default 100,500,2000)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed per measured tool run")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-compare",
-                    help="scratch folder: feeds, stores, the rss2email venv (kept, so reruns reuse them)")
+                    help="scratch folder: feeds, stores, the digest and rss2email venvs (kept, so reruns reuse them)")
+    ap.add_argument("--digest-from-checkout", action="store_true",
+                    help="for developers: run digest as `python -m digest` from the checkout in this environment "
+                         "(PYTHONPATH=REPO) instead of installing it into <workdir>/digest-venv; the figures then "
+                         "depend on this environment's packages")
     ap.add_argument("--skip", default="", help="tools to leave out, comma-separated: newsboat,rss2email")
     ap.add_argument("--newsboat-from-deb", action="store_true",
                     help="use Debian's newsboat unpacked into the workdir even when one is installed")
@@ -486,17 +586,17 @@ def main() -> None:
         return
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    work = args.workdir
+    work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
 
     m = machine()
+    digest_exe = None if args.digest_from_checkout else install_digest(work / "digest-venv", args.timeout)
     newsboat = None if "newsboat" in skip else install_newsboat(work / "newsboat-deb", args.timeout,
                                                                  from_deb=args.newsboat_from_deb)
     r2e = None if "rss2email" in skip else install_rss2email(work / "r2e-venv", args.timeout)
-    from digest import __version__
-
+    probe = Digest(work, "", args.timeout, digest_exe)
     versions = {
-        "digest": __version__,
+        "digest": f"{version_of([*probe.cmd, '--version'], full_env=probe.env(), cwd=probe.cwd)} ({probe.how()})",
         "newsboat": version_of([newsboat[0], "--version"], newsboat[1]) if newsboat else "not installed",
         "rss2email": version_of([str(r2e), "--version"]) if r2e else "not installed",
         "python": platform.python_version(),
@@ -515,7 +615,7 @@ def main() -> None:
     r2e_gave_up = ""
     with FeedServer(feeds_dir) as base:
         print(f"serving on {base}\n", flush=True)
-        dg = Digest(work, base, args.timeout)
+        dg = Digest(work, base, args.timeout, digest_exe)
         nb = Newsboat(newsboat[0], newsboat[1], work, base, args.timeout) if newsboat else None
         rs = Rss2email(r2e, work, base, args.timeout) if r2e else None
         for n in sizes:
