@@ -93,16 +93,40 @@ _CLEAN_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "t
 
 # 1x1 (or 0x0) images and a few well-known pixel hosts: tracking, not content.
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.I | re.S)
-_DIM = re.compile(r"""\b(width|height)\s*=\s*["']?\s*(\d+)""", re.I)
+# one attribute: name = "double" | 'single' | bare (HTML's attribute value forms)
+_ATTR = re.compile(r"""([^\s"'<>/=]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+_LEADING_INT = re.compile(r"\s*(\d+)")
 _PIXEL_HOSTS = re.compile(r"feeds\.feedburner\.com/~r/|pixel\.wp\.com|/pixel\.(gif|png)|\btrack(ing)?[./]", re.I)
 
 
+@functools.lru_cache(maxsize=512)
+def _img_attrs(tag: str) -> dict[str, str]:
+    """An <img> tag's attributes, names lower-cased, the first of a repeated name kept (as browsers do).
+    One pass instead of a regex per attribute; cached because sanitize_html and first_image look at the
+    same tags of a story. The dict is shared: never change it."""
+    attrs: dict[str, str] = {}
+    for name, dq, sq, bare in _ATTR.findall(tag, 4):  # past "<img"
+        attrs.setdefault(name.lower(), dq or sq or bare)
+    return attrs
+
+
+def _dims(attrs: dict[str, str]) -> dict[str, int]:
+    """width/height as numbers: the leading digits, as browsers read "640" or "640px"."""
+    out = {}
+    for key in ("width", "height"):
+        m = _LEADING_INT.match(attrs.get(key, ""))
+        if m:
+            out[key] = int(m.group(1))
+    return out
+
+
 def _is_pixel(tag: str) -> bool:
-    dims = {k.lower(): int(v) for k, v in _DIM.findall(tag)}
+    attrs = _img_attrs(tag)
+    dims = _dims(attrs)
     if dims and all(v <= 2 for v in dims.values()):
         return True
-    src = re.search(r"""\bsrc\s*=\s*["']?([^"'\s>]+)""", tag, re.I)
-    return bool(src and _PIXEL_HOSTS.search(src.group(1)))
+    src = attrs.get("src", "")
+    return bool(src and _PIXEL_HOSTS.search(src))
 
 
 def sanitize_html(fragment: str, base: str = "") -> str:
@@ -194,16 +218,14 @@ def first_image(fragment: str, base: str = "") -> Image | None:
         tag = m.group(0)
         if _is_pixel(tag):
             continue
-        src = re.search(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", tag, re.I)
-        if not src:
+        attrs = _img_attrs(tag)
+        if "src" not in attrs:
             continue
-        url = safe_link(html.unescape(src.group(1) or src.group(2) or src.group(3) or ""), base)
+        url = safe_link(html.unescape(attrs["src"]), base)
         if not url.startswith(("http://", "https://")):
             continue
-        dims = {k.lower(): int(v) for k, v in _DIM.findall(tag)}
-        alt = re.search(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", tag, re.I)
-        alt_text = html.unescape(alt.group(1) or alt.group(2) or "") if alt else ""
-        return Image(url, dims.get("width"), dims.get("height"), alt_text.strip())
+        dims = _dims(attrs)
+        return Image(url, dims.get("width"), dims.get("height"), html.unescape(attrs.get("alt", "")).strip())
     return None
 
 

@@ -535,9 +535,12 @@ _FEED_SELECT = (
 )
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")  # \w is str.isalnum() plus "_", so this is "not isalnum"
+
+
 def title_key(title: str) -> str:
     """A headline reduced to lower-case words, so "Why We Moved!" and "why we moved" cluster."""
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in title.casefold()).split())
+    return _NOT_ALNUM.sub(" ", title.casefold()).strip()
 
 
 def _draft_id_in_tx(db: sqlite3.Connection, *, create: bool = False, title: str = "") -> int | None:
