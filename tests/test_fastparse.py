@@ -72,3 +72,27 @@ def test_rss_author_email_becomes_the_name() -> None:
            b"<author>dana@example.com (Dana Okafor)</author></item></channel></rss>"
     fast, slow = _both(data, "http://127.0.0.1/f")
     assert fast.stories[0].author == slow.stories[0].author == "Dana Okafor"
+
+
+def test_rss_repeated_elements_read_as_find_and_iterfind_would() -> None:
+    # _rss reads each item's children in one pass; it must keep find()'s first match for single fields
+    # and iterfind()'s document order for lists (categories before dc:subject, loose media:content
+    # before media:group's), and not decline on markup in a field the `or` fallbacks never read
+    data = b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" ' \
+           b'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title><item>' \
+           b"<title>first</title><title>second</title><link>https://a.example/1</link>" \
+           b"<link>https://a.example/2</link><guid>g1</guid><guid>g2</guid>" \
+           b"<pubDate>Sun, 01 Nov 2026 12:48:00 +0000</pubDate><dc:date><x/></dc:date>" \
+           b"<dc:subject>s1</dc:subject><category>c1</category><category/><category>c2</category>" \
+           b'<media:group><media:content url="g1"/></media:group><media:content url="m1"/>' \
+           b'<media:thumbnail url="t1"/><media:content url="m2"/><media:thumbnail url="t2"/>' \
+           b'<enclosure url="e1"/><enclosure url="e2" type="audio/mpeg"/></item></channel></rss>'
+    parsed = fast_parse(data, "http://127.0.0.1/f")
+    assert parsed is not None
+    (e,) = parsed[3]
+    assert (e["title"], e["link"], e["id"]) == ("first", "https://a.example/1", "g1")
+    assert e["published_parsed"][:3] == (2026, 11, 1)
+    assert [t["term"] for t in e["tags"]] == ["c1", "c2", "s1"]
+    assert e["media_content"] == [{"url": "m1"}, {"url": "m2"}, {"url": "g1"}]
+    assert e["media_thumbnail"] == [{"url": "t1"}, {"url": "t2"}]
+    assert [x["href"] for x in e["enclosures"]] == ["e1", "e2"]

@@ -76,6 +76,35 @@ def _text(el: etree._Element | None) -> str:
     return (el.text or "").strip()
 
 
+# Item children _rss reads every occurrence of (the rest it reads only the first of, as find() would).
+_RSS_MANY = frozenset(("category", f"{DC}subject", "enclosure", f"{MEDIA}content", f"{MEDIA}group",
+                       f"{MEDIA}thumbnail"))
+
+
+def _children(node: etree._Element, many: frozenset[str]) -> tuple[dict[Any, Any], dict[Any, list[Any]]]:
+    """One pass over node's direct children: (first child of each tag, every child of each tag in many).
+
+    Why: ~20 find()/iterfind() calls per item, each a fresh ElementPath walk over the children, cost
+    more than lxml's parse of the item. The result matches those calls: find() gives the first
+    match and iterfind() all of them in document order, both over direct children with exact tags.
+    Read the lists with .get(tag, ()): a tag with no children has no list (cheaper than six empty ones).
+    """
+    first: dict[Any, Any] = {}
+    lists: dict[Any, list[Any]] = {}
+    for child in node:
+        # entity references (the parser drops comments and PIs) have a function for a tag: it lands
+        # under that function's key, which no lookup uses, so they are skipped as find() skips them
+        tag = child.tag
+        if tag in many:
+            if tag in lists:
+                lists[tag].append(child)
+            else:
+                lists[tag] = [child]
+        elif tag not in first:
+            first[tag] = child
+    return first, lists
+
+
 def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     channel = root.find("channel")
     if channel is None:
@@ -83,45 +112,49 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     parse_date = _dates()
     entries = []
     for item in channel.iterfind("item"):
+        # same reads, in the same order, as find()/iterfind() on the item (so _Decline and the `or`
+        # short cuts behave the same), from one pass over its children
+        first, many = _children(item, _RSS_MANY)
+        get = first.get
         e: dict[str, Any] = {}
         base = item.base or ""
-        title = item.find("title")
+        title = get("title")
         if title is not None:
             e["title"] = _text(title)
-        guid_el = item.find("guid")
+        guid_el = get("guid")
         guid = _text(guid_el)
         if guid:
             e["id"] = guid
-        link = _text(item.find("link"))
+        link = _text(get("link"))
         if not link and guid and (guid_el.get("isPermaLink", "true").lower() != "false"):  # type: ignore[union-attr]
             link = guid
         if link:
             e["link"] = link
-        date = _text(item.find("pubDate")) or _text(item.find(f"{DC}date"))
+        date = _text(get("pubDate")) or _text(get(f"{DC}date"))
         if date:
             e["published_parsed"] = parse_date(date)
-        author = _text(item.find(f"{DC}creator")) or _text(item.find("author"))
+        author = _text(get(f"{DC}creator")) or _text(get("author"))
         if author:
             e["author"] = author
-        tags = [_text(c) for c in item.iterfind("category")] + [_text(c) for c in item.iterfind(f"{DC}subject")]
+        tags = [_text(c) for c in many.get("category", ())] + [_text(c) for c in many.get(f"{DC}subject", ())]
         e["tags"] = [{"term": t} for t in tags if t]
-        description = item.find("description")
-        encoded = item.find(CONTENT_ENCODED)
+        description = get("description")
+        encoded = get(CONTENT_ENCODED)
         desc = _text(description)
         if encoded is not None:
             e["content"] = [{"value": _text(encoded), "base": encoded.base or base}]
         e["summary"] = desc or (e["content"][0]["value"] if encoded is not None else "")
         e["summary_detail"] = {"base": base}
-        e["media_content"] = [dict(m.attrib) for m in item.iterfind(f"{MEDIA}content")] + [
-            dict(m.attrib) for g in item.iterfind(f"{MEDIA}group") for m in g.iterfind(f"{MEDIA}content")
+        e["media_content"] = [dict(m.attrib) for m in many.get(f"{MEDIA}content", ())] + [
+            dict(m.attrib) for g in many.get(f"{MEDIA}group", ()) for m in g.iterfind(f"{MEDIA}content")
         ]
-        e["media_thumbnail"] = [dict(m.attrib) for m in item.iterfind(f"{MEDIA}thumbnail")]
+        e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
         e["enclosures"] = [
             {"href": enc.get("url", ""), "type": enc.get("type", ""), "length": enc.get("length", "")}
-            for enc in item.iterfind("enclosure")
+            for enc in many.get("enclosure", ())
         ]
         for name in ("startdate", "enddate", "location", "organizer"):
-            value = _text(item.find(f"{EV}{name}"))
+            value = _text(get(f"{EV}{name}"))
             if value:
                 e[f"ev_{name}"] = value
         entries.append(e)
@@ -136,8 +169,9 @@ def _atom_text(el: etree._Element | None) -> str:
     return (el.text or "").strip()
 
 
-def _atom_link(node: etree._Element) -> str:
-    for link in node.iterfind(f"{ATOM}link"):
+def _atom_link(links: Any) -> str:
+    """The first alternate link's href (made absolute) among links, the <link> children of a feed or entry."""
+    for link in links:
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
             from urllib.parse import urljoin
 
@@ -145,35 +179,44 @@ def _atom_link(node: etree._Element) -> str:
     return ""
 
 
+# Entry children _atom reads every occurrence of (the rest it reads only the first of, as find() would).
+_ATOM_MANY = frozenset((f"{ATOM}link", f"{ATOM}author", f"{ATOM}category", f"{MEDIA}content", f"{MEDIA}thumbnail"))
+
+
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     parse_date = _dates()
     entries = []
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
     for entry in root.iterfind(f"{ATOM}entry"):
+        # one pass over the entry's children, then the same reads in the same order as before (see _rss)
+        first, many = _children(entry, _ATOM_MANY)
+        get = first.get
+        links = many.get(f"{ATOM}link", ())
         e: dict[str, Any] = {}
-        title = entry.find(f"{ATOM}title")
+        title = get(f"{ATOM}title")
         if title is not None:
             e["title"] = _atom_text(title)
-        entry_id = _text(entry.find(f"{ATOM}id"))
+        entry_id = _text(get(f"{ATOM}id"))
         if entry_id:
             e["id"] = entry_id
-        link = _atom_link(entry)
+        link = _atom_link(links)
         if link:
             e["link"] = link
-        published = _text(entry.find(f"{ATOM}published"))
-        updated = _text(entry.find(f"{ATOM}updated"))
+        published = _text(get(f"{ATOM}published"))
+        updated = _text(get(f"{ATOM}updated"))
         if published:
             e["published_parsed"] = parse_date(published)
         if updated:
             e["updated_parsed"] = parse_date(updated)
-        names = [_text(a) for a in entry.iterfind(f"{ATOM}author/{ATOM}name")]
+        # as iterfind("author/name"): every <name> of every <author>, author by author
+        names = [_text(n) for a in many.get(f"{ATOM}author", ()) for n in a.iterfind(f"{ATOM}name")]
         names = [n for n in names if n] or ([feed_author] if feed_author else [])
         if names:
             e["author"] = names[0]
             e["authors"] = [{"name": n} for n in names]
-        e["tags"] = [{"term": c.get("term", "").strip()} for c in entry.iterfind(f"{ATOM}category") if c.get("term")]
-        summary = entry.find(f"{ATOM}summary")
-        content = entry.find(f"{ATOM}content")
+        e["tags"] = [{"term": c.get("term", "").strip()} for c in many.get(f"{ATOM}category", ()) if c.get("term")]
+        summary = get(f"{ATOM}summary")
+        content = get(f"{ATOM}content")
         if content is not None and content.get("src"):
             raise _Decline  # out-of-line content: rare, and feedparser knows the rules
         summary_text = _atom_text(summary)
@@ -183,11 +226,11 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         e["summary_detail"] = {"base": (summary.base if summary is not None else None) or entry.base or ""}
         for key in ("media_content", "media_thumbnail", "enclosures"):
             e[key] = []
-        e["media_content"] = [dict(m.attrib) for m in entry.iterfind(f"{MEDIA}content")]
-        e["media_thumbnail"] = [dict(m.attrib) for m in entry.iterfind(f"{MEDIA}thumbnail")]
+        e["media_content"] = [dict(m.attrib) for m in many.get(f"{MEDIA}content", ())]
+        e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
         e["enclosures"] = [
             {"href": link_el.get("href", ""), "type": link_el.get("type", ""), "length": link_el.get("length", "")}
-            for link_el in entry.iterfind(f"{ATOM}link") if link_el.get("rel") == "enclosure"
+            for link_el in links if link_el.get("rel") == "enclosure"
         ]
         entries.append(e)
-    return "atom10", _atom_text(root.find(f"{ATOM}title")), _atom_link(root), entries
+    return "atom10", _atom_text(root.find(f"{ATOM}title")), _atom_link(root.iterfind(f"{ATOM}link")), entries
