@@ -168,3 +168,23 @@ def _search_store(factory) -> Store:
         s.save_stories(feed.id, [ParsedStory(guid="1", link="", canonical_link="", title="C++ & AT&T", summary="x")])
         _STORE.append(s)
     return _STORE[0]
+
+
+text_bits = st.sampled_from([
+    "<p>", "</p>", "<br>", "<br/>", "</div>", "<a href=\"x\">", "</a>", "<b>", "</b>", "<img alt=\"a>b\" src=y>",
+    "<script>", "</script>", "<style>", "</style>", "&amp;", "&lt;", "&#62;", "&", ">", "<", " ", "  ", "\n", "\t",
+    "\xa0", "word", "Read more", "The post x appeared first on y", "…",
+])
+
+
+@settings(FAST, max_examples=300)
+@given(st.lists(text_bits | st.text(max_size=12), min_size=50, max_size=400).map("".join),
+       st.integers(min_value=1, max_value=400))
+def test_summary_from_a_prefix_is_the_summary_of_the_whole(fragment: str, limit: int) -> None:
+    """html_to_text with a limit reads only a prefix of a long fragment when that gives enough text; the
+    result must be what the whole fragment gives."""
+    from digest.core.parse import _fragment_text, html_to_text
+
+    whole = _fragment_text(fragment)
+    want = whole[:limit].rsplit(" ", 1)[0] + "…" if len(whole) > limit else whole
+    assert html_to_text(fragment, limit=limit) == want

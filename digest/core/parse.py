@@ -163,9 +163,29 @@ _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.
 
 def html_to_text(fragment: str, *, limit: int | None = None) -> str:
     """Plain text from an HTML fragment: tags dropped, entities decoded, paragraphs kept as blank
-    lines, whitespace folded."""
+    lines, whitespace folded; with a limit, cut at a word before `limit` characters, with an ellipsis."""
     if not fragment:
         return ""
+    if limit and len(fragment) > 2 * limit + 200:
+        # Feeds often carry the whole article (tens of KB) where a summary needs 700 characters. The text
+        # of a prefix that ends just after a '>' is a prefix of the whole text: no tag, entity or line
+        # crosses that point. So when the prefix alone gives more than `limit` characters, the cut text
+        # is the same as the whole fragment's. Script-like blocks may end past the prefix: not taken.
+        end = fragment.rfind(">", 0, 2 * limit + 200) + 1
+        if end and not _MAY_HIDE.search(fragment, 0, end):
+            text = _fragment_text(fragment[:end])
+            if len(text) > limit:
+                return text[:limit].rsplit(" ", 1)[0] + "…"
+    out = _fragment_text(fragment)
+    if limit and len(out) > limit:
+        out = out[:limit].rsplit(" ", 1)[0] + "…"
+    return out
+
+
+_MAY_HIDE = re.compile(r"<(?:script|style|noscript|template)", re.I)
+
+
+def _fragment_text(fragment: str) -> str:
     if "<" in fragment:
         low = fragment.lower()
         text = _DROP_BLOCKS.sub(" ", fragment) if ("<script" in low or "<style" in low or "<noscript" in low
@@ -177,10 +197,7 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
         text = fragment
     text = html.unescape(text)
     lines = [" ".join(line.split()) for line in text.split("\n")]
-    out = "\n".join(line for line in lines if line)
-    if limit and len(out) > limit:
-        out = out[:limit].rsplit(" ", 1)[0] + "…"
-    return out
+    return "\n".join(line for line in lines if line)
 
 
 # The "Read More" / "The post X appeared first on Y" tails that feeds add to excerpts. A regex anchored
