@@ -17,12 +17,12 @@ from feedserver import FeedServer, Response, simple_rss
 from digest.core.fetch import (
     FetchResult,
     HostLimiter,
+    TrustContext,
     fetch_http,
     fetch_local,
     is_local,
     local_path,
     make_client,
-    TrustContext,
     parse_retry_after,
 )
 

@@ -276,6 +276,9 @@ class TrustContext(ssl.SSLContext):
     connection waits for it, and a refresh of plain-http feeds never does. Each method that touches the
     context or starts a handshake waits first, so it is never changed from two threads at once."""
 
+    _loader: threading.Thread
+    _error: ssl.SSLError | None
+
     def __new__(cls) -> TrustContext:
         ctx = super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
         ctx._error = None
