@@ -7,4 +7,4 @@ import sys
 # is, beside Textual. digest never uses that tool. A None entry makes that one import fail at once,
 # which httpx handles (its `httpx.main` then explains how to install the CLI), so `digest refresh` from
 # cron pays neither the time nor the UI library.
-sys.modules.setdefault("httpx._main", None)  # type: ignore[assignment]
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

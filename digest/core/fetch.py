@@ -143,12 +143,12 @@ async def fetch_http(
     current = url
     async with asyncio.timeout(None) as limit:
         for _ in range(MAX_REDIRECTS + 1):
-            headers: dict[str, str | bytes] = {"Accept-Encoding": "gzip, deflate"}
+            headers: dict[bytes, bytes] = {b"Accept-Encoding": b"gzip, deflate"}
             # validators go back byte for byte as they came (see _raw_header)
             if etag:
-                headers["If-None-Match"] = etag.encode("latin-1", "replace")
+                headers[b"If-None-Match"] = etag.encode("latin-1", "replace")
             if last_modified:
-                headers["If-Modified-Since"] = last_modified.encode("latin-1", "replace")
+                headers[b"If-Modified-Since"] = last_modified.encode("latin-1", "replace")
             seen.append(current)
             try:
                 parts = urlsplit(current)

@@ -7,6 +7,7 @@ tests, cron jobs and portable installs rely on (tests never touch the developer'
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +51,8 @@ class Paths:
         return self
 
 
-def get_paths(env: dict[str, str] | None = None) -> Paths:
-    env = os.environ if env is None else env  # type: ignore[assignment]
+def get_paths(env: Mapping[str, str] | None = None) -> Paths:
+    env = os.environ if env is None else env
     home = env.get("DIGEST_HOME")
     if home:
         root = Path(home).expanduser().resolve()

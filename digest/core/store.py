@@ -377,6 +377,7 @@ class Store:
             # the draft is looked up inside the write transaction: a cron run that freezes the draft at
             # the same moment either sees this flag in its issue or leaves it for the next draft
             draft_id = _draft_id_in_tx(db, create=True)
+            assert draft_id is not None  # create=True always gives one
             row = db.execute(
                 "SELECT section, position, headline, blurb FROM digest_items WHERE digest_id = ? AND story_id = ?",
                 (draft_id, story_id),
