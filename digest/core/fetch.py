@@ -287,8 +287,8 @@ class TrustContext(ssl.SSLContext):
         return ctx
 
     def _load(self) -> None:
+        cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
         try:
-            cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
             if cafile or capath:
                 super().load_verify_locations(cafile=cafile or None, capath=capath or None)
             else:
@@ -296,7 +296,10 @@ class TrustContext(ssl.SSLContext):
 
                 super().load_verify_locations(cafile=certifi.where())
         except (OSError, ssl.SSLError) as e:  # a bad SSL_CERT_FILE: each https feed says so
-            self._error = ssl.SSLError(f"cannot load the CA certificates: {e}")
+            where = " and ".join(f"{k}={v}" for k, v in (("SSL_CERT_FILE", cafile), ("SSL_CERT_DIR", capath)) if v)
+            # (errno, text): SSLError's str() is then the text alone
+            self._error = ssl.SSLError(0, f"cannot load the CA certificates ({where or 'certifi'}): "
+                                          f"{e.strerror or e}")
 
     def _ready(self) -> None:
         self._loader.join()
