@@ -486,3 +486,16 @@ def test_fast_path_gives_the_same_stories_as_feedparser(sample_feeds_dir: Path, 
     slow = parse_xml_feed(data, url, now=NOW, fast=False)  # type: ignore[call-arg]
     assert (fast.kind, fast.title, fast.site_url) == (slow.kind, slow.title, slow.site_url)
     assert [asdict(s) for s in fast.stories] == [asdict(s) for s in slow.stories]
+
+
+def test_huge_img_tags_are_read_but_not_kept_in_the_attribute_cache() -> None:
+    from digest.core.parse import _cached_img_attrs
+
+    huge = f'<img src="data:image/png;base64,{"A" * 100_000}">'
+    small = '<img src="https://i.example/a.jpg" width="640">'
+    _cached_img_attrs.cache_clear()
+    img = first_image(huge + small)
+    assert img and img.url == "https://i.example/a.jpg" and img.width == 640
+    sanitize_html(huge + small)
+    # only the small tag is cached: a feed of inline images cannot fill a worker's memory through it
+    assert _cached_img_attrs.cache_info().currsize == 1

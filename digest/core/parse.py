@@ -99,15 +99,22 @@ _LEADING_INT = re.compile(r"\s*(\d+)")
 _PIXEL_HOSTS = re.compile(r"feeds\.feedburner\.com/~r/|pixel\.wp\.com|/pixel\.(gif|png)|\btrack(ing)?[./]", re.I)
 
 
-@functools.lru_cache(maxsize=512)
 def _img_attrs(tag: str) -> dict[str, str]:
     """An <img> tag's attributes, names lower-cased, the first of a repeated name kept (as browsers do).
     One pass instead of a regex per attribute; cached because sanitize_html and first_image look at the
-    same tags of a story. The dict is shared: never change it."""
+    same tags of a story, except for huge tags (inline data: images) the cache would hold on to. The dict
+    may be shared: never change it."""
+    return _read_img_attrs(tag) if len(tag) > 2048 else _cached_img_attrs(tag)
+
+
+def _read_img_attrs(tag: str) -> dict[str, str]:
     attrs: dict[str, str] = {}
     for name, dq, sq, bare in _ATTR.findall(tag, 4):  # past "<img"
         attrs.setdefault(name.lower(), dq or sq or bare)
     return attrs
+
+
+_cached_img_attrs = functools.lru_cache(maxsize=512)(_read_img_attrs)
 
 
 def _dims(attrs: dict[str, str]) -> dict[str, int]:
