@@ -182,11 +182,14 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
         if end and not _MAY_HIDE.search(fragment, 0, end):
             text = _fragment_text(fragment[:end])
             if len(text) > limit:
-                return text[:limit].rsplit(" ", 1)[0] + "…"
+                return _cut(text, limit)
     out = _fragment_text(fragment)
-    if limit and len(out) > limit:
-        out = out[:limit].rsplit(" ", 1)[0] + "…"
-    return out
+    return _cut(out, limit) if limit and len(out) > limit else out
+
+
+def _cut(text: str, limit: int) -> str:
+    """text shortened at the last word boundary before limit, with an ellipsis."""
+    return text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 _MAY_HIDE = re.compile(r"<(?:script|style|noscript|template)", re.I)
