@@ -145,6 +145,42 @@ def test_fts_follows_updates_and_deletes(filled: Store) -> None:
     assert filled.stories(StoryQuery(search="renamed")) == []
 
 
+def test_many_new_stories_are_stored_and_indexed_whole(store: Store) -> None:
+    """save_stories inserts many rows per statement (FTS5 flushes at every statement's savepoint): a feed
+    longer than one statement's rows is stored and searchable from its first story to its last, with
+    every field in its column, and a repeated entry is stored once."""
+    feed = store.add_feed("https://many.example/feed")
+    stories = [story(i, f"Headline {i} word{i}z", f"body{i}z text", author=f"a{i}", categories=[f"c{i}"],
+                     image=Image(f"https://i.example/{i}.jpg", 600 + i, 400), extra={"n": i})
+               for i in range(1, 124)]
+    assert store.save_stories(feed.id, [*stories, story(5, "a repeat of 5")], now=NOW) == 123
+    got = {s.guid: s for s in store.stories(StoryQuery(feed_id=feed.id))}
+    assert len(got) == 123
+    for i in (1, 50, 51, 100, 101, 123):
+        s = got[f"g{i}"]
+        assert (s.title, s.summary, s.author) == (f"Headline {i} word{i}z", f"body{i}z text", f"a{i}")
+        assert s.categories == [f"c{i}"]
+        assert (s.image, s.extra) == (Image(f"https://i.example/{i}.jpg", 600 + i, 400), {"n": i})
+        assert [x.guid for x in store.stories(StoryQuery(search=f"word{i}z"))] == [f"g{i}"]
+        assert [x.guid for x in store.stories(StoryQuery(search=f"body{i}z"))] == [f"g{i}"]
+    assert len(store.stories(StoryQuery(search="headline"))) == 123
+
+
+def test_nested_tx_joins_the_outer_transaction(store: Store) -> None:
+    feed = store.add_feed("https://nest.example/feed")
+    with pytest.raises(RuntimeError), store.tx():
+        store.save_stories(feed.id, [story(1)], now=NOW)  # its own tx() joins the outer one
+        store.update_feed(feed.id, title="changed")
+        raise RuntimeError("the outer transaction fails after both writes")
+    assert store.stories(StoryQuery(feed_id=feed.id)) == [] and store.get_feed(feed.id).title == ""
+    with store.tx():
+        store.save_stories(feed.id, [story(1)], now=NOW)
+        store.update_feed(feed.id, title="changed")
+        assert store.db.in_transaction
+    assert not store.db.in_transaction
+    assert len(store.stories(StoryQuery(feed_id=feed.id))) == 1 and store.get_feed(feed.id).title == "changed"
+
+
 def test_fts_query_quoting() -> None:
     assert fts_query("") == ""
     assert fts_query('  "  ') == ""
