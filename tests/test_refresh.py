@@ -778,3 +778,37 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
         assert isinstance(eager, ProcessPoolExecutor)
     finally:
         eager.shutdown(wait=True, cancel_futures=True)
+
+
+def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a parse worker, a feed's stories and its new validators are one transaction, taken inside the
+    write lock the pool's workers share (init_worker), so workers queue on it and not on SQLite's sleeps."""
+    from digest.core import ingest
+    from digest.core.models import FetchResult
+
+    events: list[str] = []
+
+    class RecordingLock:
+        def __enter__(self) -> None:
+            events.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("unlock")
+
+    monkeypatch.setattr(ingest, "_write_lock", RecordingLock())
+    feed = store.add_feed("http://127.0.0.1:9/one.xml")
+    worker_store = ingest._worker_store(str(store.path))
+    worker_store.db.set_trace_callback(
+        lambda sql: events.append(sql.split()[0]) if sql.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK") else None)
+    try:
+        fetched = FetchResult("ok", body=simple_rss("one", 3), http_status=200, etag='"v1"',
+                              content_type="application/rss+xml")
+        res, error = ingest.ingest_job(str(store.path), feed, fetched, time.time())
+    finally:
+        ingest.close_worker_stores()
+    assert error is None and res.status == "ok" and res.new == 3
+    assert events == ["lock", "BEGIN", "COMMIT", "unlock"]
+    assert store.get_feed(feed.id).etag == '"v1"'
+    assert len(store.stories(StoryQuery(feed_id=feed.id))) == 3

@@ -18,6 +18,8 @@ from typing import Any
 
 from lxml import etree
 
+from digest.core.feeddates import parse_date
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -32,14 +34,6 @@ _UTF8 = {"utf-8", "utf8"}
 
 class _Decline(Exception):
     pass
-
-
-def _dates() -> Any:
-    # feedparser's date reader copes with the many broken date formats feeds use; the same function
-    # the feedparser path uses, so both paths agree on every date
-    from feedparser.datetimes import _parse_date
-
-    return _parse_date
 
 
 def fast_parse(data: bytes, url: str, content_type: str = "") -> tuple[str, str, str, list[dict[str, Any]]] | None:
@@ -109,7 +103,6 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     channel = root.find("channel")
     if channel is None:
         raise _Decline
-    parse_date = _dates()
     entries = []
     for item in channel.iterfind("item"):
         # same reads, in the same order, as find()/iterfind() on the item (so _Decline and the `or`
@@ -184,7 +177,6 @@ _ATOM_MANY = frozenset((f"{ATOM}link", f"{ATOM}author", f"{ATOM}category", f"{ME
 
 
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
-    parse_date = _dates()
     entries = []
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
     for entry in root.iterfind(f"{ATOM}entry"):

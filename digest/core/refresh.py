@@ -23,8 +23,8 @@ from digest.core.ingest import (
     FeedResult,
     apply_feed_updates,
     close_worker_stores,
-    exit_with_parent,
     ingest_job,
+    init_worker,
     warm_up_worker,
 )
 from digest.core.models import Feed, FetchResult
@@ -221,7 +221,8 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     # workers share those pages.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_MODULES)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=exit_with_parent)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                               initargs=(ctx.Lock(),))
 
 
 class LazyPool(Executor):
