@@ -38,7 +38,7 @@ def test_wheel_contents(wheel: Path) -> None:
     assert "digest/__main__.py" in names and "digest/core/store.py" in names
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "digest = digest.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "digest = digest.cli:console" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_installed_wheel_imports_sample_feeds_from_anywhere(wheel: Path, tmp_path: Path) -> None:

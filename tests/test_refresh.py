@@ -760,20 +760,19 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     base = Feed(id=1, url="http://127.0.0.1:9/f.xml")
     known = [replace(base, id=i, etag=f'"{i}"') for i in range(refresh_mod.POOL_THRESHOLD)]
-    refresher = refresh_mod.Refresher(store, Config())
-    lazy = refresher._executor(known)
+    lazy = refresh_mod.parse_executor(known)
     assert isinstance(lazy, refresh_mod.LazyPool)
     assert lazy._pool is None
     lazy.shutdown(wait=True)  # never used: nothing to stop
     assert lazy._pool is None
-    lazy = refresher._executor(known)
+    lazy = refresh_mod.parse_executor(known)
     try:
         assert lazy.submit(pow, 2, 10).result(timeout=60) == 1024  # the first job makes the pool
         assert isinstance(lazy._pool, ProcessPoolExecutor)
     finally:
         lazy.shutdown(wait=True)
     fresh = [replace(base, id=i) for i in range(refresh_mod.POOL_THRESHOLD)]
-    eager = refresher._executor(fresh)
+    eager = refresh_mod.parse_executor(fresh)
     try:
         assert isinstance(eager, ProcessPoolExecutor)
     finally:
@@ -812,3 +811,15 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     assert events == ["lock", "BEGIN", "COMMIT", "unlock"]
     assert store.get_feed(feed.id).etag == '"v1"'
     assert len(store.stories(StoryQuery(feed_id=feed.id))) == 3
+
+
+def test_the_refresh_module_leaves_asyncio_and_the_parser_unloaded() -> None:
+    """refresh() starts the parse workers before it imports asyncio and httpx (~80 ms), so the fork server
+    boots beside those imports; and a process that only fetches (all 304) never loads the parser."""
+    import subprocess
+    import sys
+
+    code = ("import sys, digest.core.refresh\n"
+            "loaded = {'asyncio', 'httpx', 'digest.core.parse', 'nh3', 'lxml', 'feedparser'} & set(sys.modules)\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -102,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def console() -> int:
+    """The `digest` command (and `python -m digest`): main, then a quicker exit.
+
+    On exit Python collects garbage over every object the run made before it frees the modules:
+    20-30 ms after a refresh, a tenth of an all-304 refresh of 100 feeds. Nothing needs collecting by
+    then (files, the store and sockets are closed; atexit handlers such as logging's still run before
+    this matters), so the objects are frozen out of the collector's reach. Tests call main, which does
+    not do this: a process that goes on running must keep its collector."""
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ctx = ctx or Ctx(get_paths())

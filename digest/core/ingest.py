@@ -2,6 +2,7 @@
 
 Worker processes import this module to run ingest_job, so it imports only the parser and the store
 (not httpx or asyncio, which the fetching side needs): each worker starts faster and holds less memory.
+The fetching process imports it too, for FeedResult; the parser is loaded where a body is parsed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.core.models import Feed, FetchResult
-from digest.core.parse import parse_job
 from digest.core.store import Store
 
 
@@ -67,6 +67,9 @@ def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tu
     Parsing and the SQLite writes (FTS indexing is most of their cost) both happen here, so on a
     multi-core machine they run beside the event loop that keeps fetching. Returns the feed's result
     and, when the body was not a feed, the error for the caller to record."""
+    from digest.core.parse import parse_job  # here, not at the top: a refresh where every feed answers 304
+    # never parses, and its process need not load the parser (nh3, html.entities, ...)
+
     res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
     parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
     if isinstance(parsed, str):
@@ -145,7 +148,7 @@ def close_worker_stores() -> None:
 # _process_pool), and a worker made some other way imports them in warm_up_worker. lxml comes with the
 # fast parser. feedparser is left out: the fast parser reads common dates itself (feeddates), and a
 # feed that needs feedparser imports it in the worker that gets it.
-WORKER_MODULES = ["digest.core.ingest", "digest.core.fastparse"]
+WORKER_MODULES = ["digest.core.ingest", "digest.core.parse", "digest.core.fastparse"]
 
 
 def warm_up_worker() -> None:
