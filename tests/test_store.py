@@ -166,6 +166,15 @@ def test_many_new_stories_are_stored_and_indexed_whole(store: Store) -> None:
     assert len(store.stories(StoryQuery(search="headline"))) == 123
 
 
+def test_list_feeds_without_counts(filled: Store) -> None:
+    """What a refresh reads: the same feeds in the same order, with the story counts left out."""
+    from dataclasses import replace
+
+    with_counts = filled.list_feeds()
+    assert sorted(f.story_count for f in with_counts) == [2, 3]
+    assert filled.list_feeds(counts=False) == [replace(f, story_count=0, unread_count=0) for f in with_counts]
+
+
 def test_nested_tx_joins_the_outer_transaction(store: Store) -> None:
     feed = store.add_feed("https://nest.example/feed")
     with pytest.raises(RuntimeError), store.tx():

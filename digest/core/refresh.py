@@ -302,7 +302,7 @@ def http_error_text(e: httpx.HTTPError) -> str:
 
 
 def select_feeds(store: Store, feed_ids: Iterable[int] | None) -> list[Feed]:
-    feeds = store.list_feeds()
+    feeds = store.list_feeds(counts=False)
     if feed_ids is None:
         return feeds
     wanted = set(feed_ids)
