@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from digest.core.fastparse import fast_parse
 from digest.core.parse import parse_xml_feed
@@ -74,15 +76,13 @@ def test_rss_author_email_becomes_the_name() -> None:
     assert fast.stories[0].author == slow.stories[0].author == "Dana Okafor"
 
 
-def test_rss_repeated_elements_read_as_find_and_iterfind_would() -> None:
-    # _rss reads each item's children in one pass; it must keep find()'s first match for single fields
-    # and iterfind()'s document order for lists (categories before dc:subject, loose media:content
-    # before media:group's), and not decline on markup in a field the `or` fallbacks never read
+def test_rss_lists_keep_document_order_and_repeated_single_fields_decline() -> None:
+    # _rss reads each item's children in one pass: categories and dc:subject, and loose media:content
+    # and media:group's, interleave in document order as feedparser reads them
     data = b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" ' \
            b'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>t</title><item>' \
-           b"<title>first</title><title>second</title><link>https://a.example/1</link>" \
-           b"<link>https://a.example/2</link><guid>g1</guid><guid>g2</guid>" \
-           b"<pubDate>Sun, 01 Nov 2026 12:48:00 +0000</pubDate><dc:date><x/></dc:date>" \
+           b"<title>first</title><link>https://a.example/1</link><guid>g1</guid>" \
+           b"<pubDate>Sun, 01 Nov 2026 12:48:00 +0000</pubDate>" \
            b"<dc:subject>s1</dc:subject><category>c1</category><category/><category>c2</category>" \
            b'<media:group><media:content url="g1"/></media:group><media:content url="m1"/>' \
            b'<media:thumbnail url="t1"/><media:content url="m2"/><media:thumbnail url="t2"/>' \
@@ -90,9 +90,126 @@ def test_rss_repeated_elements_read_as_find_and_iterfind_would() -> None:
     parsed = fast_parse(data, "http://127.0.0.1/f")
     assert parsed is not None
     (e,) = parsed[3]
-    assert (e["title"], e["link"], e["id"]) == ("first", "https://a.example/1", "g1")
+    assert (e["title"], e["link"], e["id"]) == ("first", "https://a.example/1", "http://127.0.0.1/g1")
     assert e["published_parsed"][:3] == (2026, 11, 1)
-    assert [t["term"] for t in e["tags"]] == ["c1", "c2", "s1"]
-    assert e["media_content"] == [{"url": "m1"}, {"url": "m2"}, {"url": "g1"}]
+    assert [t["term"] for t in e["tags"]] == ["s1", "c1", "c2"]
+    assert e["media_content"] == [{"url": "g1"}, {"url": "m1"}, {"url": "m2"}]
     assert e["media_thumbnail"] == [{"url": "t1"}, {"url": "t2"}]
     assert [x["href"] for x in e["enclosures"]] == ["e1", "e2"]
+    fast, slow = _both(data, "http://127.0.0.1/f")
+    assert fast.stories == slow.stories
+    # feedparser keeps the last of a repeated <link>, <guid> or <pubDate> and the first of a repeated
+    # <title>: an item that repeats a field the fast path reads once goes to feedparser
+    for repeated in (b"<link>https://a.example/2</link>", b"<guid>g2</guid>", b"<title>second</title>",
+                     b"<pubDate>Mon, 02 Nov 2026 12:48:00 +0000</pubDate>"):
+        assert fast_parse(data.replace(b"</item>", repeated + b"</item>"), "http://127.0.0.1/f") is None
+
+
+@pytest.mark.parametrize(("guid", "expected"), [
+    ("<guid>12345</guid>", "https://ex.example/12345"),  # a permalink guid is made absolute, as feedparser does
+    ('<guid isPermaLink="false">12345</guid>', "12345"),
+    ('<guid isPermaLink="FALSE">12345</guid>', "12345"),
+    ('<guid isPermaLink="True">12345</guid>', "12345"),  # feedparser: only "true" is a permalink
+    ("<guid>tag:ex.example,2026:1</guid>", "tag:ex.example,2026:1"),
+    ("<guid>http:///ex.example//x</guid>", "http://ex.example//x"),
+])
+def test_rss_guid_identity_is_the_same_on_both_paths(guid: str, expected: str) -> None:
+    """The guid is the story's identity: if the two paths read it differently, a feed that moves from
+    one path to the other (a DOCTYPE added, a latin-1 byte) would store every story a second time."""
+    data = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+            f"<item><title>a</title>{guid}<link>https://ex.example/a</link></item></channel></rss>").encode()
+    assert fast_parse(data, "https://ex.example/feed.xml") is not None
+    fast, slow = _both(data, "https://ex.example/feed.xml")
+    assert fast.stories[0].guid == slow.stories[0].guid == expected
+
+
+# -- both paths agree on items built from the elements the fast path reads, in any order, repeated ------
+
+_URLS = ["https://ex.example/p/1", "/p/2", "p3", "12345", "urn:uuid:1", "tag:ex.example,2026:7",
+         "http:///ex.example//x", "HTTPS://EX.example/y", "http://[::1", "  https://ex.example/sp  ", ""]
+_DATES = ["Sun, 01 Nov 2026 12:48:00 GMT", "2026-11-02T08:00:00Z", "Mon, 02 Nov 26 10:00:00 EST", "garbage", ""]
+_WORDS = ["Alpha", "beta &amp; gamma", "", "  padded  "]
+
+
+def _rss_element() -> st.SearchStrategy[str]:
+    url, date, word = st.sampled_from(_URLS), st.sampled_from(_DATES), st.sampled_from(_WORDS)
+    permalink = st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"', ' isPermaLink="FALSE"',
+                                 ' isPermaLink="True"', ' ispermalink="false"'])
+    media = st.sampled_from(["https://i.example/a.jpg", "https://i.example/b.png", "/rel.jpg"])
+    return st.one_of(
+        word.map(lambda w: f"<title>{w}</title>"),
+        url.map(lambda u: f"<link>{u}</link>"),
+        st.tuples(permalink, url).map(lambda t: f"<guid{t[0]}>{t[1]}</guid>"),
+        date.map(lambda d: f"<pubDate>{d}</pubDate>"),
+        date.map(lambda d: f"<dc:date>{d}</dc:date>"),
+        st.sampled_from(["a@b.example (Ann)", "Bo", ""]).map(lambda a: f"<author>{a}</author>"),
+        word.map(lambda w: f"<dc:creator>{w}</dc:creator>"),
+        word.map(lambda w: f"<category>{w}</category>"),
+        word.map(lambda w: f"<dc:subject>{w}</dc:subject>"),
+        word.map(lambda w: f"<description>{w} text</description>"),
+        word.map(lambda w: f"<content:encoded>&lt;p&gt;{w}&lt;/p&gt;</content:encoded>"),
+        media.map(lambda m: f'<media:content url="{m}" medium="image"/>'),
+        media.map(lambda m: f'<media:group><media:content url="{m}" medium="image"/></media:group>'),
+        media.map(lambda m: f'<media:thumbnail url="{m}"/>'),
+        st.tuples(media, st.sampled_from(['', ' type="image/jpeg"', ' type="IMAGE/PNG"', ' type="audio/mpeg"'])).map(
+            lambda t: f'<enclosure url="{t[0]}"{t[1]}/>'),
+    )
+
+
+def _atom_element() -> st.SearchStrategy[str]:
+    url, date, word = st.sampled_from(_URLS), st.sampled_from(_DATES), st.sampled_from(_WORDS)
+    rel = st.sampled_from(["", ' rel="alternate"', ' rel="self"', ' rel="enclosure"', ' rel="related"',
+                           ' rel="ALTERNATE"', ' rel="Enclosure"'])
+    typ = st.sampled_from(["", ' type="text/html"', ' type="html"', ' type="application/pdf"', ' type="image/jpeg"'])
+    return st.one_of(
+        word.map(lambda w: f"<title>{w}</title>"),
+        url.map(lambda u: f"<id>{u}</id>"),
+        st.tuples(rel, typ, url).map(lambda t: f'<link{t[0]}{t[1]} href="{t[2]}"/>'),
+        date.map(lambda d: f"<published>{d}</published>"),
+        date.map(lambda d: f"<updated>{d}</updated>"),
+        word.map(lambda w: f"<author><name>{w}</name></author>"),
+        word.map(lambda w: f'<category term="{w}"/>'),
+        word.map(lambda w: f"<summary>{w} text</summary>"),
+        word.map(lambda w: f'<content type="html">&lt;p&gt;{w}&lt;/p&gt;</content>'),
+        st.sampled_from(["https://i.example/a.jpg", "/rel.jpg"]).map(
+            lambda m: f'<media:content url="{m}" medium="image"/>'),
+        st.sampled_from(["https://i.example/t.jpg", "/t.jpg"]).map(lambda m: f'<media:thumbnail url="{m}"/>'),
+    )
+
+
+_RSS_HEAD = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+             'xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+             "<channel><title>t</title><link>https://ex.example/</link>")
+_ATOM_HEAD = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+              'xmlns:media="http://search.yahoo.com/mrss/"><title>t</title>')
+_BASES = ["", ' xml:base="https://other.example/dir/"', ' xml:base="sub/"']
+
+rss_feeds = st.builds(
+    lambda items: (_RSS_HEAD + "".join(f"<item{b}>{''.join(els)}</item>" for b, els in items) + "</channel></rss>"),
+    st.lists(st.tuples(st.sampled_from(_BASES), st.lists(_rss_element(), min_size=1, max_size=8)), min_size=1,
+             max_size=3),
+)
+atom_feeds = st.builds(
+    lambda links, items: (_ATOM_HEAD + "".join(links) + "".join(
+        f"<entry{b}>{''.join(els)}</entry>" for b, els in items) + "</feed>"),
+    st.lists(st.tuples(st.sampled_from(["", ' rel="alternate"', ' rel="self"']), st.sampled_from(_URLS)).map(
+        lambda t: f'<link{t[0]} href="{t[1]}"/>'), max_size=2),
+    st.lists(st.tuples(st.sampled_from(_BASES), st.lists(_atom_element(), min_size=1, max_size=8)), min_size=1,
+             max_size=3),
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None,
+          phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(rss_feeds, atom_feeds))
+def test_fast_path_stores_what_feedparser_stores_or_declines(feed: str) -> None:
+    """Items mixing every element the fast path reads, in any order and repeated, with relative,
+    numeric and broken URLs, guids with and without isPermaLink, and xml:base: the fast path stores the
+    same stories as the feedparser path, or declines and leaves the feed to feedparser."""
+    data = feed.encode()
+    url = "https://ex.example/feeds/main.xml"
+    if fast_parse(data, url) is None:
+        return
+    fast, slow = _both(data, url)
+    assert (fast.title, fast.site_url) == (slow.title, slow.site_url)
+    assert fast.stories == slow.stories

@@ -555,15 +555,18 @@ def test_a_character_reference_to_no_character_costs_that_character_not_the_feed
         s.title.encode("utf-8")
 
 
-def test_fast_path_declines_a_link_urljoin_cannot_read() -> None:
+def test_a_link_urljoin_cannot_read_is_read_as_feedparser_reads_it() -> None:
     """An Atom link of "http://[::1" made urljoin raise ValueError out of fast_parse, so parse_feed
-    raised instead of reading the feed (with feedparser, which copes)."""
+    raised instead of reading the feed. The fast path now reads such a link as feedparser does (as no
+    link), and both paths store the same stories."""
     doc = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><id>urn:1</id><title>one</title>'
            b'<link href="http://[::1"/></entry><entry><id>urn:2</id><title>two</title>'
            b'<link href="https://v6.example/2"/></entry></feed>')
-    assert fast_parse(doc, "https://v6.example/atom") is None
-    feed = parse_feed(doc, "https://v6.example/atom", "application/atom+xml")
-    assert [s.title for s in feed.stories] == ["one", "two"]
+    assert fast_parse(doc, "https://v6.example/atom") is not None
+    feed = parse_feed(doc, "https://v6.example/atom", "application/atom+xml", now=1_800_000_000.0)
+    assert [(s.title, s.link) for s in feed.stories] == [("one", ""), ("two", "https://v6.example/2")]
+    slow = parse_xml_feed(doc, "https://v6.example/atom", now=1_800_000_000.0, fast=False)
+    assert [(s.title, s.link, s.guid) for s in slow.stories] == [(s.title, s.link, s.guid) for s in feed.stories]
 
 
 def test_a_redirect_hop_waiting_for_the_per_host_limit_does_not_time_out(store: Store,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -34,6 +35,23 @@ _UTF8 = {"utf-8", "utf8"}
 
 class _Decline(Exception):
     pass
+
+
+# feedparser's urls._urifixer, ^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?) replaced by \1\3: slashes after
+# "scheme://" dropped. Matched only where there are some (re.sub with a template costs ~2 us a call).
+_EXTRA_SLASHES = re.compile(r"([A-Za-z][A-Za-z0-9+-.]*://)/+")
+
+
+def _resolve(base: str, uri: str) -> str:
+    """A URI made absolute as feedparser makes links, guids and ids absolute (its urls._urljoin): extra
+    slashes after the scheme folded, urljoin, and "" for a URI urljoin cannot read."""
+    m = _EXTRA_SLASHES.match(uri)
+    if m:
+        uri = m.group(1) + uri[m.end():]
+    try:
+        return urljoin(base, uri)
+    except ValueError:
+        return ""
 
 
 def fast_parse(data: bytes, url: str, content_type: str = "") -> tuple[str, str, str, list[dict[str, Any]]] | None:
@@ -70,24 +88,29 @@ def _text(el: etree._Element | None) -> str:
     return (el.text or "").strip()
 
 
-# Item children _rss reads every occurrence of (the rest it reads only the first of, as find() would).
+# Item children _rss reads every occurrence of, in document order.
 _RSS_MANY = frozenset(("category", f"{DC}subject", "enclosure", f"{MEDIA}content", f"{MEDIA}group",
                        f"{MEDIA}thumbnail"))
+# Item children _rss reads one of. feedparser keeps the last of most of these and the first of some
+# (title, description): an item that repeats one goes to feedparser.
+_RSS_ONE = frozenset(("title", "link", "guid", "pubDate", f"{DC}date", "author", f"{DC}creator", "description",
+                      CONTENT_ENCODED, *(f"{EV}{name}" for name in ("startdate", "enddate", "location", "organizer"))))
 
 
-def _children(node: etree._Element, many: frozenset[str]) -> tuple[dict[Any, Any], dict[Any, list[Any]]]:
-    """One pass over node's direct children: (first child of each tag, every child of each tag in many).
+def _children(node: etree._Element, many: frozenset[str],
+              one: frozenset[str]) -> tuple[dict[Any, Any], dict[Any, list[Any]]]:
+    """One pass over node's direct children: (the child of each tag, every child of each tag in many).
 
     Why: ~20 find()/iterfind() calls per item, each a fresh ElementPath walk over the children, cost
-    more than lxml's parse of the item. The result matches those calls: find() gives the first
-    match and iterfind() all of them in document order, both over direct children with exact tags.
-    Read the lists with .get(tag, ()): a tag with no children has no list (cheaper than six empty ones).
+    more than lxml's parse of the item. Lists keep document order. A tag in `one` that appears twice
+    declines the feed. Read the lists with .get(tag, ()): a tag with no children has no list (cheaper
+    than six empty ones).
     """
     first: dict[Any, Any] = {}
     lists: dict[Any, list[Any]] = {}
     for child in node:
         # entity references (the parser drops comments and PIs) have a function for a tag: it lands
-        # under that function's key, which no lookup uses, so they are skipped as find() skips them
+        # under that function's key, which no lookup uses
         tag = child.tag
         if tag in many:
             if tag in lists:
@@ -96,7 +119,16 @@ def _children(node: etree._Element, many: frozenset[str]) -> tuple[dict[Any, Any
                 lists[tag] = [child]
         elif tag not in first:
             first[tag] = child
+        elif tag in one:
+            raise _Decline
     return first, lists
+
+
+def _in_order(node: etree._Element, many: dict[Any, list[Any]], a: str, b: str) -> list[Any]:
+    """The children tagged a or b in document order (feedparser reads them as they come)."""
+    if a not in many or b not in many:
+        return many.get(a, []) + many.get(b, [])
+    return [child for child in node if child.tag == a or child.tag == b]
 
 
 def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
@@ -107,29 +139,42 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     for item in channel.iterfind("item"):
         # same reads, in the same order, as find()/iterfind() on the item (so _Decline and the `or`
         # short cuts behave the same), from one pass over its children
-        first, many = _children(item, _RSS_MANY)
+        first, many = _children(item, _RSS_MANY, _RSS_ONE)
         get = first.get
         e: dict[str, Any] = {}
         base = item.base or ""
         title = get("title")
         if title is not None:
             e["title"] = _text(title)
+        # as feedparser: a guid that is a permalink (isPermaLink absent or exactly "true") is made absolute,
+        # so "12345" read from https://ex.example/feed is https://ex.example/12345, and stands in for a
+        # missing <link>; links are made absolute the same way
         guid_el = get("guid")
         guid = _text(guid_el)
+        permalink = guid_el is not None and _is_permalink(guid_el)
+        if guid and permalink:
+            guid = _resolve(base, guid)
         if guid:
             e["id"] = guid
-        link = _text(get("link"))
-        if not link and guid and (guid_el.get("isPermaLink", "true").lower() != "false"):  # type: ignore[union-attr]
-            link = guid
+        link_el = get("link")
+        link = _text(link_el)
+        if link_el is not None and not link:
+            raise _Decline  # an empty <link>: which of it and the guid wins depends on their order
+        link = _resolve(base, link) if link else (guid if permalink else "")
         if link:
             e["link"] = link
-        date = _text(get("pubDate")) or _text(get(f"{DC}date"))
-        if date:
-            e["published_parsed"] = parse_date(date)
-        author = _text(get(f"{DC}creator")) or _text(get("author"))
+        published, updated = _text(get("pubDate")), _text(get(f"{DC}date"))
+        if published:
+            e["published_parsed"] = parse_date(published)
+        if updated:
+            e["updated_parsed"] = parse_date(updated)
+        creator, author_el = get(f"{DC}creator"), get("author")
+        if creator is not None and author_el is not None:
+            raise _Decline  # feedparser keeps whichever comes last
+        author = _text(creator if creator is not None else author_el)
         if author:
             e["author"] = author
-        tags = [_text(c) for c in many.get("category", ())] + [_text(c) for c in many.get(f"{DC}subject", ())]
+        tags = [_text(c) for c in _in_order(item, many, "category", f"{DC}subject")]
         e["tags"] = [{"term": t} for t in tags if t]
         description = get("description")
         encoded = get(CONTENT_ENCODED)
@@ -137,10 +182,21 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         if encoded is not None:
             e["content"] = [{"value": _text(encoded), "base": encoded.base or base}]
         e["summary"] = desc or (e["content"][0]["value"] if encoded is not None else "")
-        e["summary_detail"] = {"base": base}
-        e["media_content"] = [dict(m.attrib) for m in many.get(f"{MEDIA}content", ())] + [
-            dict(m.attrib) for g in many.get(f"{MEDIA}group", ()) for m in g.iterfind(f"{MEDIA}content")
-        ]
+        # feedparser's summary is the description's, else content:encoded's; the parser resolves the
+        # item's relative image URLs against its base, and against the feed's URL when there is neither
+        summary_el = description if description is not None else encoded
+        if summary_el is not None:
+            e["summary_detail"] = {"base": summary_el.base or base}
+        media: list[dict[str, str]] = []
+        for m in _in_order(item, many, f"{MEDIA}content", f"{MEDIA}group"):
+            if m.tag == f"{MEDIA}content":
+                media.append(dict(m.attrib))
+                continue
+            for child in m:
+                if child.tag != f"{MEDIA}content":  # a thumbnail, title or description in a group
+                    raise _Decline
+                media.append(dict(child.attrib))
+        e["media_content"] = media
         e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
         e["enclosures"] = [
             {"href": enc.get("url", ""), "type": enc.get("type", ""), "length": enc.get("length", "")}
@@ -154,6 +210,14 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     return "rss20", _text(channel.find("title")), _text(channel.find("link")), entries
 
 
+def _is_permalink(guid: etree._Element) -> bool:
+    value = "true"
+    for name, v in guid.items():  # feedparser lower-cases attribute names, not their values
+        if name.lower() == "ispermalink":
+            value = v
+    return value == "true"
+
+
 def _atom_text(el: etree._Element | None) -> str:
     if el is None:
         return ""
@@ -162,18 +226,34 @@ def _atom_text(el: etree._Element | None) -> str:
     return (el.text or "").strip()
 
 
-def _atom_link(links: Any) -> str:
-    """The first alternate link's href (made absolute) among links, the <link> children of a feed or entry."""
+_HTML_TYPES = {"text/html", "html", "application/xhtml+xml", "xhtml"}
+
+
+def _atom_links(links: Any) -> tuple[str | None, list[dict[str, str]]]:
+    """(the page link, every link as feedparser lists them) from the <link> children of a feed or entry.
+
+    As feedparser: hrefs made absolute, rel "alternate" and type text/html unless given (both read in
+    lower case), and the page is the last alternate link of an HTML type (None when there is none; ""
+    when its href cannot be read)."""
+    page: str | None = None
+    listed = []
     for link in links:
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            from urllib.parse import urljoin
+        href = link.get("href")
+        if href is None:
+            raise _Decline  # a <link> with text instead of href: feedparser reads it as RSS would
+        rel = link.get("rel", "alternate").lower()
+        kind = link.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
+        href = _resolve(link.base or "", href)
+        listed.append({"rel": rel, "href": href, "type": kind, "length": link.get("length", "")})
+        if rel == "alternate" and kind in _HTML_TYPES:
+            page = href
+    return page, listed
 
-            return urljoin(link.base or "", link.get("href", "").strip())
-    return ""
 
-
-# Entry children _atom reads every occurrence of (the rest it reads only the first of, as find() would).
+# Entry children _atom reads every occurrence of, and those it reads one of (see _RSS_ONE).
 _ATOM_MANY = frozenset((f"{ATOM}link", f"{ATOM}author", f"{ATOM}category", f"{MEDIA}content", f"{MEDIA}thumbnail"))
+_ATOM_ONE = frozenset((f"{ATOM}title", f"{ATOM}id", f"{ATOM}published", f"{ATOM}updated", f"{ATOM}summary",
+                       f"{ATOM}content", f"{MEDIA}group"))
 
 
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
@@ -181,17 +261,21 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
     for entry in root.iterfind(f"{ATOM}entry"):
         # one pass over the entry's children, then the same reads in the same order as before (see _rss)
-        first, many = _children(entry, _ATOM_MANY)
+        first, many = _children(entry, _ATOM_MANY, _ATOM_ONE)
         get = first.get
+        if f"{MEDIA}group" in first:
+            raise _Decline  # YouTube's media:group carries the description and thumbnail: feedparser's rules
         links = many.get(f"{ATOM}link", ())
         e: dict[str, Any] = {}
         title = get(f"{ATOM}title")
         if title is not None:
             e["title"] = _atom_text(title)
-        entry_id = _text(get(f"{ATOM}id"))
-        if entry_id:
-            e["id"] = entry_id
-        link = _atom_link(links)
+        id_el = get(f"{ATOM}id")
+        entry_id = _text(id_el)
+        if id_el is not None and entry_id:  # feedparser treats an Atom id as a permalink guid (see _rss)
+            entry_id = e["id"] = _resolve(id_el.base or "", entry_id)
+        page, e["links"] = _atom_links(links)
+        link = entry_id if page is None else page  # feedparser: the id stands in for a missing page link
         if link:
             e["link"] = link
         published = _text(get(f"{ATOM}published"))
@@ -200,8 +284,9 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
             e["published_parsed"] = parse_date(published)
         if updated:
             e["updated_parsed"] = parse_date(updated)
-        # as iterfind("author/name"): every <name> of every <author>, author by author
         names = [_text(n) for a in many.get(f"{ATOM}author", ()) for n in a.iterfind(f"{ATOM}name")]
+        if len(names) > 1:
+            raise _Decline  # several authors: feedparser's author is the last, its authors list keeps all
         names = [n for n in names if n] or ([feed_author] if feed_author else [])
         if names:
             e["author"] = names[0]
@@ -215,14 +300,19 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         if content is not None:
             e["content"] = [{"value": _atom_text(content), "base": content.base or entry.base or ""}]
         e["summary"] = summary_text or (e["content"][0]["value"] if content is not None else "")
-        e["summary_detail"] = {"base": (summary.base if summary is not None else None) or entry.base or ""}
+        summary_el = summary if summary is not None else content  # as in _rss
+        if summary_el is not None:
+            e["summary_detail"] = {"base": summary_el.base or entry.base or ""}
         for key in ("media_content", "media_thumbnail", "enclosures"):
             e[key] = []
         e["media_content"] = [dict(m.attrib) for m in many.get(f"{MEDIA}content", ())]
         e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
-        e["enclosures"] = [
-            {"href": link_el.get("href", ""), "type": link_el.get("type", ""), "length": link_el.get("length", "")}
-            for link_el in links if link_el.get("rel") == "enclosure"
-        ]
+        # feedparser's enclosures are its links with rel="enclosure"
+        e["enclosures"] = [{k: v for k, v in link.items() if k != "rel"} for link in e["links"]
+                           if link["rel"] == "enclosure"]
         entries.append(e)
-    return "atom10", _atom_text(root.find(f"{ATOM}title")), _atom_link(root.iterfind(f"{ATOM}link")), entries
+    site = _atom_links(root.iterfind(f"{ATOM}link"))[0]
+    if site is None:
+        feed_id = root.find(f"{ATOM}id")
+        site = _resolve(feed_id.base or "", _text(feed_id)) if feed_id is not None and _text(feed_id) else ""
+    return "atom10", _atom_text(root.find(f"{ATOM}title")), site, entries
