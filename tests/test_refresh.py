@@ -783,7 +783,7 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In a parse worker, a feed's stories and its new validators are one transaction, taken inside the
-    write lock the pool's workers share (init_worker), so workers queue on it and not on SQLite's sleeps."""
+    writer lock the pool's workers share (init_worker), so workers queue on it and not on SQLite's sleeps."""
     from digest.core import ingest
     from digest.core.models import FetchResult
 
@@ -796,7 +796,8 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
         def __exit__(self, *exc: object) -> None:
             events.append("unlock")
 
-    monkeypatch.setattr(ingest, "_write_lock", RecordingLock())
+    monkeypatch.setattr(ingest, "_lock_writes", True)
+    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
     feed = store.add_feed("http://127.0.0.1:9/one.xml")
     worker_store = ingest._worker_store(str(store.path))
     worker_store.db.set_trace_callback(
@@ -811,6 +812,35 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     assert events == ["lock", "BEGIN", "COMMIT", "unlock"]
     assert store.get_feed(feed.id).etag == '"v1"'
     assert len(store.stories(StoryQuery(feed_id=feed.id))) == 3
+
+
+def test_the_writer_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path) -> None:
+    """WriterLock is a flock on a file beside the store: a second holder waits, and a worker killed while
+    holding it (kill -9, the OOM killer) cannot leave the others waiting for ever."""
+    import fcntl
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    db = str(tmp_path / "digest.db")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom digest.core.ingest import WriterLock\n"
+         f"lock = WriterLock({db!r})\nlock.__enter__()\nprint('held', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        fd = os.open(f"{db}-writer.lock", os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel let go with the process
+        os.close(fd)
+    finally:
+        holder.kill()
+        holder.wait()
+
 
 
 def test_the_refresh_module_leaves_asyncio_and_the_parser_unloaded() -> None:

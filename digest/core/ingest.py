@@ -47,8 +47,45 @@ class FeedResult:
 
 _worker_stores: dict[str, Store] = {}
 _worker_lock = threading.Lock()
-# Set in parse worker processes (init_worker): the lock they take in turn to write, see ingest_job.
-_write_lock: AbstractContextManager[Any] | None = None
+# True in parse worker processes (init_worker): they take a WriterLock in turn to write, see ingest_job.
+_lock_writes = False
+_writer_locks: dict[str, AbstractContextManager[Any]] = {}
+
+
+class WriterLock:
+    """An exclusive flock(2) on a file beside the store, which parse workers hold around each feed's
+    transaction.
+
+    The workers of a refresh write to the same store. Left to SQLite, a worker that finds the write lock
+    taken sleeps in steps of 1 to 25 ms before it tries again, long after the other has committed (a
+    100-feed refresh measured 25-75 ms of such waits per worker, single waits up to 21 ms). A worker
+    blocked on flock wakes the moment the other lets go. The kernel also lets go for a worker that dies
+    (kill -9, the OOM killer), and the file is an ordinary empty file: nothing is left behind the way a
+    named semaphore is left in /dev/shm when a whole process group is killed.
+
+    Other processes (the TUI, the CLI's own writes) still meet the workers on SQLite's busy timeout."""
+
+    def __init__(self, db_path: str) -> None:
+        self._fd = os.open(f"{db_path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def _writer_lock(db_path: str) -> AbstractContextManager[Any]:
+    if not _lock_writes:
+        return nullcontext()  # one ingest thread in the refreshing process: nobody to queue behind
+    lock = _writer_locks.get(db_path)
+    if lock is None:
+        lock = _writer_locks[db_path] = WriterLock(db_path)
+    return lock
 
 
 def _worker_store(db_path: str) -> Store:
@@ -87,7 +124,7 @@ def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tu
     # One transaction for the stories and the validators that go with them: a refresh killed between
     # the two can no longer keep the new ETag without the stories it stood for. It also takes the
     # write lock, which the other workers queue for, once per feed instead of twice.
-    with _write_lock or nullcontext(), store.tx():
+    with _writer_lock(db_path), store.tx():
         res.new = store.save_stories(feed.id, parsed.stories, now=now)
         apply_feed_updates(store, feed, updates, fetched.new_url)
     res.stories = len(parsed.stories)
@@ -103,16 +140,10 @@ def apply_feed_updates(store: Store, feed: Feed, updates: dict[str, Any], new_ur
     store.update_feed(feed.id, **updates)
 
 
-def init_worker(write_lock: AbstractContextManager[Any]) -> None:
-    """Process-pool initializer: end with the parent, and take write_lock around each feed's transaction.
-
-    The workers of one refresh write to the same store. Left to SQLite, a worker that finds the write
-    lock taken sleeps in steps of 1 to 25 ms before it tries again, long after the other has committed
-    (a 100-feed refresh measured 25-75 ms of such waits per worker, single waits up to 21 ms). Queued on
-    a semaphore, it starts the moment the other commits. Other processes (the TUI, a second refresh)
-    still meet the workers on SQLite's busy timeout."""
-    global _write_lock
-    _write_lock = write_lock
+def init_worker() -> None:
+    """Process-pool initializer: end with the parent, and write under a WriterLock."""
+    global _lock_writes
+    _lock_writes = True
     exit_with_parent()
 
 

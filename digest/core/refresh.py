@@ -234,8 +234,7 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     # workers share those pages.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(WORKER_MODULES)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
-                               initargs=(ctx.Lock(),))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
 
 
 class LazyPool(Executor):
