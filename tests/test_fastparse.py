@@ -131,23 +131,23 @@ _DATES = ["Sun, 01 Nov 2026 12:48:00 GMT", "2026-11-02T08:00:00Z", "Mon, 02 Nov 
 _WORDS = ["Alpha", "beta &amp; gamma", "", "  padded  "]
 
 
+def _el(tag: str, values: st.SearchStrategy[str], suffix: str = "") -> st.SearchStrategy[str]:
+    """<tag>value + suffix</tag> for each value drawn."""
+    return values.map(lambda v: f"<{tag}>{v}{suffix}</{tag}>")
+
+
 def _rss_element() -> st.SearchStrategy[str]:
     url, date, word = st.sampled_from(_URLS), st.sampled_from(_DATES), st.sampled_from(_WORDS)
     permalink = st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"', ' isPermaLink="FALSE"',
                                  ' isPermaLink="True"', ' ispermalink="false"'])
     media = st.sampled_from(["https://i.example/a.jpg", "https://i.example/b.png", "/rel.jpg"])
     return st.one_of(
-        word.map(lambda w: f"<title>{w}</title>"),
-        url.map(lambda u: f"<link>{u}</link>"),
+        _el("title", word), _el("link", url),
         st.tuples(permalink, url).map(lambda t: f"<guid{t[0]}>{t[1]}</guid>"),
-        date.map(lambda d: f"<pubDate>{d}</pubDate>"),
-        date.map(lambda d: f"<dc:date>{d}</dc:date>"),
-        st.sampled_from(["a@b.example (Ann)", "Bo", ""]).map(lambda a: f"<author>{a}</author>"),
-        word.map(lambda w: f"<dc:creator>{w}</dc:creator>"),
-        word.map(lambda w: f"<category>{w}</category>"),
-        word.map(lambda w: f"<dc:subject>{w}</dc:subject>"),
-        word.map(lambda w: f"<description>{w} text</description>"),
-        word.map(lambda w: f"<content:encoded>&lt;p&gt;{w}&lt;/p&gt;</content:encoded>"),
+        _el("pubDate", date), _el("dc:date", date),
+        _el("author", st.sampled_from(["a@b.example (Ann)", "Bo", ""])), _el("dc:creator", word),
+        _el("category", word), _el("dc:subject", word), _el("description", word, " text"),
+        _el("content:encoded", word.map(lambda w: f"&lt;p&gt;{w}&lt;/p&gt;")),
         media.map(lambda m: f'<media:content url="{m}" medium="image"/>'),
         media.map(lambda m: f'<media:group><media:content url="{m}" medium="image"/></media:group>'),
         media.map(lambda m: f'<media:thumbnail url="{m}"/>'),
@@ -162,14 +162,10 @@ def _atom_element() -> st.SearchStrategy[str]:
                            ' rel="ALTERNATE"', ' rel="Enclosure"'])
     typ = st.sampled_from(["", ' type="text/html"', ' type="html"', ' type="application/pdf"', ' type="image/jpeg"'])
     return st.one_of(
-        word.map(lambda w: f"<title>{w}</title>"),
-        url.map(lambda u: f"<id>{u}</id>"),
+        _el("title", word), _el("id", url),
         st.tuples(rel, typ, url).map(lambda t: f'<link{t[0]}{t[1]} href="{t[2]}"/>'),
-        date.map(lambda d: f"<published>{d}</published>"),
-        date.map(lambda d: f"<updated>{d}</updated>"),
-        word.map(lambda w: f"<author><name>{w}</name></author>"),
-        word.map(lambda w: f'<category term="{w}"/>'),
-        word.map(lambda w: f"<summary>{w} text</summary>"),
+        _el("published", date), _el("updated", date), _el("author", _el("name", word)),
+        word.map(lambda w: f'<category term="{w}"/>'), _el("summary", word, " text"),
         word.map(lambda w: f'<content type="html">&lt;p&gt;{w}&lt;/p&gt;</content>'),
         st.sampled_from(["https://i.example/a.jpg", "/rel.jpg"]).map(
             lambda m: f'<media:content url="{m}" medium="image"/>'),
