@@ -760,3 +760,51 @@ def test_mutated_json_feed_only_raises_parse_error(data: bytes, content_type: st
 
 if __name__ == "__main__":  # pragma: no cover - handy for a quick look at one fault
     sys.exit(pytest.main([__file__, "-q", "-s"]))
+
+
+# -- a full disk ---------------------------------------------------------------------------------------
+
+def _fill_up_worker_stores(monkeypatch: pytest.MonkeyPatch, spare_pages: int) -> None:
+    """The ingest thread's store connection may grow the file by spare_pages pages, no more: SQLite then
+    fails the write with SQLITE_FULL ("database or disk is full"), as it does when the disk is full."""
+    from digest.core import ingest
+
+    real = ingest._worker_store
+
+    def limited(db_path: str) -> Store:
+        store = real(db_path)
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
+        return store
+
+    monkeypatch.setattr(ingest, "_worker_store", limited)
+
+
+def test_a_full_disk_stops_the_refresh_with_one_line_and_keeps_what_was_stored(
+    digest_home, feed_server: FeedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest.cli import main
+
+    feed_server.feed("/small.xml", simple_rss("small", 3))
+    assert main(["feeds", "add", feed_server.url("/small.xml")]) == 0
+    assert main(["refresh"]) == 0
+    big = rss("big feed", [{"title": f"big story {i}", "link": f"https://big.example/{i}", "guid": f"big-{i}",
+                            "description": "words " * 400} for i in range(300)])
+    feed_server.feed("/big.xml", big)
+    assert main(["feeds", "add", feed_server.url("/big.xml")]) == 0
+    capsys.readouterr()
+    _fill_up_worker_stores(monkeypatch, spare_pages=20)
+
+    code = main(["refresh"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.strip().splitlines() == [f"digest: store error: {digest_home.db_file}: database or disk is full"]
+    with Store(digest_home.db_file) as store:  # the small feed's stories are there; none of the big one's
+        stories = store.stories(StoryQuery())
+        assert sorted(s.title for s in stories) == [f"small story {i}" for i in range(3)]
+
+    code = main(["run", "--dry-run"])  # cron's pipeline names the step, in one line, and exits non-zero
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"refresh: store error: {digest_home.db_file}: database or disk is full" in out + err
+    assert "Traceback" not in out + err

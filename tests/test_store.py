@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -173,6 +174,21 @@ def test_list_feeds_without_counts(filled: Store) -> None:
     with_counts = filled.list_feeds()
     assert sorted(f.story_count for f in with_counts) == [2, 3]
     assert filled.list_feeds(counts=False) == [replace(f, story_count=0, unread_count=0) for f in with_counts]
+
+
+def test_a_write_sqlite_cannot_make_is_a_store_error_and_rolls_back(store: Store) -> None:
+    """SQLITE_FULL (here from max_page_count, as from a full disk): StoreError naming the store, the
+    transaction rolled back, the stories stored before intact, and the store still usable."""
+    feed = store.add_feed("https://full.example/feed")
+    store.save_stories(feed.id, [story(1)], now=NOW)
+    pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreError, match=f"^{re.escape(str(store.path))}: database or disk is full$"):
+        store.save_stories(feed.id, [story(i, summary="words " * 300) for i in range(2, 200)], now=NOW)
+    assert not store.db.in_transaction
+    assert [s.guid for s in store.stories(StoryQuery(feed_id=feed.id))] == ["g1"]
+    store.db.execute(f"PRAGMA max_page_count = {pages + 10_000}")
+    assert store.save_stories(feed.id, [story(2)], now=NOW) == 1
 
 
 def test_nested_tx_joins_the_outer_transaction(store: Store) -> None:

@@ -798,3 +798,18 @@ async def test_digest_screen_drag_is_not_also_a_click(digest_home: Paths, store:
         await terminal(MouseDown, item_key(ids[1]))
         await terminal(MouseUp, item_key(ids[1]))
         assert app.screen.current_story_id == ids[1] and draft_order(store) == {"Startups": [ids[1], ids[2], ids[0]]}
+
+
+def test_the_refresh_runner_reports_a_store_error_in_one_line(tmp_path) -> None:
+    """The app shows the runner's last stderr line when a refresh fails: a store it cannot use (here a
+    file that is not a database; a full disk fails the same way) is that one line, not a traceback."""
+    import json
+    import subprocess
+    import sys
+
+    bad = tmp_path / "digest.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    proc = subprocess.run([sys.executable, "-m", "digest.tui.refresh_runner"], capture_output=True, text=True,
+                          input=json.dumps({"config": {}, "db": str(bad), "feed_ids": None}), timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [f"store error: {bad}: cannot open the store: file is not a database"]

@@ -19,6 +19,16 @@ BACKUPS = 5
 FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The run's log file. When it cannot be written (a full disk), the run goes on and still prints
+    its one-line result: logging's default reports each failed record with a traceback on stderr,
+    which cron would mail on top of that line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handleError(record)
+
+
 def setup_logging(paths: Paths, *, verbose: bool = False) -> logging.Logger:
     """Attach the rotating file handler (once per process and file) to the `digest` logger.
 
@@ -32,7 +42,7 @@ def setup_logging(paths: Paths, *, verbose: bool = False) -> logging.Logger:
         for old in [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:
             log.removeHandler(old)  # a different DIGEST_HOME in the same process (tests)
             old.close()
-        fh = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+        fh = _LogFile(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         fh.setFormatter(logging.Formatter(FORMAT))
         log.addHandler(fh)
     stream = [h for h in log.handlers if getattr(h, "_digest_stderr", False)]

@@ -120,11 +120,19 @@ class Refresher:
                         return await self._refresh_feed(client, hosts, executor, feed, force=force)
 
                 tasks = [asyncio.ensure_future(one(f)) for f in feeds]
-                for done, fut in enumerate(asyncio.as_completed(tasks), 1):
-                    result = await fut
-                    report.results.append(result)
-                    if on_progress:
-                        on_progress(result, done, len(feeds))
+                try:
+                    for done, fut in enumerate(asyncio.as_completed(tasks), 1):
+                        result = await fut
+                        report.results.append(result)
+                        if on_progress:
+                            on_progress(result, done, len(feeds))
+                except BaseException:
+                    # the store failed (a full disk...) or the refresh was cancelled: the other feeds stop
+                    # here, and their own failures are not printed as "never retrieved" on the way out
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             close_worker_stores()

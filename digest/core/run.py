@@ -162,6 +162,9 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         return CONFIG, f"config error: {e}"
     except mail.NothingToSend as e:
         return NOTHING, str(e)
+    except StoreError as e:  # a full disk, a read-only store: named, with no traceback to read
+        log.error("step %s failed: store error: %s", step, e)
+        return FAILURE, f"{step}: store error: {e}"
     except Exception as e:  # a run must end with a line naming the step, whatever broke
         log.error("step %s failed:\n%s", step, traceback.format_exc())
         return FAILURE, f"{step}: {type(e).__name__}: {e}"

@@ -119,18 +119,26 @@ class Store:
         queue on the busy timeout instead of deadlocking on a read-to-write upgrade.
 
         Inside another tx() this joins the enclosing transaction: its COMMIT or ROLLBACK covers both
-        (a refresh stores a feed's stories and its new status at once)."""
+        (a refresh stores a feed's stories and its new status at once).
+
+        A write SQLite cannot make (a full disk, a read-only file, a lock held past the busy timeout)
+        rolls back and raises StoreError naming the store: what was committed before stays."""
         if self.db.in_transaction:
             yield self.db
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"{self.path}: {e}") from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
             self.db.execute("COMMIT")
+        except BaseException as e:
+            if self.db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL, I/O errors)
+                self.db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError):
+                raise StoreError(f"{self.path}: {e}") from None
+            raise
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

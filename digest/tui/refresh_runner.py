@@ -29,11 +29,15 @@ def main() -> int:
         os.nice(NICENESS)
     from digest.core.config import parse_config
     from digest.core.refresh import refresh
-    from digest.core.store import Store
+    from digest.core.store import Store, StoreError
 
     payload = json.loads(sys.stdin.read())
     config = parse_config(payload["config"])
-    store = Store(payload["db"])
+    try:
+        store = Store(payload["db"])
+    except StoreError as e:
+        print(f"store error: {e}", file=sys.stderr)  # the app shows this last line of stderr
+        return 1
 
     def progress(result: Any, done: int, total: int) -> None:
         line = {"type": "feed", "feed_id": result.feed_id, "title": result.title, "url": result.url,
@@ -43,6 +47,9 @@ def main() -> int:
 
     try:
         report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
+    except StoreError as e:  # a full disk: the feeds done so far are stored
+        print(f"store error: {e}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     sys.stdout.write(json.dumps({"type": "done", "summary": report.summary_line(), "report": report.to_json()})
