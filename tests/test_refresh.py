@@ -845,11 +845,13 @@ def test_the_writer_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path) -
 
 def test_the_refresh_module_leaves_asyncio_and_the_parser_unloaded() -> None:
     """refresh() starts the parse workers before it imports asyncio and httpx (~80 ms), so the fork server
-    boots beside those imports; and a process that only fetches (all 304) never loads the parser."""
+    boots beside those imports; and a process that only fetches (all 304) never loads the parser, nor
+    multiprocessing until a body needs a worker."""
     import subprocess
     import sys
 
     code = ("import sys, digest.core.refresh\n"
-            "loaded = {'asyncio', 'httpx', 'digest.core.parse', 'nh3', 'lxml', 'feedparser'} & set(sys.modules)\n"
+            "loaded = {'asyncio', 'httpx', 'digest.core.parse', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
+            "          'concurrent.futures.process'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True)

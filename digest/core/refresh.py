@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,8 @@ from digest.core.models import Feed, FetchResult
 from digest.core.store import Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     import httpx
 
     from digest.core.fetch import HostLimiter
@@ -234,7 +236,8 @@ def parse_executor(feeds: list[Feed]) -> Executor:
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
-    import multiprocessing
+    import multiprocessing  # here, with the process pool: an all-304 refresh needs neither (~8 ms)
+    from concurrent.futures import ProcessPoolExecutor
 
     # forkserver: never fork a process that may be running Textual's threads. The fork server imports
     # the parser once and every worker is forked from it ready to parse: the imports (lxml, nh3,
