@@ -175,13 +175,15 @@ def _atom_element() -> st.SearchStrategy[str]:
 
 _RSS_HEAD = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
              'xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
-             "<channel><title>t</title><link>https://ex.example/</link>")
+             "<channel><title>t</title><link>{site}</link>")
 _ATOM_HEAD = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
               'xmlns:media="http://search.yahoo.com/mrss/"><title>t</title>')
 _BASES = ["", ' xml:base="https://other.example/dir/"', ' xml:base="sub/"']
 
 rss_feeds = st.builds(
-    lambda items: (_RSS_HEAD + "".join(f"<item{b}>{''.join(els)}</item>" for b, els in items) + "</channel></rss>"),
+    lambda site, items: (_RSS_HEAD.format(site=site) + "".join(f"<item{b}>{''.join(els)}</item>" for b, els in items)
+                         + "</channel></rss>"),
+    st.sampled_from(["https://ex.example/", "/", "http:///ex.example/", ""]),
     st.lists(st.tuples(st.sampled_from(_BASES), st.lists(_rss_element(), min_size=1, max_size=8)), min_size=1,
              max_size=3),
 )

@@ -207,7 +207,8 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
             if value:
                 e[f"ev_{name}"] = value
         entries.append(e)
-    return "rss20", _text(channel.find("title")), _text(channel.find("link")), entries
+    site = _text(channel.find("link"))
+    return "rss20", _text(channel.find("title")), _resolve(channel.base or "", site) if site else "", entries
 
 
 def _is_permalink(guid: etree._Element) -> bool:
