@@ -66,17 +66,16 @@ class WriterLock:
     Other processes (the TUI, the CLI's own writes) still meet the workers on SQLite's busy timeout."""
 
     def __init__(self, db_path: str) -> None:
+        import fcntl  # POSIX only, as the fork-server pool that uses this lock is
+
+        self._fcntl = fcntl
         self._fd = os.open(f"{db_path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def __enter__(self) -> None:
-        import fcntl
-
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._fcntl.flock(self._fd, self._fcntl.LOCK_EX)
 
     def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._fcntl.flock(self._fd, self._fcntl.LOCK_UN)
 
 
 def _writer_lock(db_path: str) -> AbstractContextManager[Any]:

@@ -33,11 +33,6 @@ def main() -> int:
 
     payload = json.loads(sys.stdin.read())
     config = parse_config(payload["config"])
-    try:
-        store = Store(payload["db"])
-    except StoreError as e:
-        print(f"store error: {e}", file=sys.stderr)  # the app shows this last line of stderr
-        return 1
 
     def progress(result: Any, done: int, total: int) -> None:
         line = {"type": "feed", "feed_id": result.feed_id, "title": result.title, "url": result.url,
@@ -46,12 +41,11 @@ def main() -> int:
         sys.stdout.flush()
 
     try:
-        report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
-    except StoreError as e:  # a full disk: the feeds done so far are stored
-        print(f"store error: {e}", file=sys.stderr)
+        with Store(payload["db"]) as store:
+            report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
+    except StoreError as e:  # a store it cannot open or write (a full disk): the feeds done so far are stored
+        print(f"store error: {e}", file=sys.stderr)  # the app shows this last line of stderr
         return 1
-    finally:
-        store.close()
     sys.stdout.write(json.dumps({"type": "done", "summary": report.summary_line(), "report": report.to_json()})
                      + "\n")
     sys.stdout.flush()
