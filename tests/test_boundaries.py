@@ -29,11 +29,7 @@ def loaded_after(code: str) -> set[str]:
 
 
 def ui_modules(mods: set[str]) -> list[str]:
-    found = sorted(m for m in mods if m.split(".")[0] in FORBIDDEN and "." not in m)
-    if found and "httpx._main" in mods:
-        # httpx's __init__ imports its CLI (httpx._main), which imports rich, click and pygments
-        found.append("(via httpx._main)")
-    return found
+    return sorted(m for m in mods if m.split(".")[0] in FORBIDDEN and "." not in m)
 
 
 def test_core_modules_are_found() -> None:

@@ -1,28 +1,25 @@
-"""digest.core.fetch on its own: Retry-After, local files, content encodings, redirects hop by hop."""
+"""digest.core.fetch on its own: Retry-After, local files, content encodings, redirects hop by hop, TLS."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from feedserver import FeedServer, Response, simple_rss
+from feedserver import FeedServer, Request, Response, simple_rss
 
 from digest.core.fetch import (
+    Fetcher,
     FetchResult,
-    HostLimiter,
-    TrustContext,
-    fetch_http,
     fetch_local,
+    fetch_one,
     is_local,
     local_path,
-    make_client,
     parse_retry_after,
 )
 
@@ -31,12 +28,7 @@ NOW = 1_795_600_000.0
 
 def get(url: str, *, etag: str | None = None, last_modified: str | None = None,
         max_bytes: int = 1_000_000) -> FetchResult:
-    async def go() -> FetchResult:
-        async with make_client(concurrency=4, timeout_s=2) as client:
-            return await fetch_http(client, url, etag=etag, last_modified=last_modified, max_bytes=max_bytes,
-                                    host_limit=HostLimiter(2), now=NOW)
-
-    return asyncio.run(go())
+    return fetch_one(url, etag=etag, last_modified=last_modified, max_bytes=max_bytes, timeout_s=2, now=NOW)
 
 
 # -- Retry-After --------------------------------------------------------------------------------------
@@ -175,7 +167,7 @@ def test_declared_length_over_the_limit_is_refused_before_reading(feed_server: F
     assert res.status == "error" and "999,999,999 declared" in res.error
 
 
-# -- TLS: the CA bundle loads in a thread (fetch.TrustContext); verification must be as strict as httpx's --
+# -- TLS: verified against SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle ------------------
 
 
 @pytest.fixture
@@ -193,19 +185,41 @@ def test_https_feed_is_verified_against_the_ca_in_ssl_cert_file(
 ) -> None:
     srv, ca_pem = tls_server
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_pem))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     res = get(srv.url("/a.xml"))
     assert srv.url("/a.xml").startswith("https://")
     assert res.status == "ok" and res.etag == '"v1"' and b"<rss" in res.body
 
 
+def test_https_feed_is_verified_against_a_ca_folder_in_ssl_cert_dir(
+    tls_server: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SSL_CERT_DIR alone: OpenSSL looks a CA up by its subject hash (what c_rehash writes)."""
+    import subprocess
+
+    srv, ca_pem = tls_server
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    subject_hash = subprocess.run(["openssl", "x509", "-subject_hash", "-noout", "-in", str(ca_pem)],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    (folder / f"{subject_hash}.0").write_bytes(ca_pem.read_bytes())
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(folder))
+    assert get(srv.url("/a.xml")).status == "ok"
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # a folder without the CA
+    res = get(srv.url("/a.xml"))
+    assert res.status == "error" and "certificate" in res.error
+
+
 def test_https_feed_with_an_untrusted_certificate_is_refused(
     tls_server: tuple[FeedServer, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No SSL_CERT_* variables: certifi's bundle, which does not hold the test CA."""
     srv, _ = tls_server
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        get(srv.url("/a.xml"))
+    res = get(srv.url("/a.xml"))
+    assert res.status == "error" and res.error.startswith("TLS error:") and "certificate" in res.error, res.error
     assert srv.requests_for("/a.xml") == []  # nothing was sent over the unverified connection
 
 
@@ -215,14 +229,52 @@ def test_an_unreadable_ca_file_is_named_in_the_feed_error(
     srv, _ = tls_server
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing-ca.pem"))
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    with pytest.raises(httpx.ConnectError, match=r"CA certificates \(SSL_CERT_FILE=.*missing-ca\.pem\): No such file"):
-        get(srv.url("/a.xml"))
+    res = get(srv.url("/a.xml"))
+    assert res.status == "error"
+    assert re.match(r"cannot load the CA certificates \(SSL_CERT_FILE=.*missing-ca\.pem: no such file\)", res.error)
 
 
-def test_trust_context_is_as_strict_as_httpx_default() -> None:
-    import ssl
+# -- many feeds at once ---------------------------------------------------------------------------------
 
-    ctx = TrustContext()
-    ctx._ready()
-    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
-    assert len(ctx.get_ca_certs()) > 50  # certifi's bundle, loaded by the thread
+
+def test_per_host_limit_holds_and_queued_feeds_are_not_on_the_clock(feed_server: FeedServer) -> None:
+    """Six slow feeds on one host, two at a time: the last pair waits ~2 s behind the others, longer than
+    the 1.5 s limit, and still succeeds, because a feed's clock starts when its request goes out."""
+    import threading
+    import time
+
+    lock = threading.Lock()
+    now_serving, most = 0, 0
+
+    def slow(req: Request) -> Response:
+        nonlocal now_serving, most
+        with lock:
+            now_serving += 1
+            most = max(most, now_serving)
+        time.sleep(0.7)
+        with lock:
+            now_serving -= 1
+        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path))
+
+    for i in range(6):
+        feed_server.route(f"/s{i}.xml", slow)
+    with Fetcher(concurrency=8, per_host=2, timeout_s=1.5, max_bytes=1_000_000, now=NOW) as fetcher:
+        for i in range(6):
+            fetcher.add(i, feed_server.url(f"/s{i}.xml"))
+        results: dict[object, FetchResult] = {}
+        while fetcher.busy:
+            results.update(fetcher.poll(None))
+    assert sorted(results) == list(range(6))
+    assert all(r.status == "ok" for r in results.values()), [r.error for r in results.values()]
+    assert most == 2
+
+
+def test_wake_interrupts_a_poll_from_another_thread() -> None:
+    import threading
+    import time
+
+    with Fetcher(concurrency=1, per_host=1, timeout_s=5, max_bytes=1000, now=NOW) as fetcher:
+        threading.Timer(0.2, fetcher.wake).start()
+        t0 = time.monotonic()
+        assert fetcher.poll(30) == []
+        assert time.monotonic() - t0 < 5

@@ -843,15 +843,38 @@ def test_the_writer_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path) -
 
 
 
-def test_the_refresh_module_leaves_asyncio_and_the_parser_unloaded() -> None:
-    """refresh() starts the parse workers before it imports asyncio and httpx (~80 ms), so the fork server
-    boots beside those imports; and a process that only fetches (all 304) never loads the parser, nor
-    multiprocessing until a body needs a worker."""
+def test_the_refresh_module_leaves_the_fetcher_and_the_parser_unloaded() -> None:
+    """refresh() starts the parse workers before it imports the fetcher (pycurl), so the fork server boots
+    beside that import."""
     import subprocess
     import sys
 
     code = ("import sys, digest.core.refresh\n"
-            "loaded = {'asyncio', 'httpx', 'digest.core.parse', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
-            "          'concurrent.futures.process'} & set(sys.modules)\n"
+            "loaded = {'pycurl', 'digest.core.fetch', 'digest.core.parse', 'nh3', 'lxml', 'feedparser',\n"
+            "          'multiprocessing', 'concurrent.futures.process', 'asyncio', 'httpx'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A steady refresh only fetches: 40 feeds (enough for a process pool, were bodies to come) all answer
+    304, and the process never loads the parser (nh3, lxml, feedparser), multiprocessing, or asyncio."""
+    import subprocess
+    import sys
+
+    store = Store(tmp_path / "digest.db")
+    for i in range(40):
+        feed_server.feed(f"/f{i}.xml", simple_rss(f"f{i}"), etag=f'"e{i}"')
+        feed = store.add_feed(feed_server.url(f"/f{i}.xml"))
+        store.update_feed(feed.id, etag=f'"e{i}"')
+    store.close()
+    code = ("import sys\n"
+            "from digest.core.config import Config\n"
+            "from digest.core.refresh import refresh\n"
+            "from digest.core.store import Store\n"
+            f"report = refresh(Store({str(tmp_path / 'digest.db')!r}), Config())\n"
+            "assert report.not_modified == 40, report.summary_line()\n"
+            "loaded = {'digest.core.parse', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
+            "          'concurrent.futures.process', 'asyncio'} & set(sys.modules)\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

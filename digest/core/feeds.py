@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from digest.core.config import Config
-from digest.core.fetch import HostLimiter, fetch_http, fetch_local, is_local, local_path, make_client
+from digest.core.fetch import fetch_local, fetch_one, is_local, local_path
 from digest.core.models import Feed
 from digest.core.opml import read_opml, write_opml
 from digest.core.parse import ParseError, parse_feed
 from digest.core.paths import sample_feeds_dir
-from digest.core.refresh import RefreshReport, http_error_text, refresh
+from digest.core.refresh import RefreshReport, refresh
 from digest.core.store import FeedExistsError, Store
 
 
@@ -67,7 +64,7 @@ def normalise_location(url: str) -> str:
     return url
 
 
-async def _probe(url: str, config: Config) -> tuple[str, str]:
+def _probe(url: str, config: Config) -> tuple[str, str]:
     """Fetch the URL; if it is a feed return (url, title); if it is a page, follow its first
     alternate feed link. Raises FeedAddError naming the URL and the reason."""
     cfg = config.refresh
@@ -79,32 +76,19 @@ async def _probe(url: str, config: Config) -> tuple[str, str]:
             return url, parse_feed(res.body, url).title
         except ParseError as e:
             raise FeedAddError(f"{url}: not a feed: {e}") from None
-    async with make_client(concurrency=2, timeout_s=cfg.timeout_s, user_agent=cfg.user_agent) as client:
-        hosts = HostLimiter(cfg.per_host)
-        for attempt in range(2):
-            try:
-                res = await asyncio.wait_for(
-                    fetch_http(client, url, etag=None, last_modified=None, max_bytes=cfg.max_bytes,
-                               host_limit=hosts, now=time.time()),
-                    timeout=cfg.timeout_s,
-                )
-            except TimeoutError:
-                raise FeedAddError(f"{url}: timed out after {cfg.timeout_s:g}s") from None
-            except httpx.HTTPError as e:
-                raise FeedAddError(f"{url}: {http_error_text(e)}") from None
-            except (OSError, ValueError, httpx.InvalidURL) as e:
-                raise FeedAddError(f"{url}: {type(e).__name__}: {e}") from None
-            if res.status != "ok":
-                raise FeedAddError(f"{url}: {res.error}")
-            final = res.new_url or url
-            try:
-                parsed = parse_feed(res.body, res.final_url or url, res.content_type)
-                return final, parsed.title
-            except ParseError as e:
-                links = discover_feed_links(res.body, res.final_url or url) if attempt == 0 else []
-                if not links:
-                    raise FeedAddError(f"{url}: not a feed, and the page links to no feed ({e})") from None
-                url = links[0]
+    for attempt in range(2):
+        res = fetch_one(url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent)
+        if res.status != "ok":
+            raise FeedAddError(f"{url}: {res.error}")
+        final = res.new_url or url
+        try:
+            parsed = parse_feed(res.body, res.final_url or url, res.content_type)
+            return final, parsed.title
+        except ParseError as e:
+            links = discover_feed_links(res.body, res.final_url or url) if attempt == 0 else []
+            if not links:
+                raise FeedAddError(f"{url}: not a feed, and the page links to no feed ({e})") from None
+            url = links[0]
     raise FeedAddError(f"{url}: the page's feed link does not lead to a feed")
 
 
@@ -113,7 +97,7 @@ def add_feed(store: Store, config: Config, url: str, *, section: str = "", title
     location = normalise_location(url)
     if store.feed_by_url(location):
         raise FeedAddError(f"{location}: already added")
-    feed_url, feed_title = asyncio.run(_probe(location, config))
+    feed_url, feed_title = _probe(location, config)
     try:
         return store.add_feed(feed_url, title=title or feed_title, section=section)
     except FeedExistsError as e:

@@ -1,7 +1,7 @@
 """The part of a refresh that runs in parse workers: parse a fetched body and store its stories.
 
 Worker processes import this module to run ingest_job, so it imports only the parser and the store
-(not httpx or asyncio, which the fetching side needs): each worker starts faster and holds less memory.
+(not pycurl, which the fetching side needs): each worker starts faster and holds less memory.
 The fetching process imports it too, for FeedResult; the parser is loaded where a body is parsed.
 """
 

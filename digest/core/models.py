@@ -199,7 +199,7 @@ def _iso(ts: float | None) -> str | None:
 @dataclass(slots=True)
 class FetchResult:
     """What fetching one feed gave (digest.core.fetch). Plain data here, so parse workers can receive
-    it without importing httpx."""
+    it without importing pycurl."""
 
     status: str  # ok | not_modified | error | gone | retry
     body: bytes = b""

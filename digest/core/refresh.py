@@ -1,4 +1,5 @@
-"""Refresh: fetch every feed concurrently, parse off the event loop, store each feed as it finishes.
+"""Refresh: fetch every feed concurrently (libcurl, on the calling thread), parse and store in workers,
+report each feed as it finishes.
 
 One bad feed never stops the others: every failure becomes that feed's status and error. Each feed's
 stories and status are written in short transactions, so a refresh killed half-way leaves the store
@@ -12,8 +13,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from digest.core.config import Config
@@ -32,13 +34,8 @@ from digest.core.store import Store
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
-    import httpx
-
-    from digest.core.fetch import HostLimiter
-
-# asyncio and httpx (with digest.core.fetch, which needs it) are imported once the parse workers are on
-# their way (refresh, Refresher.run): their ~80 ms of imports then overlap the fork server's start
-# instead of delaying it, and the workers are ready when the first bodies arrive.
+# pycurl (with digest.core.fetch, which needs it) is imported once the parse workers are on their way
+# (Refresher.run): its imports then overlap the fork server's start instead of delaying it.
 
 # Process pools pay ~0.2 s to start workers that import the parser; below this many feeds one ingest
 # thread is as fast. Measured on 2 idle cores (75 KB feeds): 20 feeds 0.60 s pool / 0.57 s thread,
@@ -95,103 +92,89 @@ class RefreshReport:
 
 Progress = Callable[[FeedResult, int, int], None]
 
+
 class Refresher:
     def __init__(self, store: Store, config: Config, *, now: float | None = None) -> None:
         self.store = store
         self.cfg = config.refresh
         self.now = time.time() if now is None else now
 
-    async def run(self, feeds: list[Feed], on_progress: Progress | None, *, force: bool = False,
-                  executor: Executor | None = None) -> RefreshReport:
-        """Refresh feeds; parse in executor (made here when not given: see parse_executor)."""
-        import asyncio
-
-        from digest.core.fetch import HostLimiter, make_client
+    def run(self, feeds: list[Feed], on_progress: Progress | None, *, force: bool = False,
+            executor: Executor | None = None) -> RefreshReport:
+        """Refresh feeds: fetch on this thread (libcurl), parse and store in executor (made here when not
+        given: see parse_executor), report each feed as it finishes."""
+        from digest.core.fetch import Fetcher, fetch_local, is_local
 
         start = time.perf_counter()
         report = RefreshReport()
         executor = executor or parse_executor(feeds)
+        started: dict[int, float] = {}
+        parsed: SimpleQueue[tuple[Feed, FetchResult, Future[tuple[FeedResult, str | None]]]] = SimpleQueue()
+        in_workers = 0
 
-        sem = asyncio.Semaphore(self.cfg.concurrency)
-        hosts = HostLimiter(self.cfg.per_host)
+        def finish(feed: Feed, res: FeedResult) -> None:
+            res.seconds = time.perf_counter() - started.get(feed.id, start)
+            report.results.append(res)
+            if on_progress:
+                on_progress(res, len(report.results), len(feeds))
+
+        def fetched(feed: Feed, result: FetchResult) -> None:
+            nonlocal in_workers
+            if result.status != "ok":
+                res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=result.http_status)
+                self._store_other(feed, result, res)
+                finish(feed, res)
+                return
+            job = executor.submit(ingest_job, str(self.store.path), feed, result, self.now)
+            in_workers += 1
+
+            def stored(job: Future[tuple[FeedResult, str | None]]) -> None:  # on the worker's side
+                parsed.put((feed, result, job))
+                fetcher.wake()
+
+            job.add_done_callback(stored)
+
         try:
-            async with make_client(concurrency=self.cfg.concurrency, timeout_s=self.cfg.timeout_s,
-                                   user_agent=self.cfg.user_agent) as client:
-                async def one(feed: Feed) -> FeedResult:
-                    async with sem:
-                        return await self._refresh_feed(client, hosts, executor, feed, force=force)
-
-                tasks = [asyncio.ensure_future(one(f)) for f in feeds]
-                try:
-                    for done, fut in enumerate(asyncio.as_completed(tasks), 1):
-                        result = await fut
-                        report.results.append(result)
-                        if on_progress:
-                            on_progress(result, done, len(feeds))
-                except BaseException:
-                    # the store failed (a full disk...) or the refresh was cancelled: the other feeds stop
-                    # here, and their own failures are not printed as "never retrieved" on the way out
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-                    raise
+            with Fetcher(concurrency=self.cfg.concurrency, per_host=self.cfg.per_host,
+                         timeout_s=self.cfg.timeout_s, max_bytes=self.cfg.max_bytes, now=self.now,
+                         user_agent=self.cfg.user_agent) as fetcher:
+                by_id = {feed.id: feed for feed in feeds}
+                for feed in feeds:
+                    started[feed.id] = time.perf_counter()
+                    skipped = self._skip(feed, force)
+                    if skipped:
+                        finish(feed, skipped)
+                    elif is_local(feed.url):
+                        fetched(feed, fetch_local(feed.url, max_bytes=self.cfg.max_bytes,
+                                                  last_modified=feed.last_modified))
+                    else:
+                        fetcher.add(feed.id, feed.url, etag=feed.etag, last_modified=feed.last_modified)
+                while fetcher.busy or in_workers:
+                    for feed_id, result in fetcher.poll(None):
+                        fetched(by_id[feed_id], result)
+                    while not parsed.empty():
+                        feed, result, job = parsed.get()
+                        in_workers -= 1
+                        res, error = job.result()  # a StoreError (a full disk...) ends the refresh here
+                        if error:  # the body was not a feed
+                            failed = FetchResult("error", error=error, http_status=result.http_status)
+                            res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=result.http_status)
+                            self._store_other(feed, failed, res)
+                        finish(feed, res)
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             close_worker_stores()
         report.seconds = time.perf_counter() - start
         return report
 
-    async def _refresh_feed(
-        self, client: httpx.AsyncClient, hosts: HostLimiter, executor: Executor, feed: Feed, *, force: bool
-    ) -> FeedResult:
-        import asyncio
-
-        import httpx
-
-        t0 = time.perf_counter()
-        res = FeedResult(feed.id, feed.url, feed.title, "error")
+    def _skip(self, feed: Feed, force: bool) -> FeedResult | None:
         if feed.disabled and not force:
-            res.status, res.error = "skipped", "disabled (the server said the feed is gone)"
-            return res
+            return FeedResult(feed.id, feed.url, feed.title, "skipped",
+                              error="disabled (the server said the feed is gone)")
         if feed.retry_after and feed.retry_after > self.now:
-            res.status = "skipped"
-            res.error = f"server asked to wait until {time.strftime('%H:%M UTC', time.gmtime(feed.retry_after))}"
-            return res
-        try:
-            fetched = await self._fetch(client, hosts, feed)
-        except TimeoutError:
-            fetched = FetchResult("error", error=f"timed out after {self.cfg.timeout_s:g}s")
-        except httpx.HTTPError as e:
-            fetched = FetchResult("error", error=http_error_text(e))
-        except (httpx.InvalidURL, ValueError) as e:
-            fetched = FetchResult("error", error=f"invalid URL: {e}")
-        except OSError as e:
-            fetched = FetchResult("error", error=f"network error: {e.strerror or e}")
-        res.http_status = fetched.http_status
-        if fetched.status == "ok":
-            loop = asyncio.get_running_loop()
-            res, error = await loop.run_in_executor(executor, ingest_job, str(self.store.path), feed, fetched, self.now)
-            if error:
-                fetched = FetchResult("error", error=error, http_status=fetched.http_status)
-        if fetched.status != "ok":
-            self._store_other(feed, fetched, res)
-        res.seconds = time.perf_counter() - t0
-        return res
-
-    async def _fetch(self, client: httpx.AsyncClient, hosts: HostLimiter, feed: Feed) -> FetchResult:
-        import asyncio
-
-        from digest.core.fetch import fetch_http, fetch_local, is_local
-
-        if is_local(feed.url):
-            return await asyncio.wait_for(asyncio.to_thread(
-                fetch_local, feed.url, max_bytes=self.cfg.max_bytes, last_modified=feed.last_modified
-            ), timeout=self.cfg.timeout_s)
-        # the time limit runs inside fetch_http, from the moment the per-host limit lets the request go
-        return await fetch_http(
-            client, feed.url, etag=feed.etag, last_modified=feed.last_modified,
-            max_bytes=self.cfg.max_bytes, host_limit=hosts, now=self.now, timeout_s=self.cfg.timeout_s,
-        )
+            until = time.strftime('%H:%M UTC', time.gmtime(feed.retry_after))
+            return FeedResult(feed.id, feed.url, feed.title, "skipped", error=f"server asked to wait until {until}")
+        return None
 
     def _store_other(self, feed: Feed, fetched: FetchResult, res: FeedResult) -> None:
         """304, errors, 410 and 429: only the feed's status row changes; its stories stay as they were."""
@@ -295,22 +278,6 @@ def _real_stdio() -> bool:
         return False
 
 
-def http_error_text(e: httpx.HTTPError) -> str:
-    import httpx
-
-    if isinstance(e, httpx.TimeoutException):
-        return f"timed out ({type(e).__name__})"
-    if isinstance(e, httpx.ConnectError):
-        return f"cannot connect: {e}" if str(e) else "cannot connect"
-    if isinstance(e, httpx.RemoteProtocolError):
-        return f"connection broken: {e}" if str(e) else "connection closed by the server"
-    if isinstance(e, httpx.UnsupportedProtocol):
-        return f"unsupported URL: {e}"
-    if isinstance(e, httpx.InvalidURL):
-        return f"invalid URL: {e}"
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-
-
 def select_feeds(store: Store, feed_ids: Iterable[int] | None) -> list[Feed]:
     feeds = store.list_feeds(counts=False)
     if feed_ids is None:
@@ -323,15 +290,12 @@ def refresh(
     store: Store, config: Config, feed_ids: Iterable[int] | None = None, on_progress: Progress | None = None,
     *, now: float | None = None,
 ) -> RefreshReport:
-    """Synchronous entry point (CLI, cron, TUI thread workers): runs its own event loop.
-
-    The parse workers are started before asyncio is imported (see the note at the top)."""
+    """The entry point (CLI, cron, the TUI's refresh process). The parse workers are started before the
+    fetching side is imported (see the note at the top)."""
     feeds = select_feeds(store, feed_ids)
     executor = parse_executor(feeds)
     try:
-        import asyncio
-
         refresher = Refresher(store, config, now=now)
-        return asyncio.run(refresher.run(feeds, on_progress, force=feed_ids is not None, executor=executor))
+        return refresher.run(feeds, on_progress, force=feed_ids is not None, executor=executor)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)  # run() shuts it down; this covers a run never begun

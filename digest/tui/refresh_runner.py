@@ -1,9 +1,10 @@
 """`python -m digest.tui.refresh_runner`: the TUI's refresh, in a process of its own.
 
-Why a process and not a thread: refresh() runs an asyncio loop whose HTTP parsing (h11) and bookkeeping are
-pure Python. In a thread of the TUI process it holds the GIL often enough that the UI's event loop waited up
-to ~600 ms for it during a 500-feed refresh (tests/bench/bench_tui.py). In its own process it competes only
-for a CPU, and the UI keeps painting.
+Why a process and not a thread: refresh() does pure-Python work for every feed (its bookkeeping, and the
+parsing itself when too few feeds call for a process pool). In a thread of the TUI process it held the GIL
+often enough that the UI's event loop waited up to ~600 ms for it during a 500-feed refresh (measured with
+the earlier asyncio/httpx fetcher; tests/bench/bench_tui.py). In its own process it competes only for a
+CPU, and the UI keeps painting.
 
 Protocol: stdin gets one JSON object {"db", "config" (config_as_dict), "feed_ids"}; stdout gets one JSON line
 per finished feed ({"type": "feed", ...FeedResult fields, "done", "total"}) and a last line
