@@ -878,3 +878,29 @@ def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, 
             "          'concurrent.futures.process', 'asyncio'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_a_single_threaded_process_forks_its_workers_and_others_use_the_fork_server() -> None:
+    """The CLI's process has one thread when a refresh starts its pool: it forks the workers directly (no
+    fork server or resource tracker to boot, nothing left in /dev/shm by a kill), and its buffered output
+    is not written a second time by a child. With another thread running, a forked child could inherit a
+    lock that thread holds: the fork server is used then."""
+    import subprocess
+    import sys
+
+    code = ("import sys, threading, time\n"
+            "from digest.core import refresh as r\n"
+            "print('before the pool', end='')  # still in stdout's buffer at the fork\n"
+            "pool = r._process_pool(2)\n"
+            "r._warm_up(pool, 2)\n"
+            "assert r._start_method(pool) == 'fork'\n"
+            "import multiprocessing.resource_tracker as rt\n"
+            "assert rt._resource_tracker._pid is None, 'a resource tracker was started'\n"
+            "pool.shutdown()\n"
+            "t = threading.Thread(target=time.sleep, args=(1,)); t.start()\n"
+            "pool = r._process_pool(2)\n"
+            "assert r._start_method(pool) == 'forkserver'\n"
+            "pool.shutdown()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "before the pool"

@@ -147,10 +147,10 @@ def init_worker() -> None:
 
 
 def exit_with_parent() -> None:
-    """End this parse worker when the process that made the pool exits. The workers are children of
-    multiprocessing's forkserver, not of that process: when a refresh is killed (kill -9, timeout(1)'s
-    SIGTERM, the OOM killer) nothing tells them, and they wait for work for ever, holding their memory,
-    and keeping the forkserver and the resource tracker alive too (each worker holds their pipes).
+    """End this parse worker when the process that made the pool exits. When a refresh is killed (kill -9,
+    timeout(1)'s SIGTERM, the OOM killer) nothing tells its workers (orphans, or children of the fork
+    server), and they wait for work for ever, holding their memory, and keeping a fork server and its
+    resource tracker alive too (each worker holds their pipes).
     multiprocessing hands every worker a sentinel that becomes ready when the process that started it
     exits: a thread waits on it and ends the worker."""
     import multiprocessing
@@ -174,9 +174,9 @@ def close_worker_stores() -> None:
             _worker_stores.pop(key).close()
 
 
-# What a parse worker needs: the fork server imports these before it forks any worker (refresh's
-# _process_pool), and a worker made some other way imports them in warm_up_worker. lxml comes with the
-# fast parser. feedparser is left out: the fast parser reads common dates itself (feeddates), and a
+# What a parse worker needs: a fork server imports these before it forks any worker (refresh's
+# _process_pool), and a worker forked from the refreshing process imports them in warm_up_worker. lxml
+# comes with the fast parser. feedparser is left out: the fast parser reads common dates itself (feeddates), and a
 # feed that needs feedparser imports it in the worker that gets it.
 WORKER_MODULES = ["digest.core.ingest", "digest.core.parse", "digest.core.fastparse"]
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 # pycurl (with digest.core.fetch, which needs it) is imported once the parse workers are on their way
-# (Refresher.run): its imports then overlap the fork server's start instead of delaying it.
+# (Refresher.run): a forked worker then does not carry it, and its import overlaps the workers' start.
 
 # Process pools pay ~0.2 s to start workers that import the parser; below this many feeds one ingest
 # thread is as fast. Measured on 2 idle cores (75 KB feeds): 20 feeds 0.60 s pool / 0.57 s thread,
@@ -222,19 +222,33 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     import multiprocessing  # here, with the process pool: an all-304 refresh needs neither (~8 ms)
     from concurrent.futures import ProcessPoolExecutor
 
-    # forkserver: never fork a process that may be running Textual's threads. The fork server imports
-    # the parser once and every worker is forked from it ready to parse: the imports (lxml, nh3,
-    # feedparser's date reader, the store; ~70 ms) are paid once instead of once per worker, and the
-    # workers share those pages.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(WORKER_MODULES)
+    if _single_threaded():
+        # The CLI, cron and the TUI's refresh process: only this thread exists, so forking is safe, and
+        # the workers start at once (no fork server or resource tracker to boot first: two interpreters,
+        # ~0.1 s before the first parse). They import the parser themselves, beside this process's work.
+        ctx: Any = multiprocessing.get_context("fork")
+    else:
+        # Other threads run (a host application, the test suite's servers): a forked child could inherit
+        # a lock one of them holds. The fork server imports the parser once, and every worker is forked
+        # from it ready to parse, sharing those pages.
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(WORKER_MODULES)
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
 
 
+def _start_method(pool: ProcessPoolExecutor) -> str:
+    ctx: Any = getattr(pool, "_mp_context", None)
+    return str(ctx.get_start_method()) if ctx is not None else ""
+
+
+def _single_threaded() -> bool:
+    return threading.active_count() == 1
+
+
 class LazyPool(Executor):
-    """A process pool made at the first job. Making one starts multiprocessing's resource tracker (another
-    Python, 14 MB) even before any worker; a refresh where every feed answers 304 parses nothing and so
-    never pays for it."""
+    """A process pool made at the first job: a refresh where every feed answers 304 parses nothing, and so
+    never pays for starting workers (nor, in a process with other threads, the fork server and
+    multiprocessing's resource tracker: two more Pythons)."""
 
     def __init__(self, workers: int) -> None:
         self._workers = workers
@@ -254,10 +268,16 @@ class LazyPool(Executor):
 
 
 def _warm_up(pool: ProcessPoolExecutor, workers: int) -> None:
-    """Start the parse workers now, from a thread, when bodies are sure to come (feeds never fetched, with
-    no validators to answer 304 to). Started by the first parse job instead, the fork server's and the
-    workers' start-up (~0.2 s: two interpreters, the parser's imports) sat between the first body and
-    the first parse, and the submit blocked the event loop while the fork server came up."""
+    """Start the parse workers now, when bodies are sure to come (feeds never fetched, with no validators
+    to answer 304 to), each importing the parser as its first job. Started by the first parse job
+    instead, their start-up sat between the first body and the first parse.
+
+    A fork pool forks its workers at the first submit, here and now, while this is still the only
+    thread. A fork-server pool is started from a thread: its submit blocks until the fork server is up."""
+    if _start_method(pool) == "fork":
+        for _ in range(workers):
+            pool.submit(warm_up_worker)
+        return
 
     def start() -> None:
         try:
