@@ -814,6 +814,52 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     assert len(store.stories(StoryQuery(feed_id=feed.id))) == 3
 
 
+def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own checkpoint would run inside the COMMIT, under the writer lock the other workers wait
+    on: parse workers turn it off and run a PASSIVE checkpoint every CHECKPOINT_STORIES new stories,
+    after the unlock. Everything committed is then in the database file itself."""
+    import sqlite3
+
+    from digest.core import ingest
+    from digest.core.models import FetchResult
+
+    events: list[str] = []
+
+    class RecordingLock:
+        def __enter__(self) -> None:
+            events.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("unlock")
+
+    monkeypatch.setattr(ingest, "_lock_writes", True)
+    monkeypatch.setattr(ingest, "CHECKPOINT_STORIES", 5)
+    monkeypatch.setattr(ingest, "_stored_since_checkpoint", 0)
+    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
+    feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "two")]
+    worker_store = ingest._worker_store(str(store.path))
+    assert worker_store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    worker_store.db.set_trace_callback(lambda sql: events.append(
+        "checkpoint" if "wal_checkpoint" in sql else sql.split()[0]) if sql.split()[0] in ("BEGIN", "COMMIT")
+        or "wal_checkpoint" in sql else None)
+    try:
+        for feed in feeds:
+            fetched = FetchResult("ok", body=simple_rss(feed.url[-7:-4], 3), http_status=200,
+                                  content_type="application/rss+xml")
+            res, error = ingest.ingest_job(str(store.path), feed, fetched, time.time())
+            assert error is None and res.new == 3
+    finally:
+        ingest.close_worker_stores()
+    assert events == ["lock", "BEGIN", "COMMIT", "unlock"] * 2 + ["checkpoint"]
+    # the database file alone (its WAL ignored) holds all six stories, while the store is still open (a
+    # last connection's close would checkpoint anyway)
+    alone = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
+    assert alone.execute("SELECT count(*) FROM stories").fetchone()[0] == 6
+    alone.close()
+
+
 def test_the_writer_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path) -> None:
     """WriterLock is a flock on a file beside the store: a second holder waits, and a worker killed while
     holding it (kill -9, the OOM killer) cannot leave the others waiting for ever."""
