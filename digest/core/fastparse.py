@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urljoin
 
 from lxml import etree
 
 from digest.core.feeddates import parse_date
+from digest.core.links import join_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -49,7 +49,7 @@ def _resolve(base: str, uri: str) -> str:
     if m:
         uri = m.group(1) + uri[m.end():]
     try:
-        return urljoin(base, uri)
+        return join_url(base, uri)
     except ValueError:
         return ""
 

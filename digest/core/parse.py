@@ -16,10 +16,11 @@ import re
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import nh3
 
+from digest.core.links import join_url
 from digest.core.models import Image, ParsedFeed, ParsedStory
 
 
@@ -64,7 +65,7 @@ def safe_link(url: str, base: str = "") -> str:
         return ""
     if base:
         try:
-            url = urljoin(base, url)
+            url = join_url(base, url)
         except ValueError:
             return ""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""

@@ -1,0 +1,48 @@
+"""digest.core.links.join_url is urljoin, with a shortcut that must never give another answer."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from digest.core.links import join_url
+
+_CHARS = "aZ09-._~%!$&'()*+,=:@/?#;[]é \t\n\x00\\"
+_host = st.text(alphabet="ab.-_:@[]%é0", min_size=0, max_size=12)
+_tail = st.text(alphabet=_CHARS, max_size=20)
+# links that look like feed links, with now and then a character that makes urljoin change them
+_plainish = st.builds(
+    lambda s, h, path, q: f"{s}://{h}{path}{q}",
+    st.sampled_from(["http", "https"]),
+    st.text(alphabet="abc.-0:@", min_size=1, max_size=10) | _host,
+    st.text(alphabet="/abc-._~%+=", max_size=15) | st.text(alphabet="/ab;?#%. é", max_size=8),
+    st.sampled_from(["", "?", "?a=1", "?a=1&b", "#", "#frag", "?x#", "?utm_source=x;y"]),
+)
+_urls = st.one_of(
+    _plainish,
+    st.builds(lambda s, sep, h, t: f"{s}{sep}{h}{t}",
+              st.sampled_from(["http", "https", "HTTP", "Https", "ftp", "mailto", "", "javascript"]),
+              st.sampled_from(["://", ":/", ":", "//", ":///", ""]), _host, _tail),
+    st.text(alphabet=_CHARS, max_size=30),
+)
+
+
+def _join(join: object, base: str, url: str) -> str:
+    try:
+        return join(base, url)  # type: ignore[operator]
+    except ValueError:
+        return "ValueError"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(base=_urls, url=_urls)
+@example(base="http://127.0.0.1:1/feed.xml", url="https://site.example/2026/11/a-story/")
+@example(base="http://[::1/feed", url="https://site.example/a")  # a base urljoin cannot read
+@example(base="https://site.example/feed", url="https://site.example/a?")  # an empty query is dropped
+@example(base="https://site.example/feed", url="https://site.example/a;p")  # ';' parameters
+@example(base="https://site.example/feed", url="https://[::1]/a")
+@example(base="https://site.example/feed", url="https://site.example/a#")
+def test_join_url_is_urljoin(base: str, url: str) -> None:
+    assert _join(join_url, base, url) == _join(urljoin, base, url)
