@@ -814,6 +814,75 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     assert len(store.stories(StoryQuery(feed_id=feed.id))) == 3
 
 
+def test_a_worker_stores_a_batch_of_feeds_in_one_commit_and_reports_each(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest_jobs parses every body, then stores the good ones in one transaction under one lock; a
+    body that is not a feed gets its error back and stores nothing, and the others are stored."""
+    from digest.core import ingest
+    from digest.core.models import FetchResult
+
+    events: list[str] = []
+
+    class RecordingLock:
+        def __enter__(self) -> None:
+            events.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("unlock")
+
+    monkeypatch.setattr(ingest, "_lock_writes", True)
+    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
+    feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "bad", "two")]
+    bodies = [simple_rss("one", 3), b"<html><body>not a feed</body></html>", simple_rss("two", 4)]
+    worker_store = ingest._worker_store(str(store.path))
+    worker_store.db.set_trace_callback(
+        lambda sql: events.append(sql.split()[0]) if sql.split()[0] in ("BEGIN", "COMMIT") else None)
+    try:
+        jobs = [(f, FetchResult("ok", body=b, http_status=200, etag=f'"{f.id}"', content_type="application/rss+xml"))
+                for f, b in zip(feeds, bodies, strict=True)]
+        results = ingest.ingest_jobs(str(store.path), jobs, time.time())
+    finally:
+        ingest.close_worker_stores()
+    assert events == ["lock", "BEGIN", "COMMIT", "unlock"]
+    assert [(r.feed_id, r.status, r.new, r.stories) for r, _ in results] == [
+        (feeds[0].id, "ok", 3, 3), (feeds[1].id, "error", 0, 0), (feeds[2].id, "ok", 4, 4)]
+    assert results[0][1] is None and results[2][1] is None and "not a feed" in (results[1][1] or "")
+    assert [store.get_feed(f.id).etag for f in feeds] == [f'"{feeds[0].id}"', None, f'"{feeds[2].id}"']
+    assert [len(store.stories(StoryQuery(feed_id=f.id))) for f in feeds] == [3, 0, 4]
+
+
+def test_bodies_that_pile_up_go_to_the_workers_in_batches(store: Store, feed_server: FeedServer) -> None:
+    """Fetching outruns parsing: one slow ingest thread, 30 feeds. Every feed is in exactly one job, no
+    job holds more than BATCH_FEEDS, the piled-up bodies went in batches, and every feed is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from digest.core import refresh as refresh_mod
+    from digest.core.refresh import Refresher
+
+    jobs: list[list[int]] = []
+
+    class SlowRecordingExecutor(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            jobs.append([feed.id for feed, _ in args[1]])
+
+            def slow(*a: object) -> object:
+                time.sleep(0.05)
+                return fn(*a)
+
+            return super().submit(slow, *args, **kwargs)
+
+    for i in range(30):
+        feed_server.feed(f"/b{i}.xml", simple_rss(f"b{i}", 2))
+        store.add_feed(feed_server.url(f"/b{i}.xml"))
+    feeds = store.list_feeds(counts=False)
+    report = Refresher(store, cfg()).run(feeds, None, executor=SlowRecordingExecutor(max_workers=1))
+    assert report.ok == 30 and report.new == 60
+    assert sorted(i for job in jobs for i in job) == sorted(f.id for f in feeds)
+    assert max(len(job) for job in jobs) == refresh_mod.BATCH_FEEDS
+    assert len(jobs) < 30
+
+
 def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -120,41 +120,59 @@ def _checkpoint_now_and_then(store: Store, new: int) -> None:
 
 
 def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tuple[FeedResult, str | None]:
-    """Parse a fetched body and store its stories and the feed's new status, in a worker.
+    """One feed's ingest_jobs."""
+    return ingest_jobs(db_path, [(feed, fetched)], now)[0]
+
+
+def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) -> list[tuple[FeedResult, str | None]]:
+    """Parse fetched bodies and store their stories and the feeds' new status, in a worker.
 
     Parsing and the SQLite writes (FTS indexing is most of their cost) both happen here, so on a
-    multi-core machine they run beside the event loop that keeps fetching. Returns the feed's result
-    and, when the body was not a feed, the error for the caller to record."""
+    multi-core machine they run beside the loop that keeps fetching. Returns each feed's result and,
+    when its body was not a feed, the error for the caller to record.
+
+    The feeds of one call are stored in one transaction: each feed's stories go in with the validators
+    that stand for them (a refresh killed between the two could otherwise keep a new ETag without its
+    stories), and several feeds share the commit. Every commit rewrites the index pages it touched
+    into the WAL: one feed a commit wrote 36 MB of WAL for the 3,000 benchmark stories, five 21 MB,
+    and took ~10 us less per story."""
     from digest.core.parse import parse_job  # here, not at the top: a refresh where every feed answers 304
     # never parses, and its process need not load the parser (nh3, html.entities, ...)
 
-    res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
-    parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
-    if isinstance(parsed, str):
-        return res, parsed
-    updates: dict[str, Any] = {
-        "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
-        "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,
-        "disabled": False,  # a feed once gone (410) that answers again is back
-    }
-    if not feed.title and parsed.title:
-        updates["title"] = parsed.title
-    if not feed.site_url and parsed.site_url:
-        updates["site_url"] = parsed.site_url
+    out: list[tuple[FeedResult, str | None]] = []
+    to_store: list[tuple[Feed, FetchResult, FeedResult, Any, dict[str, Any]]] = []
+    for feed, fetched in jobs:
+        res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
+        parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
+        if isinstance(parsed, str):
+            out.append((res, parsed))
+            continue
+        updates: dict[str, Any] = {
+            "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
+            "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,
+            "disabled": False,  # a feed once gone (410) that answers again is back
+        }
+        if not feed.title and parsed.title:
+            updates["title"] = parsed.title
+        if not feed.site_url and parsed.site_url:
+            updates["site_url"] = parsed.site_url
+        res.stories = len(parsed.stories)
+        res.status = "ok"
+        res.warning = parsed.warning
+        res.title = updates.get("title", res.title)
+        out.append((res, None))
+        to_store.append((feed, fetched, res, parsed.stories, updates))
+    if not to_store:
+        return out
     store = _worker_store(db_path)
-    # One transaction for the stories and the validators that go with them: a refresh killed between
-    # the two can no longer keep the new ETag without the stories it stood for. It also takes the
-    # write lock, which the other workers queue for, once per feed instead of twice.
+    # the write lock, which the other workers queue for, is taken once for all of them
     with _writer_lock(db_path), store.tx():
-        res.new = store.save_stories(feed.id, parsed.stories, now=now)
-        apply_feed_updates(store, feed, updates, fetched.new_url)
+        for feed, fetched, res, stories, updates in to_store:
+            res.new = store.save_stories(feed.id, stories, now=now)
+            apply_feed_updates(store, feed, updates, fetched.new_url)
     if _lock_writes:
-        _checkpoint_now_and_then(store, res.new)
-    res.stories = len(parsed.stories)
-    res.status = "ok"
-    res.warning = parsed.warning
-    res.title = updates.get("title", res.title)
-    return res, None
+        _checkpoint_now_and_then(store, sum(res.new for _, _, res, _, _ in to_store))
+    return out
 
 
 def apply_feed_updates(store: Store, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
