@@ -852,35 +852,43 @@ def test_a_worker_stores_a_batch_of_feeds_in_one_commit_and_reports_each(
     assert [len(store.stories(StoryQuery(feed_id=f.id))) for f in feeds] == [3, 0, 4]
 
 
-def test_bodies_that_pile_up_go_to_the_workers_in_batches(store: Store, feed_server: FeedServer) -> None:
-    """Fetching outruns parsing: one slow ingest thread, 30 feeds. Every feed is in exactly one job, no
-    job holds more than BATCH_FEEDS, the piled-up bodies went in batches, and every feed is stored."""
+def test_bodies_that_pile_up_go_to_the_workers_in_batches_and_fetching_waits_for_them(
+    store: Store, feed_server: FeedServer
+) -> None:
+    """Fetching outruns parsing: one slow ingest thread, 60 feeds. Every feed is in exactly one job, no
+    job holds more than BATCH_FEEDS, the piled-up bodies went in batches, and every feed is stored.
+    Fetching pauses while READY_PER_WORKER bodies wait: when a job is handed out, the server has not
+    answered many more feeds than were handed out before (without the pause it answers all 60 at once)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from digest.core import refresh as refresh_mod
     from digest.core.refresh import Refresher
 
     jobs: list[list[int]] = []
+    ahead: list[int] = []  # feeds the server had answered beyond those already handed to the worker
 
     class SlowRecordingExecutor(ThreadPoolExecutor):
         def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            ahead.append(len(feed_server.requests) - sum(len(job) for job in jobs))
             jobs.append([feed.id for feed, _ in args[1]])
 
             def slow(*a: object) -> object:
-                time.sleep(0.05)
+                time.sleep(0.03)
                 return fn(*a)
 
             return super().submit(slow, *args, **kwargs)
 
-    for i in range(30):
+    for i in range(60):
         feed_server.feed(f"/b{i}.xml", simple_rss(f"b{i}", 2))
         store.add_feed(feed_server.url(f"/b{i}.xml"))
     feeds = store.list_feeds(counts=False)
-    report = Refresher(store, cfg()).run(feeds, None, executor=SlowRecordingExecutor(max_workers=1))
-    assert report.ok == 30 and report.new == 60
+    report = Refresher(store, cfg(per_host=2)).run(feeds, None, executor=SlowRecordingExecutor(max_workers=1))
+    assert report.ok == 60 and report.new == 120
     assert sorted(i for job in jobs for i in job) == sorted(f.id for f in feeds)
-    assert max(len(job) for job in jobs) == refresh_mod.BATCH_FEEDS
-    assert len(jobs) < 30
+    assert max(len(job) for job in jobs) == refresh_mod.BATCH_FEEDS, jobs
+    assert len(jobs) < 60
+    # waiting bodies + two requests under way + a batch being taken out
+    assert max(ahead) <= refresh_mod.READY_PER_WORKER + 2 + refresh_mod.BATCH_FEEDS, ahead
 
 
 def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(

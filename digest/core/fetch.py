@@ -214,6 +214,9 @@ class Fetcher:
         self._running: dict[pycurl.Curl, _Transfer] = {}
         self._spare: list[pycurl.Curl] = []
         self._finished: list[tuple[int, FetchResult]] = []
+        # Set by the caller while it holds as many fetched bodies as it wants: requests under way finish,
+        # no new one starts (so a refresh of 2,000 feeds does not hold 2,000 bodies while it parses).
+        self.paused = False
 
     # -- the caller's side ---------------------------------------------------------------------------
 
@@ -299,7 +302,7 @@ class Fetcher:
 
     def _fill(self) -> None:
         """Start waiting feeds while the global and per-host limits allow."""
-        while len(self._running) < self.concurrency and self._waiting:
+        while not self.paused and len(self._running) < self.concurrency and self._waiting:
             for host, q in self._waiting.items():
                 if self._host_running.get(host, 0) < self.per_host:
                     t = q.popleft()

@@ -38,12 +38,17 @@ if TYPE_CHECKING:
 # pycurl (with digest.core.fetch, which needs it) is imported once the parse workers are on their way
 # (Refresher.run): a forked worker then does not carry it, and its import overlaps the workers' start.
 
-# Process pools pay ~0.2 s to start workers that import the parser; below this many feeds one ingest
-# thread is as fast. Measured on 2 idle cores (75 KB feeds): 20 feeds 0.60 s pool / 0.57 s thread,
-# 50 feeds 0.81 / 0.87, 100 feeds 1.17 / 1.57, 500 feeds 4.45 / 6.86.
+# Below this many feeds one ingest thread is as fast as a process pool. Measured on 2 idle cores (75 KB
+# feeds) when pools started through a fork server (~0.2 s before the first parse): 20 feeds 0.60 s pool
+# / 0.57 s thread, 50 feeds 0.81 / 0.87, 100 feeds 1.17 / 1.57, 500 feeds 4.45 / 6.86. A forked pool
+# starts sooner, so the crossing may now be lower; not measured again.
 POOL_THRESHOLD = 24
 # The most feeds one parse job takes (Refresher.run's dispatch).
 BATCH_FEEDS = 4
+# Fetched bodies waiting for a parse worker, at most (per worker) and in bytes: fetching pauses there, so
+# memory stays flat however many feeds there are (libcurl fetches far faster than the workers parse).
+READY_PER_WORKER = 8
+READY_BYTES = 32_000_000
 
 
 @dataclass(slots=True)
@@ -124,9 +129,13 @@ class Refresher:
             if on_progress:
                 on_progress(res, len(report.results), len(feeds))
 
+        ready_bytes = 0
+
         def fetched(feed: Feed, result: FetchResult) -> None:
+            nonlocal ready_bytes
             if result.status == "ok":
                 ready.append((feed, result))
+                ready_bytes += len(result.body)
                 return
             res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=result.http_status)
             self._store_other(feed, result, res)
@@ -136,10 +145,11 @@ class Refresher:
             """Hand bodies to the workers: one job each and one queued behind them. While bodies pile up
             (fetching outruns parsing), a job takes several, stored in one commit (see ingest_jobs);
             what is left at the end is split evenly, so no worker is left with a long last job."""
-            nonlocal in_workers
+            nonlocal in_workers, ready_bytes
             while ready and in_workers <= workers:
                 size = max(1, min(BATCH_FEEDS, len(ready) // workers))
                 batch = [ready.popleft() for _ in range(size)]
+                ready_bytes -= sum(len(result.body) for _, result in batch)
                 job = executor.submit(ingest_jobs, str(self.store.path), batch, self.now)
                 in_workers += 1
 
@@ -148,6 +158,7 @@ class Refresher:
                     fetcher.wake()
 
                 job.add_done_callback(stored)
+            fetcher.paused = len(ready) >= READY_PER_WORKER * workers or ready_bytes >= READY_BYTES
 
         try:
             with Fetcher(concurrency=self.cfg.concurrency, per_host=self.cfg.per_host,
