@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip as gzip_mod
 import ssl
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -223,6 +224,26 @@ def rss(title: str, items: list[dict[str, str]], *, link: str = "https://site.ex
         parts.append("</item>")
     parts.append("</channel></rss>\n")
     return "".join(parts).encode()
+
+
+class SlowFeed:
+    """A route handler that answers with a small feed after `delay` seconds, and counts how many requests
+    it was serving at once (`peak`): for the concurrency limits."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.peak = 0
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, req: Request) -> Response:
+        with self._lock:
+            self._active += 1
+            self.peak = max(self.peak, self._active)
+        time.sleep(self.delay)
+        with self._lock:
+            self._active -= 1
+        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
 
 
 def simple_rss(name: str, n: int = 3, *, host: str = "site.example") -> bytes:

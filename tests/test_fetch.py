@@ -11,7 +11,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Request, Response, simple_rss
+from feedserver import FeedServer, Response, SlowFeed, simple_rss
 
 from digest.core.fetch import (
     Fetcher,
@@ -240,22 +240,7 @@ def test_an_unreadable_ca_file_is_named_in_the_feed_error(
 def test_per_host_limit_holds_and_queued_feeds_are_not_on_the_clock(feed_server: FeedServer) -> None:
     """Six slow feeds on one host, two at a time: the last pair waits ~2 s behind the others, longer than
     the 1.5 s limit, and still succeeds, because a feed's clock starts when its request goes out."""
-    import threading
-    import time
-
-    lock = threading.Lock()
-    now_serving, most = 0, 0
-
-    def slow(req: Request) -> Response:
-        nonlocal now_serving, most
-        with lock:
-            now_serving += 1
-            most = max(most, now_serving)
-        time.sleep(0.7)
-        with lock:
-            now_serving -= 1
-        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path))
-
+    slow = SlowFeed(0.7)
     for i in range(6):
         feed_server.route(f"/s{i}.xml", slow)
     with Fetcher(concurrency=8, per_host=2, timeout_s=1.5, max_bytes=1_000_000, now=NOW) as fetcher:
@@ -266,7 +251,7 @@ def test_per_host_limit_holds_and_queued_feeds_are_not_on_the_clock(feed_server:
             results.update(fetcher.poll(None))
     assert sorted(results) == list(range(6))
     assert all(r.status == "ok" for r in results.values()), [r.error for r in results.values()]
-    assert most == 2
+    assert slow.peak == 2
 
 
 def test_wake_interrupts_a_poll_from_another_thread() -> None:

@@ -4,14 +4,24 @@ that the other feeds in the same refresh still succeed."""
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer, Response, atom, endless, gzip_bomb, http_date, rss, simple_rss, trickle
+from feedserver import (
+    FeedServer,
+    Response,
+    SlowFeed,
+    atom,
+    endless,
+    gzip_bomb,
+    http_date,
+    rss,
+    simple_rss,
+    trickle,
+)
 
 from digest.core.config import Config, RefreshConfig
 from digest.core.models import Feed
@@ -479,51 +489,25 @@ def test_empty_200_is_an_error(case: Case) -> None:
 
 
 def test_per_host_limit(store: Store, feed_server: FeedServer) -> None:
-    active = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def slow_feed(req):
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.25)
-        with lock:
-            active -= 1
-        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
-
+    slow = SlowFeed(0.25)
     for i in range(6):
-        feed_server.route(f"/f{i}", slow_feed)
+        feed_server.route(f"/f{i}", slow)
         store.add_feed(feed_server.url(f"/f{i}"))
     report = refresh(store, cfg(per_host=2, concurrency=16))
     assert report.ok == 6
-    assert peak == 2
+    assert slow.peak == 2
 
 
 def test_global_concurrency_limit(store: Store, feed_server: FeedServer) -> None:
     """Different hosts (127.0.0.1 vs localhost) so only the global limit applies."""
-    active = 0
-    peak = 0
-    lock = threading.Lock()
-
-    def slow_feed(req):
-        nonlocal active, peak
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.2)
-        with lock:
-            active -= 1
-        return Response(200, {"Content-Type": "application/rss+xml"}, simple_rss(req.path.strip("/")))
-
+    slow = SlowFeed(0.2)
     for i in range(4):
-        feed_server.route(f"/f{i}", slow_feed)
+        feed_server.route(f"/f{i}", slow)
         host = "127.0.0.1" if i % 2 else "localhost"
         store.add_feed(f"http://{host}:{feed_server.port}/f{i}")
     report = refresh(store, cfg(per_host=4, concurrency=1))
     assert report.ok + report.failed == 4
-    assert peak == 1
+    assert slow.peak == 1
 
 
 # -- local files --------------------------------------------------------------------------------------
@@ -779,13 +763,11 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
         eager.shutdown(wait=True, cancel_futures=True)
 
 
-def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In a parse worker, a feed's stories and its new validators are one transaction, taken inside the
-    writer lock the pool's workers share (init_worker), so workers queue on it and not on SQLite's sleeps."""
+@pytest.fixture
+def writer_events(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Runs ingest as a parse worker does (under the writer lock), with a lock that records "lock" and
+    "unlock" in the list returned; tests add the SQL they watch for."""
     from digest.core import ingest
-    from digest.core.models import FetchResult
 
     events: list[str] = []
 
@@ -798,6 +780,18 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
 
     monkeypatch.setattr(ingest, "_lock_writes", True)
     monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
+    return events
+
+
+def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
+    store: Store, writer_events: list[str]
+) -> None:
+    """In a parse worker, a feed's stories and its new validators are one transaction, taken inside the
+    writer lock the pool's workers share (init_worker), so workers queue on it and not on SQLite's sleeps."""
+    from digest.core import ingest
+    from digest.core.models import FetchResult
+
+    events = writer_events
     feed = store.add_feed("http://127.0.0.1:9/one.xml")
     worker_store = ingest._worker_store(str(store.path))
     worker_store.db.set_trace_callback(
@@ -815,24 +809,14 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
 
 
 def test_a_worker_stores_a_batch_of_feeds_in_one_commit_and_reports_each(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, writer_events: list[str]
 ) -> None:
     """ingest_jobs parses every body, then stores the good ones in one transaction under one lock; a
     body that is not a feed gets its error back and stores nothing, and the others are stored."""
     from digest.core import ingest
     from digest.core.models import FetchResult
 
-    events: list[str] = []
-
-    class RecordingLock:
-        def __enter__(self) -> None:
-            events.append("lock")
-
-        def __exit__(self, *exc: object) -> None:
-            events.append("unlock")
-
-    monkeypatch.setattr(ingest, "_lock_writes", True)
-    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
+    events = writer_events
     feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "bad", "two")]
     bodies = [simple_rss("one", 3), b"<html><body>not a feed</body></html>", simple_rss("two", 4)]
     worker_store = ingest._worker_store(str(store.path))
@@ -892,7 +876,7 @@ def test_bodies_that_pile_up_go_to_the_workers_in_batches_and_fetching_waits_for
 
 
 def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch, writer_events: list[str]
 ) -> None:
     """SQLite's own checkpoint would run inside the COMMIT, under the writer lock the other workers wait
     on: parse workers turn it off and run a PASSIVE checkpoint every CHECKPOINT_STORIES new stories,
@@ -902,19 +886,9 @@ def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
     from digest.core import ingest
     from digest.core.models import FetchResult
 
-    events: list[str] = []
-
-    class RecordingLock:
-        def __enter__(self) -> None:
-            events.append("lock")
-
-        def __exit__(self, *exc: object) -> None:
-            events.append("unlock")
-
-    monkeypatch.setattr(ingest, "_lock_writes", True)
+    events = writer_events
     monkeypatch.setattr(ingest, "CHECKPOINT_STORIES", 5)
     monkeypatch.setattr(ingest, "_stored_since_checkpoint", 0)
-    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
     feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "two")]
     worker_store = ingest._worker_store(str(store.path))
     assert worker_store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
