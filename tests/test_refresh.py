@@ -702,7 +702,7 @@ LONE_SURROGATES_JSON = (b'{"version": "https://jsonfeed.org/version/1.1", "title
 
 def test_lone_surrogates_in_a_json_feed(case: Case) -> None:
     """json.loads turns a lone "\\ud800" escape into a surrogate, which UTF-8 (SQLite) cannot encode.
-    bug: save_stories raises UnicodeEncodeError, which escapes ingest_job and ends the whole refresh."""
+    bug: save_stories raises UnicodeEncodeError, which escapes ingest_jobs and ends the whole refresh."""
     case.server.route("/case.xml", Response(200, {"Content-Type": "application/feed+json"}, LONE_SURROGATES_JSON))
     report = case.refresh()
     assert case.result(report).status == "ok", case.result(report).error
@@ -799,7 +799,7 @@ def test_a_worker_stores_each_feed_in_one_transaction_under_the_write_lock(
     try:
         fetched = FetchResult("ok", body=simple_rss("one", 3), http_status=200, etag='"v1"',
                               content_type="application/rss+xml")
-        res, error = ingest.ingest_job(str(store.path), feed, fetched, time.time())
+        [(res, error)] = ingest.ingest_jobs(str(store.path), [(feed, fetched)], time.time())
     finally:
         ingest.close_worker_stores()
     assert error is None and res.status == "ok" and res.new == 3
@@ -899,7 +899,7 @@ def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
         for feed in feeds:
             fetched = FetchResult("ok", body=simple_rss(feed.url[-7:-4], 3), http_status=200,
                                   content_type="application/rss+xml")
-            res, error = ingest.ingest_job(str(store.path), feed, fetched, time.time())
+            [(res, error)] = ingest.ingest_jobs(str(store.path), [(feed, fetched)], time.time())
             assert error is None and res.new == 3
     finally:
         ingest.close_worker_stores()

@@ -1,6 +1,6 @@
 """The part of a refresh that runs in parse workers: parse a fetched body and store its stories.
 
-Worker processes import this module to run ingest_job, so it imports only the parser and the store
+Worker processes import this module to run ingest_jobs, so it imports only the parser and the store
 (not pycurl, which the fetching side needs): each worker starts faster and holds less memory.
 The fetching process imports it too, for FeedResult; the parser is loaded where a body is parsed.
 """
@@ -47,7 +47,7 @@ class FeedResult:
 
 _worker_stores: dict[str, Store] = {}
 _worker_lock = threading.Lock()
-# True in parse worker processes (init_worker): they take a WriterLock in turn to write, see ingest_job.
+# True in parse worker processes (init_worker): they take a WriterLock in turn to write, see ingest_jobs.
 _lock_writes = False
 _writer_locks: dict[str, AbstractContextManager[Any]] = {}
 
@@ -117,11 +117,6 @@ def _checkpoint_now_and_then(store: Store, new: int) -> None:
     if _stored_since_checkpoint >= CHECKPOINT_STORIES:
         _stored_since_checkpoint = 0
         store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-
-def ingest_job(db_path: str, feed: Feed, fetched: FetchResult, now: float) -> tuple[FeedResult, str | None]:
-    """One feed's ingest_jobs."""
-    return ingest_jobs(db_path, [(feed, fetched)], now)[0]
 
 
 def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) -> list[tuple[FeedResult, str | None]]:
