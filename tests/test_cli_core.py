@@ -140,6 +140,8 @@ def _closed_port() -> int:
     "no/such/file.xml",
     "",
     "mailto:someone@example.com",
+    "http://[::1/feed.xml",  # urlsplit raises: it once escaped as a traceback
+    "http://127.0.0.1:99999/feed.xml",
 ])
 def test_feeds_add_bad_url(digest_home: Paths, capsys, url: str) -> None:
     code, out, err = run(capsys, "feeds", "add", url)

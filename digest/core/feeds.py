@@ -56,7 +56,10 @@ def normalise_location(url: str) -> str:
         if not path.is_file():
             raise FeedAddError(f"{url}: no such file")
         return str(path)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # "http://[::1/feed": Invalid IPv6 URL
+        raise FeedAddError(f"{url}: not a valid URL ({e})") from None
     if parts.scheme not in ("http", "https"):
         raise FeedAddError(f"{url}: only http, https and file URLs can be feeds")
     if not parts.hostname:
