@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from digest.core.models import Feed, FetchResult
+from digest.core.models import Feed, FetchResult, ParsedStory
 from digest.core.store import Store
 
 
@@ -135,7 +135,7 @@ def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) 
     # never parses, and its process need not load the parser (nh3, html.entities, ...)
 
     out: list[tuple[FeedResult, str | None]] = []
-    to_store: list[tuple[Feed, FetchResult, FeedResult, Any, dict[str, Any]]] = []
+    to_store: list[tuple[Feed, FetchResult, FeedResult, list[ParsedStory], dict[str, Any]]] = []
     for feed, fetched in jobs:
         res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
         parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
