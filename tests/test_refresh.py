@@ -25,6 +25,7 @@ from feedserver import (
 
 from digest.core.config import Config, RefreshConfig
 from digest.core.models import Feed
+from digest.core.parse import parse_feed
 from digest.core.refresh import RefreshReport, refresh
 from digest.core.store import Store, StoryQuery
 
@@ -596,6 +597,9 @@ def test_many_feeds_parse_in_worker_processes(store: Store, feed_server: FeedSer
     bad = store.add_feed(feed_server.url("/p-bad.xml"))
     report = refresh(store, cfg())
     assert report.ok == n and report.failed == 1 and report.new == 3 * n
+    # the Checkpointer copied every story into the database file beside the workers (the store, still
+    # open here, has not checkpointed on close)
+    assert _stories_in_the_database_file(store) == 3 * n
     assert "not a feed" in store.get_feed(bad.id).last_error
     assert all(f.etag for f in store.list_feeds() if f.id != bad.id)
     report = refresh(store, cfg())
@@ -875,40 +879,104 @@ def test_bodies_that_pile_up_go_to_the_workers_in_batches_and_fetching_waits_for
     assert max(ahead) <= refresh_mod.READY_PER_WORKER + 2 + refresh_mod.BATCH_FEEDS, ahead
 
 
-def test_a_worker_checkpoints_the_wal_itself_after_letting_go_of_the_write_lock(
-    store: Store, monkeypatch: pytest.MonkeyPatch, writer_events: list[str]
-) -> None:
-    """SQLite's own checkpoint would run inside the COMMIT, under the writer lock the other workers wait
-    on: parse workers turn it off and run a PASSIVE checkpoint every CHECKPOINT_STORIES new stories,
-    after the unlock. Everything committed is then in the database file itself."""
+def _stories_in_the_database_file(store: Store) -> int:
+    """Stories in the database file alone, its WAL ignored: what checkpoints have copied so far."""
     import sqlite3
 
+    alone = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
+    try:
+        return int(alone.execute("SELECT count(*) FROM stories").fetchone()[0])
+    finally:
+        alone.close()
+
+
+def test_workers_never_checkpoint_and_the_refreshing_process_does_it_beside_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch, writer_events: list[str]
+) -> None:
+    """SQLite's own checkpoint would run inside a worker's COMMIT, under the writer lock the other
+    workers wait on: parse workers turn it off, and a Checkpointer thread of the refreshing process runs
+    a PASSIVE checkpoint every CHECKPOINT_STORIES new stories, and once more when told the last jobs are
+    in. Below the threshold nothing is copied; the store stays open throughout, so no close copies it."""
     from digest.core import ingest
+    from digest.core import refresh as refresh_mod
     from digest.core.models import FetchResult
 
-    events = writer_events
-    monkeypatch.setattr(ingest, "CHECKPOINT_STORIES", 5)
-    monkeypatch.setattr(ingest, "_stored_since_checkpoint", 0)
-    feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "two")]
+    monkeypatch.setattr(refresh_mod, "CHECKPOINT_STORIES", 5)
+    feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "two", "three")]
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema and feeds into the file
+    before = _stories_in_the_database_file(store)
     worker_store = ingest._worker_store(str(store.path))
     assert worker_store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    worker_store.db.set_trace_callback(lambda sql: events.append(
-        "checkpoint" if "wal_checkpoint" in sql else sql.split()[0]) if sql.split()[0] in ("BEGIN", "COMMIT")
-        or "wal_checkpoint" in sql else None)
+    worker_store.db.set_trace_callback(lambda sql: writer_events.append("checkpoint") if "checkpoint" in sql else None)
+
+    def store_feed(feed: Feed, n: int) -> int:
+        fetched = FetchResult("ok", body=simple_rss(feed.url[-7:-4], n), http_status=200,
+                              content_type="application/rss+xml")
+        [(res, error)] = ingest.ingest_jobs(str(store.path), [(feed, fetched)], time.time())
+        assert error is None
+        return res.new
+
     try:
-        for feed in feeds:
-            fetched = FetchResult("ok", body=simple_rss(feed.url[-7:-4], 3), http_status=200,
-                                  content_type="application/rss+xml")
-            [(res, error)] = ingest.ingest_jobs(str(store.path), [(feed, fetched)], time.time())
-            assert error is None and res.new == 3
+        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer.committed(store_feed(feeds[0], 3))  # 3 < 5: not yet
+        checkpointer.close()
+        assert _stories_in_the_database_file(store) == before
+        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer.committed(store_feed(feeds[1], 6))  # a copy is due; close waits for it
+        checkpointer.close()
+        assert _stories_in_the_database_file(store) == before + 9
+        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer.committed(store_feed(feeds[2], 2), last=True)  # the last jobs: copy what there is
+        checkpointer.close()
+        assert _stories_in_the_database_file(store) == before + 11
     finally:
         ingest.close_worker_stores()
-    assert events == ["lock", "BEGIN", "COMMIT", "unlock"] * 2 + ["checkpoint"]
-    # the database file alone (its WAL ignored) holds all six stories, while the store is still open (a
-    # last connection's close would checkpoint anyway)
-    alone = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
-    assert alone.execute("SELECT count(*) FROM stories").fetchone()[0] == 6
-    alone.close()
+    assert "checkpoint" not in writer_events  # none in the worker
+    assert writer_events == ["lock", "unlock"] * 3
+
+
+@pytest.mark.parametrize("restart_frames", [1, 10**9])
+def test_a_long_wal_is_made_to_start_over_under_the_writer_lock(
+    store: Store, monkeypatch: pytest.MonkeyPatch, restart_frames: int
+) -> None:
+    """Workers commit while a checkpoint copies, so a PASSIVE checkpoint rarely copies every frame, and
+    only then does the WAL start over from its first frame (over 500 feeds it grew to 150 MB). Once the
+    WAL is WAL_RESTART_FRAMES long, the Checkpointer copies what is left under the workers' writer lock,
+    so nothing is committed meanwhile; the next commit then writes from the WAL's start again."""
+    import os
+
+    from digest.core import refresh as refresh_mod
+
+    monkeypatch.setattr(refresh_mod, "CHECKPOINT_STORIES", 1)
+    monkeypatch.setattr(refresh_mod, "WAL_RESTART_FRAMES", restart_frames)
+    feed = store.add_feed("http://127.0.0.1:9/one.xml")
+    events: list[str] = []
+
+    class RecordingLock:
+        def __enter__(self) -> None:
+            events.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            events.append("unlock")
+
+        def close(self) -> None:
+            pass
+
+    store.save_stories(feed.id, parse_feed(simple_rss("one", 40), "http://127.0.0.1:9/one.xml").stories)
+    wal = f"{store.path}-wal"
+    grown = os.path.getsize(wal)
+    checkpointer = refresh_mod.Checkpointer(str(store.path))
+    checkpointer._writer_lock = RecordingLock()  # type: ignore[assignment]
+    checkpointer._db.set_trace_callback(lambda sql: events.append("checkpoint") if "checkpoint" in sql else None)
+    checkpointer.committed(40)
+    checkpointer.close()
+    if restart_frames == 1:
+        assert events == ["checkpoint", "lock", "checkpoint", "unlock"]
+    else:
+        assert events == ["checkpoint"]
+    # every frame is copied either way here (no commit came meanwhile): the next commit starts over
+    store.save_stories(feed.id, parse_feed(simple_rss("one", 41), "http://127.0.0.1:9/one.xml").stories)
+    assert os.path.getsize(wal) == grown
 
 
 def test_the_writer_lock_is_exclusive_and_dies_with_its_holder(tmp_path: Path) -> None:

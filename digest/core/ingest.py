@@ -77,6 +77,9 @@ class WriterLock:
     def __exit__(self, *exc: object) -> None:
         self._fcntl.flock(self._fd, self._fcntl.LOCK_UN)
 
+    def close(self) -> None:
+        os.close(self._fd)
+
 
 def _writer_lock(db_path: str) -> AbstractContextManager[Any]:
     if not _lock_writes:
@@ -95,28 +98,8 @@ def _worker_store(db_path: str) -> Store:
         if store is None:
             store = _worker_stores[key] = Store(db_path)
             if _lock_writes:
-                store.db.execute("PRAGMA wal_autocheckpoint = 0")  # see _checkpoint_now_and_then
+                store.db.execute("PRAGMA wal_autocheckpoint = 0")  # see refresh.Checkpointer
     return store
-
-
-# Stories a parse worker stores between two checkpoints of the WAL: ~4 KB each in the store, so about
-# the 1,000 pages (4 MB) at which SQLite would checkpoint on its own.
-CHECKPOINT_STORIES = 1000
-_stored_since_checkpoint = 0
-
-
-def _checkpoint_now_and_then(store: Store, new: int) -> None:
-    """Copy the WAL back into the database from time to time, outside the writer lock.
-
-    SQLite's own checkpoint runs inside the COMMIT that crosses 1,000 pages, and so inside the
-    WriterLock: the other worker waited 10-25 ms for it, about every 150 ms of a cold refresh. A PASSIVE
-    checkpoint needs no writer lock (it copies what is committed while writers go on appending), so the
-    workers turn theirs off and run it here, after letting go of the lock."""
-    global _stored_since_checkpoint
-    _stored_since_checkpoint += new
-    if _stored_since_checkpoint >= CHECKPOINT_STORIES:
-        _stored_since_checkpoint = 0
-        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) -> list[tuple[FeedResult, str | None]]:
@@ -165,8 +148,6 @@ def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) 
         for feed, fetched, res, stories, updates in to_store:
             res.new = store.save_stories(feed.id, stories, now=now)
             apply_feed_updates(store, feed, updates, fetched.new_url)
-    if _lock_writes:
-        _checkpoint_now_and_then(store, sum(res.new for _, _, res, _, _ in to_store))
     return out
 
 

@@ -8,7 +8,9 @@ consistent (the feeds done so far are stored; the rest keep their old state).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -23,6 +25,7 @@ from digest.core.config import Config
 from digest.core.ingest import (
     WORKER_MODULES,
     FeedResult,
+    WriterLock,
     apply_feed_updates,
     close_worker_stores,
     ingest_jobs,
@@ -49,6 +52,10 @@ BATCH_FEEDS = 4
 # memory stays flat however many feeds there are (libcurl fetches far faster than the workers parse).
 READY_PER_WORKER = 8
 READY_BYTES = 32_000_000
+# New stories the parse workers store between two checkpoints of the WAL, and the WAL's length (4 KB
+# pages) at which it is made to start over (see Checkpointer).
+CHECKPOINT_STORIES = 500
+WAL_RESTART_FRAMES = 2000
 
 
 @dataclass(slots=True)
@@ -122,6 +129,7 @@ class Refresher:
         ready: deque[tuple[Feed, FetchResult]] = deque()  # bodies waiting for a parse worker
         parsed: SimpleQueue[tuple[Batch, Future[list[tuple[FeedResult, str | None]]]]] = SimpleQueue()
         in_workers = 0
+        checkpointer: Checkpointer | None = None  # made at the first results from worker processes
 
         def finish(feed: Feed, res: FeedResult) -> None:
             res.seconds = time.perf_counter() - started.get(feed.id, start)
@@ -183,7 +191,14 @@ class Refresher:
                         batch, job = parsed.get()
                         in_workers -= 1
                         # a StoreError (a full disk...) ends the refresh here
-                        for (feed, result), (res, error) in zip(batch, job.result(), strict=True):
+                        results = job.result()
+                        if _is_pool(executor):
+                            # after the pool is made: a fork pool is only made while this is the one thread
+                            checkpointer = checkpointer or Checkpointer(str(self.store.path))
+                            # the last jobs: copy now, beside them, what the close would copy after them
+                            checkpointer.committed(sum(res.new for res, _ in results),
+                                                   last=not (ready or fetcher.busy))
+                        for (feed, result), (res, error) in zip(batch, results, strict=True):
                             if error:  # the body was not a feed
                                 failed = FetchResult("error", error=error, http_status=result.http_status)
                                 res = FeedResult(feed.id, feed.url, feed.title, "error",
@@ -194,6 +209,8 @@ class Refresher:
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
             close_worker_stores()
+            if checkpointer:
+                checkpointer.close()
         report.seconds = time.perf_counter() - start
         return report
 
@@ -231,6 +248,74 @@ class Refresher:
 
     def _apply(self, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
         apply_feed_updates(self.store, feed, updates, new_url)
+
+
+class Checkpointer:
+    """Copies the WAL back into the database while parse workers write, on a thread of the refreshing
+    process.
+
+    SQLite's own checkpoint runs inside the COMMIT that crosses 1,000 pages: inside a parse worker, under
+    the WriterLock the other workers wait on. What is left at the end is copied when the last connection
+    closes, after the refresh. So the workers turn theirs off (ingest._worker_store), and this thread
+    runs a PASSIVE checkpoint (it takes no write lock: it copies what is committed while the workers go
+    on appending) every CHECKPOINT_STORIES new stories, and once more beside the last jobs, so the close
+    has little left to copy. Measured on 100 feeds: the close took 22-25 ms after the workers' own
+    checkpoints, 5-9 ms after this thread's."""
+
+    def __init__(self, db_path: str) -> None:
+        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        self._writer_lock = WriterLock(db_path)
+        self._pending = 0  # new stories not yet checkpointed
+        self._due = False
+        self._closed = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="digest-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self, stories: int, *, last: bool = False) -> None:
+        """The workers committed this many new stories; `last`: nothing more will be handed to them, so
+        copy what there is now rather than at the close."""
+        with self._wake:
+            self._pending += stories
+            if self._pending >= CHECKPOINT_STORIES or (last and self._pending):
+                self._due = True
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._due and not self._closed:
+                    self._wake.wait()
+                if not self._due:
+                    return
+                self._due = False
+                self._pending = 0
+            # only an early copy: should it fail, the next checkpoint or the close copies the same pages
+            with contextlib.suppress(sqlite3.Error):
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        _, frames, _ = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames >= WAL_RESTART_FRAMES:
+            # Workers commit while a checkpoint copies, so one rarely ends with every frame copied, and the
+            # WAL only starts over (from its first frame) when one does: it grew to 150 MB over 500 feeds.
+            # Under the workers' writer lock nothing is committed meanwhile, and what the copy above left
+            # is soon copied: the next commit then starts the WAL over.
+            with self._writer_lock:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        """Ends the thread once a checkpoint already asked for is done."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+        self._db.close()
+        self._writer_lock.close()
+
+
+def _is_pool(executor: Executor) -> bool:
+    return isinstance(executor, LazyPool) or type(executor).__name__ == "ProcessPoolExecutor"
 
 
 def parse_executor(feeds: list[Feed]) -> Executor:
