@@ -1,4 +1,5 @@
-"""digest.core.links.join_url is urljoin, with a shortcut that must never give another answer."""
+"""Shortcuts that must never give another answer: digest.core.links.join_url is urljoin, and
+canonical_url's fast path for plain links is its urlsplit path."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from digest.core.links import join_url
+from digest.core.parse import _canonical_url, canonical_url
 
 _CHARS = "aZ09-._~%!$&'()*+,=:@/?#;[]é \t\n\x00\\"
 _host = st.text(alphabet="ab.-_:@[]%é0", min_size=0, max_size=12)
@@ -46,3 +48,27 @@ def _join(join: object, base: str, url: str) -> str:
 @example(base="https://site.example/feed", url="https://site.example/a#")
 def test_join_url_is_urljoin(base: str, url: str) -> None:
     assert _join(join_url, base, url) == _join(urljoin, base, url)
+
+
+# plain-looking links with what the fast path must leave to urlsplit: capitals, ports, users, padding
+_canonical_cases = st.one_of(
+    _urls,
+    st.builds(lambda pad, s, h, path, q, end: f"{pad}{s}://{h}{path}{q}{end}",
+              st.sampled_from(["", " ", "\t", "\x00", "\n"]),
+              st.sampled_from(["http", "https", "HTTP", "hTtps"]),
+              st.text(alphabet="abcAB.-09:@[]_", min_size=0, max_size=12),
+              st.text(alphabet="/abc-._~%+=;é\x7f \t\\", max_size=15),
+              st.sampled_from(["", "?", "?utm_source=x", "#f", "?a=1#f"]),
+              st.sampled_from(["", " ", "\n", "\x0b"])),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(url=_canonical_cases)
+@example(url="https://site.example/2026/11/a-story/")
+@example(url="https://site.example")  # no path: "/" is added
+@example(url="https://Site.example/a")
+@example(url="https://site.example:443/a")
+@example(url=" https://site.example/a b ")
+def test_canonical_url_fast_path_is_urlsplit(url: str) -> None:
+    assert canonical_url(url) == _canonical_url(url.strip())

@@ -372,6 +372,27 @@ def test_sanitize_drops_tracking_pixels() -> None:
     assert out.count("<img") == 1 and "photo.jpg" in out
 
 
+@pytest.mark.parametrize("src, pixel", [
+    ("https://pixel.wp.com/g.gif", True),
+    ("https://PIXEL.WP.COM/g.gif", True),
+    ("https://p\u0131xel.wp.com/g.gif", True),  # under re.I the dotless i matches "i"
+    ("https://t.example/tracking/x.gif", True),
+    ("https://t.example/trac\u212a.gif", True),  # the Kelvin sign matches "k"
+    ("https://t.example/a/pixel.png", True),
+    ("https://feeds.feedburner.com/~r/x/~4/abc", True),
+    ("https://i.example/photo.jpg", False),
+    ("https://i.example/pixelated-art.jpg", False),
+    ("https://i.example/racetrack-photo.jpg", False),
+])
+def test_pixel_hosts_are_found_whatever_their_case(src: str, pixel: bool) -> None:
+    """_is_pixel tries the regex only when the lower-cased src holds one of its words: that must find
+    every match, the case-insensitive ones included."""
+    from digest.core.parse import _PIXEL_HOSTS, _read_is_pixel
+
+    assert bool(_PIXEL_HOSTS.search(src)) is pixel
+    assert _read_is_pixel(f'<img src="{src}" width="600">') is pixel
+
+
 def test_sanitize_without_a_base_drops_relative_urls() -> None:
     out = sanitize_html('<a href="/x">x</a><img src="y.png" width="10" height="10">', "")
     assert 'href="/x"' not in out and 'src="y.png"' not in out

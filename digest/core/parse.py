@@ -40,11 +40,25 @@ _TRACKING_PARAMS = re.compile(
 SAFE_SCHEMES = {"http", "https", "mailto"}
 
 
+# An absolute http(s) URL already in canonical form but for perhaps its "/": lower-case host, and no
+# port, user, query or fragment, nor anything urlsplit would remove or read another way (whitespace,
+# controls). Most feed links are; canonical_url returns them as they are (~1 us, not ~7).
+_PLAIN_HTTP_URL = re.compile(r"https?://[a-z0-9.-]+(/[^?#\x00-\x20\x7f]*)?")
+
+
 def canonical_url(url: str) -> str:
     """The link as a stable identity: lower-case scheme and host, no default port, no fragment, no
     tracking parameters. Returns '' for anything that is not an absolute http(s) URL."""
+    url = url.strip()
+    plain = _PLAIN_HTTP_URL.fullmatch(url)
+    if plain:
+        return url if plain.group(1) else url + "/"
+    return _canonical_url(url)
+
+
+def _canonical_url(url: str) -> str:
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
             return ""
@@ -129,12 +143,23 @@ def _dims(attrs: dict[str, str]) -> dict[str, int]:
 
 
 def _is_pixel(tag: str) -> bool:
+    """Cached like _img_attrs: sanitize_html and first_image ask about the same tags."""
+    return _read_is_pixel(tag) if len(tag) > 2048 else _cached_is_pixel(tag)
+
+
+def _read_is_pixel(tag: str) -> bool:
     attrs = _img_attrs(tag)
     dims = _dims(attrs)
     if dims and all(v <= 2 for v in dims.values()):
         return True
     src = attrs.get("src", "")
-    return bool(src and _PIXEL_HOSTS.search(src))
+    # every match of _PIXEL_HOSTS holds one of these, lower-cased ("xel", not "pixel": under re.I the
+    # dotless i matches "i"); the regex is tried only then (~2.5 us saved on most images)
+    low = src.lower()
+    return ("xel" in low or "track" in low or "feedburner" in low) and bool(_PIXEL_HOSTS.search(src))
+
+
+_cached_is_pixel = functools.lru_cache(maxsize=512)(_read_is_pixel)
 
 
 def sanitize_html(fragment: str, base: str = "") -> str:
@@ -204,6 +229,8 @@ def _fragment_text(fragment: str) -> str:
         text = _BLOCK_END.sub("\n", text)
         text = _INLINE_TAG.sub("", text)
         text = _TAG.sub(" ", text)
+    elif "&" not in fragment and "\n" not in fragment:  # one line of plain text (a title, a category)
+        return " ".join(fragment.split())
     else:
         text = fragment
     text = html.unescape(text)

@@ -244,7 +244,8 @@ class Store:
                         feed_id, s.guid, s.link, s.canonical_link, s.title, title_key(s.title), s.author,
                         s.summary, s.content, img.url if img else None, img.width if img else None,
                         img.height if img else None, img.alt if img else "", json.dumps(s.categories),
-                        json.dumps(s.extra), s.published_at if s.published_at is not None else now, now,
+                        json.dumps(s.extra) if s.extra else "{}",
+                        s.published_at if s.published_at is not None else now, now,
                     ))
                 elif known[s.guid] != (s.title, s.summary, s.content, s.link):
                     changed_rows.append((
