@@ -331,6 +331,30 @@ def test_usage_errors_exit_2(digest_home: Paths, capsys, argv: list[str]) -> Non
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv", [
+    ["refresh"], ["refresh", "--feed", "3", "--feed", "4", "--json"], ["feeds", "add", "x", "--section", "S"],
+    ["stories", "--since", "24h", "--limit", "5"], ["run", "--dry-run"], ["build"],
+    ["cron", "--weekly", "--day", "tue"],
+])
+def test_the_one_command_parser_reads_as_the_whole_one(argv: list[str]) -> None:
+    """main builds only the first argument's command parser (building all took ~7 ms of every start):
+    it reads the same arguments, with the same defaults, as the whole parser."""
+    import argparse
+
+    from digest.cli import build_parser
+
+    one = build_parser(argv[0])
+    [commands] = [a for a in one._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(commands.choices) == [argv[0]]
+    assert vars(one.parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_an_unknown_command_gets_the_whole_parser_and_its_list_of_commands(digest_home: Paths, capsys) -> None:
+    code, _, err = run(capsys, "refreshh")
+    assert code == ExitCode.USAGE
+    assert "invalid choice: 'refreshh'" in err and "'refresh'" in err and "'build'" in err and "'cron'" in err
+
+
 def test_exit_code_values_are_the_contract() -> None:
     assert [int(c) for c in (ExitCode.OK, ExitCode.FAILURE, ExitCode.USAGE, ExitCode.NOTHING_TO_SEND,
                              ExitCode.LOCKED)] == [0, 1, 2, 3, 75]

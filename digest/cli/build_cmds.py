@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shutil
-import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.cli import CommandError, Ctx, ExitCode
@@ -106,6 +103,10 @@ def cmd_themes_list(ctx: Ctx, args: argparse.Namespace) -> int:
 
 def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
     """The sample feeds go into a throwaway store under the cache dir: the user's store is not touched."""
+    import shutil
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
     from digest.core.build import build_digest
     from digest.core.feeds import load_sample_feeds
     from digest.core.select import auto_select
