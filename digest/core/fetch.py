@@ -20,7 +20,6 @@ Around it, this module keeps the rules:
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import os
 import selectors
 import time
@@ -98,6 +97,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if value.isdigit():
         delay = float(value)
     else:
+        import email.utils  # here: ~6 ms to import (email.charset, calendar, ...), for a rare header
+
         try:
             dt = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):

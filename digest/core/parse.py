@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import hashlib
 import html
 import json
 import re
@@ -300,6 +299,8 @@ def story_identity(guid: str, link: str, title: str, published: float | None, *,
     if canon:
         return canon
     key = f"{title}\x00{published or ''}" + (f"\x00{body}" if body else "")
+    import hashlib  # here: loading OpenSSL took ~3 ms of every parse worker's start, for rare items
+
     digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
     return f"sha1:{digest}"
 
