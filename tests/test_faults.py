@@ -431,6 +431,7 @@ def test_one_refresh_survives_every_fault_at_once(
     shows in this process's peak."""
     if workers == "thread":
         monkeypatch.setattr(refresh_mod, "POOL_THRESHOLD", 1_000_000)
+        monkeypatch.setattr(refresh_mod, "POOL_THRESHOLD_FORKSERVER", 1_000_000)
     secret_dir = tmp_path_factory.mktemp("secret")
     secret_file = secret_dir / "secret.txt"
     secret_file.write_text(SECRET + "\n")

@@ -585,11 +585,11 @@ def test_atom_over_http_resolves_relative_links(case: Case) -> None:
 
 
 def test_many_feeds_parse_in_worker_processes(store: Store, feed_server: FeedServer) -> None:
-    """From POOL_THRESHOLD feeds on, parsing moves to a process pool; results must be the same as in a
+    """From pool_threshold() feeds on, parsing moves to a process pool; results must be the same as in a
     thread."""
-    from digest.core.refresh import POOL_THRESHOLD
+    from digest.core.refresh import pool_threshold
 
-    n = POOL_THRESHOLD
+    n = pool_threshold()
     for i in range(n):
         feed_server.feed(f"/p{i}.xml", simple_rss(f"p{i}", 3), etag=f'"p{i}"')
         store.add_feed(feed_server.url(f"/p{i}.xml"))
@@ -747,7 +747,7 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
     monkeypatch.setattr(refresh_mod, "_real_stdio", lambda: True)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     base = Feed(id=1, url="http://127.0.0.1:9/f.xml")
-    known = [replace(base, id=i, etag=f'"{i}"') for i in range(refresh_mod.POOL_THRESHOLD)]
+    known = [replace(base, id=i, etag=f'"{i}"') for i in range(refresh_mod.pool_threshold())]
     lazy = refresh_mod.parse_executor(known)
     assert isinstance(lazy, refresh_mod.LazyPool)
     assert lazy._pool is None
@@ -759,7 +759,7 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
         assert isinstance(lazy._pool, ProcessPoolExecutor)
     finally:
         lazy.shutdown(wait=True)
-    fresh = [replace(base, id=i) for i in range(refresh_mod.POOL_THRESHOLD)]
+    fresh = [replace(base, id=i) for i in range(refresh_mod.pool_threshold())]
     eager = refresh_mod.parse_executor(fresh)
     try:
         assert isinstance(eager, ProcessPoolExecutor)

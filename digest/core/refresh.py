@@ -41,11 +41,16 @@ if TYPE_CHECKING:
 # pycurl (with digest.core.fetch, which needs it) is imported once the parse workers are on their way
 # (Refresher.run): a forked worker then does not carry it, and its import overlaps the workers' start.
 
-# Below this many feeds one ingest thread is as fast as a process pool. Measured on 2 idle cores (75 KB
-# feeds) when pools started through a fork server (~0.2 s before the first parse): 20 feeds 0.60 s pool
-# / 0.57 s thread, 50 feeds 0.81 / 0.87, 100 feeds 1.17 / 1.57, 500 feeds 4.45 / 6.86. A forked pool
-# starts sooner, so the crossing may now be lower; not measured again.
-POOL_THRESHOLD = 24
+# Below this many feeds one ingest thread is as fast as a process pool (cold refreshes of the 75 KB
+# benchmark feeds, 2 idle cores, 8 interleaved rounds, median wall):
+# - a pool forked from this process (the CLI, cron, the TUI's refresh process): 8 feeds 0.161 s pool /
+#   0.162 s thread, 12 feeds 0.182 / 0.189, 16 feeds 0.188 / 0.202, 24 feeds 0.222 / 0.260, 48 feeds
+#   0.333 / 0.391;
+# - a pool from a fork server (a process with other threads), which takes ~0.2 s more to start: 20 feeds
+#   0.60 s pool / 0.57 s thread, 50 feeds 0.81 / 0.87, 100 feeds 1.17 / 1.57 (measured in an earlier
+#   version).
+POOL_THRESHOLD = 12
+POOL_THRESHOLD_FORKSERVER = 24
 # The most feeds one parse job takes (Refresher.run's dispatch).
 BATCH_FEEDS = 4
 # Fetched bodies waiting for a parse worker, at most (per worker) and in bytes: fetching pauses there, so
@@ -323,14 +328,20 @@ def parse_executor(feeds: list[Feed]) -> Executor:
     cores (started now, in the background, when bodies are sure to come; else made at the first body),
     one thread otherwise."""
     cpus = os.cpu_count() or 1
-    if len(feeds) >= POOL_THRESHOLD and cpus > 1 and _real_stdio():
+    threshold = pool_threshold()
+    if len(feeds) >= threshold and cpus > 1 and _real_stdio():
         workers = min(cpus, 8)
-        if sum(1 for f in feeds if not f.etag and not f.last_modified) >= POOL_THRESHOLD:
+        if sum(1 for f in feeds if not f.etag and not f.last_modified) >= threshold:
             pool = _process_pool(workers)
             _warm_up(pool, workers)
             return pool
         return LazyPool(workers)
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
+
+
+def pool_threshold() -> int:
+    """The fewest feeds a refresh parses in a process pool (see POOL_THRESHOLD)."""
+    return POOL_THRESHOLD if _single_threaded() else POOL_THRESHOLD_FORKSERVER
 
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
