@@ -316,6 +316,44 @@ def test_workers_of_a_killed_refresh_exit_with_it(home: Path, feed_server: FeedS
         assert set(rounds.per_feed(store, 0).values()) == {5}
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid and fields[0] != "Z":
+                    out.append(int(d.name))
+    return out
+
+
+def test_a_parse_worker_killed_mid_refresh_costs_no_feed(home: Path, feed_server: FeedServer) -> None:
+    """The OOM killer picks the biggest process, which in a refresh is a parse worker. That ended the
+    refresh with a BrokenProcessPool traceback, and the feeds not yet stored stayed unrefreshed. Now the
+    feeds under way are parsed again in a new pool: every feed is stored, the exit is 0, no traceback."""
+    write_config(home, timeout_s=10)
+    rounds = Rounds(feed_server, feeds=2 * POOL_THRESHOLD, items=5, delay=0.25)
+    with Store(home / "data" / "digest.db") as store:
+        for url in rounds.urls():
+            store.add_feed(url)
+    proc = start(home, "refresh")
+    with Store(home / "data" / "digest.db") as watcher:  # kill once parsing has started in the workers
+        deadline = time.monotonic() + 20
+        while not any(rounds.per_feed(watcher, 0).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the refresh ended or stored nothing"
+            time.sleep(0.01)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, workers  # the pool was forked from the digest process
+    os.kill(workers[0], signal.SIGKILL)
+    code, out, err = finish(proc)
+    assert code == 0, err
+    assert "Traceback" not in err and "BrokenProcessPool" not in err
+    assert f"{2 * POOL_THRESHOLD} ok" in out, out
+    assert integrity(home / "data" / "digest.db") == "ok"
+    with Store(home / "data" / "digest.db") as store:
+        assert set(rounds.per_feed(store, 0).values()) == {5}
+
+
 # -- SIGKILL during build -----------------------------------------------------------------------------------
 
 

@@ -879,6 +879,56 @@ def test_bodies_that_pile_up_go_to_the_workers_in_batches_and_fetching_waits_for
     assert max(ahead) <= refresh_mod.READY_PER_WORKER + 2 + refresh_mod.BATCH_FEEDS, ahead
 
 
+def test_a_parse_worker_that_dies_costs_only_the_feed_that_kills_it(
+    store: Store, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies (the OOM killer, a crash in a parser library) breaks its whole pool: every job
+    under way fails with BrokenProcessPool (this used to end the refresh with a traceback). Their feeds
+    are parsed again in a new pool, one at a time, so a second death names its feed: only that one gets
+    the error. The executor stands for a process pool whose worker dies on one feed (a fault no real
+    feed makes on demand; test_durability kills a real worker)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from digest.core.refresh import WORKER_DIED, Refresher
+
+    for i in range(12):
+        feed_server.feed(f"/w{i}.xml", simple_rss(f"w{i}", 2))
+        store.add_feed(feed_server.url(f"/w{i}.xml"))
+    killer = feed_server.url("/w5.xml")
+    pools: list[DyingWorkers] = []
+
+    class DyingWorkers(ThreadPoolExecutor):
+        def __init__(self) -> None:
+            super().__init__(max_workers=2)
+            self.broken = False
+            self.jobs: list[list[str]] = []
+            pools.append(self)
+
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            self.jobs.append([feed.url for feed, _ in args[1]])
+            if self.broken or killer in self.jobs[-1]:
+                self.broken = True
+                failed: Future[object] = Future()
+                failed.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+                return failed
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(Refresher, "_new_pool", staticmethod(lambda workers: DyingWorkers()))
+    report = Refresher(store, cfg(per_host=2)).run(store.list_feeds(counts=False), None, executor=DyingWorkers())
+    assert (report.ok, report.failed) == (11, 1)
+    [dead] = report.errors
+    assert dead.url == killer and dead.error == WORKER_DIED
+    assert store.get_feed(dead.feed_id).last_error == WORKER_DIED
+    assert {f.url: f.story_count for f in store.list_feeds()} == {
+        feed_server.url(f"/w{i}.xml"): 0 if i == 5 else 2 for i in range(12)}
+    # the killer broke the first pool, then a second one, alone: the second pool ran only feeds retried
+    # after the first death (those under way beside it), one job each
+    assert len(pools) == 3
+    assert sum(killer in job for pool in pools for job in pool.jobs) == 2
+    assert pools[1].jobs and all(len(job) == 1 for job in pools[1].jobs)
+
+
 def _stories_in_the_database_file(store: Store) -> int:
     """Stories in the database file alone, its WAL ignored: what checkpoints have copied so far."""
     import sqlite3

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,7 @@ BATCH_FEEDS = 4
 # memory stays flat however many feeds there are (libcurl fetches far faster than the workers parse).
 READY_PER_WORKER = 8
 READY_BYTES = 32_000_000
+WORKER_DIED = "the parse worker died while storing this feed, twice (out of memory?)"
 # New stories the parse workers store between two checkpoints of the WAL, and the WAL's length (4 KB
 # pages) at which it is made to start over (see Checkpointer).
 CHECKPOINT_STORIES = 500
@@ -127,13 +128,22 @@ class Refresher:
 
         start = time.perf_counter()
         report = RefreshReport()
-        executor = executor or parse_executor(feeds)
-        workers = _workers(executor)
+        parsing: Executor = executor or parse_executor(feeds)
+        workers = _workers(parsing)
         started: dict[int, float] = {}
         Batch = list[tuple[Feed, FetchResult]]
         ready: deque[tuple[Feed, FetchResult]] = deque()  # bodies waiting for a parse worker
-        parsed: SimpleQueue[tuple[Batch, Future[list[tuple[FeedResult, str | None]]]]] = SimpleQueue()
+        Job = Future[list[tuple[FeedResult, str | None]]]
+        parsed: SimpleQueue[tuple[Batch, Job, Executor]] = SimpleQueue()
         in_workers = 0
+        # A parse worker that dies (the OOM killer, a crash in a parser library) takes its pool with it,
+        # and every job under way fails. Their feeds are parsed again in a new pool, one at a time with
+        # nothing beside them, so a second death names its feed: that one gets the error, and the refresh
+        # goes on.
+        retry: deque[tuple[Feed, FetchResult]] = deque()
+        retried: set[int] = set()
+        retrying = False  # a retried feed's job is under way
+        broken: list[Executor] = []
         checkpointer: Checkpointer | None = None  # made at the first results from worker processes
 
         def finish(feed: Feed, res: FeedResult) -> None:
@@ -154,20 +164,36 @@ class Refresher:
             self._store_other(feed, result, res)
             finish(feed, res)
 
+        def replace_broken(pool: Executor) -> None:
+            nonlocal parsing
+            if pool is parsing:
+                broken.append(parsing)
+                parsing = self._new_pool(workers)
+
         def dispatch() -> None:
             """Hand bodies to the workers: one job each and one queued behind them. While bodies pile up
             (fetching outruns parsing), a job takes several, stored in one commit (see ingest_jobs);
             what is left at the end is split evenly, so no worker is left with a long last job."""
-            nonlocal in_workers, ready_bytes
-            while ready and in_workers <= workers:
-                size = max(1, min(BATCH_FEEDS, len(ready) // workers))
-                batch = [ready.popleft() for _ in range(size)]
-                ready_bytes -= sum(len(result.body) for _, result in batch)
-                job = executor.submit(ingest_jobs, str(self.store.path), batch, self.now)
+            nonlocal in_workers, ready_bytes, retrying
+            while (retry or ready) and in_workers <= workers and not retrying:
+                if retry:
+                    if in_workers:
+                        break  # the failed jobs are still coming back
+                    batch = [retry.popleft()]
+                    retrying = True
+                else:
+                    size = max(1, min(BATCH_FEEDS, len(ready) // workers))
+                    batch = [ready.popleft() for _ in range(size)]
+                    ready_bytes -= sum(len(result.body) for _, result in batch)
+                try:
+                    job = parsing.submit(ingest_jobs, str(self.store.path), batch, self.now)
+                except BrokenExecutor:  # the pool saw its worker die before the failed jobs came back
+                    replace_broken(parsing)
+                    job = parsing.submit(ingest_jobs, str(self.store.path), batch, self.now)
                 in_workers += 1
 
-                def stored(job: Future[list[tuple[FeedResult, str | None]]], batch: Batch = batch) -> None:
-                    parsed.put((batch, job))  # on an executor's thread
+                def stored(job: Job, batch: Batch = batch, by: Executor = parsing) -> None:
+                    parsed.put((batch, job, by))  # on an executor's thread
                     fetcher.wake()
 
                 job.add_done_callback(stored)
@@ -193,11 +219,26 @@ class Refresher:
                     for feed_id, result in fetcher.poll(None):
                         fetched(by_id[feed_id], result)
                     while not parsed.empty():
-                        batch, job = parsed.get()
+                        batch, job, by = parsed.get()
                         in_workers -= 1
-                        # a StoreError (a full disk...) ends the refresh here
-                        results = job.result()
-                        if _is_pool(executor):
+                        retrying = False
+                        try:
+                            # a StoreError (a full disk...) ends the refresh here
+                            results = job.result()
+                        except BrokenExecutor:
+                            replace_broken(by)
+                            for feed, result in batch:
+                                if feed.id not in retried:
+                                    retried.add(feed.id)
+                                    retry.append((feed, result))
+                                    continue
+                                failed = FetchResult("error", error=WORKER_DIED, http_status=result.http_status)
+                                res = FeedResult(feed.id, feed.url, feed.title, "error",
+                                                 http_status=result.http_status)
+                                self._store_other(feed, failed, res)
+                                finish(feed, res)
+                            continue
+                        if _is_pool(parsing):
                             # after the pool is made: a fork pool is only made while this is the one thread
                             checkpointer = checkpointer or Checkpointer(str(self.store.path))
                             # the last jobs: copy now, beside them, what the close would copy after them
@@ -212,12 +253,18 @@ class Refresher:
                             finish(feed, res)
                     dispatch()
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            for used in (*broken, parsing):
+                used.shutdown(wait=True, cancel_futures=True)
             close_worker_stores()
             if checkpointer:
                 checkpointer.close()
         report.seconds = time.perf_counter() - start
         return report
+
+    @staticmethod
+    def _new_pool(workers: int) -> Executor:
+        """A pool in place of one a dead worker broke (other threads run by then: a fork-server pool)."""
+        return _process_pool(workers)
 
     def _skip(self, feed: Feed, force: bool) -> FeedResult | None:
         if feed.disabled and not force:
