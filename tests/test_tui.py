@@ -158,7 +158,10 @@ async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, sto
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 3)
         sidebar = app.screen.query_one("#sidebar")
-        sidebar.select_key(f"feed:{store.get_story(a[0]).feed_id}")
+        key = f"feed:{store.get_story(a[0]).feed_id}"
+        # the sidebar fills apart from the story list: select_key ignores a key it does not hold yet
+        await wait_for(pilot, lambda: key in sidebar.keys, what="the feed in the sidebar")
+        sidebar.select_key(key)
         await wait_for(pilot, lambda: len(story_list(app).ids) == 2, what="feed filter")
         assert any("HTTP 500" in n for n in notes(app))
         assert "HTTP 500" in app.screen.query_one("#status").markup
@@ -511,7 +514,9 @@ async def test_trending_shows_stories_carried_by_several_feeds(digest_home: Path
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 4)
-        app.screen.query_one("#sidebar").select_key("trending")
+        sidebar = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: "trending" in sidebar.keys, what="Trending in the sidebar")
+        sidebar.select_key("trending")
         await wait_for(pilot, lambda: len(story_list(app).ids) == 1, what="trending")
         assert story_list(app).row(0).title == "Big news from the port"
 
