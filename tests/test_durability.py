@@ -74,18 +74,31 @@ def _group_alive(pgid: int) -> bool:
     return bool(_group_members(pgid))
 
 
-def _group_members(pgid: int) -> list[str]:
-    """Live processes of a process group. Zombies do not count: an orphaned worker is reparented to
-    this container's PID 1, which may never reap it, yet it holds nothing (no files, no locks)."""
-    out = []
+def _live_processes() -> Iterator[tuple[Path, int, int]]:
+    """(/proc entry, parent pid, process group) of every live process. Zombies do not count: an orphaned
+    worker is reparented to this container's PID 1, which may never reap it, yet it holds nothing (no
+    files, no locks)."""
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
                 fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid and fields[0] != "Z":
-                    cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                    out.append(f"{d.name}: {cmd[:150]}")
+                if fields[0] != "Z":
+                    yield d, int(fields[1]), int(fields[2])
+
+
+def _group_members(pgid: int) -> list[str]:
+    """Live processes of a process group."""
+    out = []
+    for d, _, group in _live_processes():
+        if group == pgid:
+            with contextlib.suppress(OSError):
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                out.append(f"{d.name}: {cmd[:150]}")
     return out
+
+
+def _children(pid: int) -> list[int]:
+    return [int(d.name) for d, parent, _ in _live_processes() if parent == pid]
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -290,22 +303,28 @@ def test_sigkill_at_random_points_of_a_refresh(home: Path, feed_server: FeedServ
     print(f"\nfeeds stored per killed round: {outcomes}")
 
 
+def _refresh_parsing(home: Path, feed_server: FeedServer, feeds: int) -> tuple[Rounds, subprocess.Popen[bytes]]:
+    """A `digest refresh` of slow feeds (parsed in worker processes), once its workers store stories."""
+    write_config(home, timeout_s=10)
+    rounds = Rounds(feed_server, feeds=feeds, items=5, delay=0.25)
+    with Store(home / "data" / "digest.db") as store:
+        for url in rounds.urls():
+            store.add_feed(url)
+    proc = start(home, "refresh")
+    with Store(home / "data" / "digest.db") as watcher:
+        deadline = time.monotonic() + 20
+        while not any(rounds.per_feed(watcher, 0).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the refresh ended or stored nothing"
+            time.sleep(0.01)
+    return rounds, proc
+
+
 def test_workers_of_a_killed_refresh_exit_with_it(home: Path, feed_server: FeedServer) -> None:
     """`kill -9 PID`, timeout(1)'s SIGTERM or the OOM killer stop the digest process alone. Its parse
     workers are children of multiprocessing's forkserver, so nothing tells them: they must notice and
     exit (bug: they waited for work for ever, and kept the forkserver and resource tracker alive, about
     200 MB per killed cron run). The store stays consistent either way."""
-    write_config(home, timeout_s=10)
-    rounds = Rounds(feed_server, feeds=POOL_THRESHOLD, items=5, delay=0.25)
-    with Store(home / "data" / "digest.db") as store:
-        for url in rounds.urls():
-            store.add_feed(url)
-    proc = start(home, "refresh")
-    with Store(home / "data" / "digest.db") as watcher:  # kill once parsing has started in the workers
-        deadline = time.monotonic() + 20
-        while not any(rounds.per_feed(watcher, 0).values()):
-            assert proc.poll() is None and time.monotonic() < deadline, "the refresh ended or stored nothing"
-            time.sleep(0.01)
+    rounds, proc = _refresh_parsing(home, feed_server, POOL_THRESHOLD)
     kill_main_only(proc)
     assert integrity(home / "data" / "digest.db") == "ok"
     with Store(home / "data" / "digest.db") as store:
@@ -316,32 +335,11 @@ def test_workers_of_a_killed_refresh_exit_with_it(home: Path, feed_server: FeedS
         assert set(rounds.per_feed(store, 0).values()) == {5}
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid and fields[0] != "Z":
-                    out.append(int(d.name))
-    return out
-
-
 def test_a_parse_worker_killed_mid_refresh_costs_no_feed(home: Path, feed_server: FeedServer) -> None:
     """The OOM killer picks the biggest process, which in a refresh is a parse worker. That ended the
     refresh with a BrokenProcessPool traceback, and the feeds not yet stored stayed unrefreshed. Now the
     feeds under way are parsed again in a new pool: every feed is stored, the exit is 0, no traceback."""
-    write_config(home, timeout_s=10)
-    rounds = Rounds(feed_server, feeds=2 * POOL_THRESHOLD, items=5, delay=0.25)
-    with Store(home / "data" / "digest.db") as store:
-        for url in rounds.urls():
-            store.add_feed(url)
-    proc = start(home, "refresh")
-    with Store(home / "data" / "digest.db") as watcher:  # kill once parsing has started in the workers
-        deadline = time.monotonic() + 20
-        while not any(rounds.per_feed(watcher, 0).values()):
-            assert proc.poll() is None and time.monotonic() < deadline, "the refresh ended or stored nothing"
-            time.sleep(0.01)
+    rounds, proc = _refresh_parsing(home, feed_server, 2 * POOL_THRESHOLD)
     workers = _children(proc.pid)
     assert len(workers) >= 2, workers  # the pool was forked from the digest process
     os.kill(workers[0], signal.SIGKILL)

@@ -767,6 +767,22 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
         eager.shutdown(wait=True, cancel_futures=True)
 
 
+class RecordingLock:
+    """Stands for the workers' WriterLock: records "lock" and "unlock" in events."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def __enter__(self) -> None:
+        self.events.append("lock")
+
+    def __exit__(self, *exc: object) -> None:
+        self.events.append("unlock")
+
+    def close(self) -> None:
+        pass
+
+
 @pytest.fixture
 def writer_events(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Runs ingest as a parse worker does (under the writer lock), with a lock that records "lock" and
@@ -774,16 +790,8 @@ def writer_events(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from digest.core import ingest
 
     events: list[str] = []
-
-    class RecordingLock:
-        def __enter__(self) -> None:
-            events.append("lock")
-
-        def __exit__(self, *exc: object) -> None:
-            events.append("unlock")
-
     monkeypatch.setattr(ingest, "_lock_writes", True)
-    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock())
+    monkeypatch.setitem(ingest._writer_locks, str(store.path), RecordingLock(events))
     return events
 
 
@@ -1001,22 +1009,11 @@ def test_a_long_wal_is_made_to_start_over_under_the_writer_lock(
     monkeypatch.setattr(refresh_mod, "WAL_RESTART_FRAMES", restart_frames)
     feed = store.add_feed("http://127.0.0.1:9/one.xml")
     events: list[str] = []
-
-    class RecordingLock:
-        def __enter__(self) -> None:
-            events.append("lock")
-
-        def __exit__(self, *exc: object) -> None:
-            events.append("unlock")
-
-        def close(self) -> None:
-            pass
-
     store.save_stories(feed.id, parse_feed(simple_rss("one", 40), "http://127.0.0.1:9/one.xml").stories)
     wal = f"{store.path}-wal"
     grown = os.path.getsize(wal)
     checkpointer = refresh_mod.Checkpointer(str(store.path))
-    checkpointer._writer_lock = RecordingLock()  # type: ignore[assignment]
+    checkpointer._writer_lock = RecordingLock(events)  # type: ignore[assignment]
     checkpointer._db.set_trace_callback(lambda sql: events.append("checkpoint") if "checkpoint" in sql else None)
     checkpointer.committed(40)
     checkpointer.close()
