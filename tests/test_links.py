@@ -8,8 +8,7 @@ from urllib.parse import urljoin
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from digest.core.links import join_url
-from digest.core.parse import _canonical_url, canonical_url
+from digest.core.links import _canonical_url, canonical_url, join_url
 
 _CHARS = "aZ09-._~%!$&'()*+,=:@/?#;[]é \t\n\x00\\"
 _host = st.text(alphabet="ab.-_:@[]%é0", min_size=0, max_size=12)

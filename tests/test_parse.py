@@ -9,17 +9,10 @@ from pathlib import Path
 import pytest
 from feedserver import atom, rss
 
+from digest.core.links import canonical_url, safe_link
 from digest.core.models import ParsedFeed, ParsedStory
-from digest.core.parse import (
-    ParseError,
-    canonical_url,
-    first_image,
-    html_to_text,
-    parse_feed,
-    safe_link,
-    sanitize_html,
-    story_identity,
-)
+from digest.core.parse import ParseError, parse_feed, story_identity
+from digest.core.sanitize import first_image, html_to_text, sanitize_html
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
 
@@ -387,7 +380,7 @@ def test_sanitize_drops_tracking_pixels() -> None:
 def test_pixel_hosts_are_found_whatever_their_case(src: str, pixel: bool) -> None:
     """_is_pixel tries the regex only when the lower-cased src holds one of its words: that must find
     every match, the case-insensitive ones included."""
-    from digest.core.parse import _PIXEL_HOSTS, _read_is_pixel
+    from digest.core.sanitize import _PIXEL_HOSTS, _read_is_pixel
 
     assert bool(_PIXEL_HOSTS.search(src)) is pixel
     assert _read_is_pixel(f'<img src="{src}" width="600">') is pixel
@@ -510,7 +503,7 @@ def test_fast_path_gives_the_same_stories_as_feedparser(sample_feeds_dir: Path, 
 
 
 def test_huge_img_tags_are_read_but_not_kept_in_the_attribute_cache() -> None:
-    from digest.core.parse import _cached_img_attrs
+    from digest.core.sanitize import _cached_img_attrs
 
     huge = f'<img src="data:image/png;base64,{"A" * 100_000}">'
     small = '<img src="https://i.example/a.jpg" width="640">'

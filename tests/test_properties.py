@@ -9,7 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core.parse import ParseError, canonical_url, parse_feed, safe_link, sanitize_html
+from digest.core.links import canonical_url, safe_link
+from digest.core.parse import ParseError, parse_feed
+from digest.core.sanitize import sanitize_html
 from digest.core.store import Store, StoryQuery, fts_query
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_feeds"
@@ -183,7 +185,7 @@ text_bits = st.sampled_from([
 def test_summary_from_a_prefix_is_the_summary_of_the_whole(fragment: str, limit: int) -> None:
     """html_to_text with a limit reads only a prefix of a long fragment when that gives enough text; the
     result must be what the whole fragment gives."""
-    from digest.core.parse import _fragment_text, html_to_text
+    from digest.core.sanitize import _fragment_text, html_to_text
 
     whole = _fragment_text(fragment)
     want = whole[:limit].rsplit(" ", 1)[0] + "…" if len(whole) > limit else whole

@@ -1062,7 +1062,8 @@ def test_the_refresh_module_leaves_the_fetcher_and_the_parser_unloaded() -> None
     import sys
 
     code = ("import sys, digest.core.refresh\n"
-            "loaded = {'pycurl', 'digest.core.fetch', 'digest.core.parse', 'nh3', 'lxml', 'feedparser',\n"
+            "loaded = {'pycurl', 'digest.core.fetch', 'digest.core.parse',\n"
+            "          'digest.core.sanitize', 'nh3', 'lxml', 'feedparser',\n"
             "          'multiprocessing', 'concurrent.futures.process', 'asyncio', 'httpx'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -1086,7 +1087,7 @@ def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, 
             "from digest.core.store import Store\n"
             f"report = refresh(Store({str(tmp_path / 'digest.db')!r}), Config())\n"
             "assert report.not_modified == 40, report.summary_line()\n"
-            "loaded = {'digest.core.parse', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
+            "loaded = {'digest.core.parse', 'digest.core.sanitize', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
             "          'concurrent.futures.process', 'asyncio'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,6 +1,6 @@
 """Sanitised story HTML -> Markdown for the reader pane.
 
-A small html.parser pass instead of a dependency: the input is already cleaned by nh3 (parse.py), so only
+A small html.parser pass instead of a dependency: the input is already cleaned by nh3 (sanitize.py), so only
 the handful of tags nh3 lets through need a Markdown form; anything else keeps its text and loses its tag.
 """
 
