@@ -124,7 +124,7 @@ def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
     try:
         with Store(tmp / "preview.db") as store:
             load_sample_feeds(store, config)
-            newest = store.db.execute("SELECT max(published_at) FROM stories").fetchone()[0]
+            newest = store.newest_published()
             now = datetime.fromtimestamp(newest, UTC) + timedelta(hours=1) if newest else datetime.now(UTC)
             auto_select(store, config, now=now.timestamp())
             out = args.out or ctx.paths.cache_dir / "previews" / name

@@ -30,15 +30,19 @@ from typing import Any
 
 from digest.core.config import Config
 from digest.core.fsutil import atomic_write
-from digest.core.mail import NothingToSend, deliveries, queue_recipients
 from digest.core.message import build_message
 from digest.core.models import Digest
 from digest.core.paths import Paths
-from digest.core.store import NotFoundError, Store, _renumber
+from digest.core.smtp import MailError
+from digest.core.store import NotFoundError, Store
 
 log = logging.getLogger("digest.archive")
 
 HTML_NAME, TEXT_NAME, EML_NAME, MANIFEST_NAME = "index.html", "digest.txt", "digest.eml", "manifest.json"
+
+
+class NothingToSend(MailError):
+    """No draft with stories and no issue waiting for delivery (exit code 3)."""
 
 
 @dataclass
@@ -74,22 +78,13 @@ def write_dry_run(out: Path, index: int, recipient: str, data: bytes) -> Path:
 def pending_digest(store: Store) -> Digest | None:
     """An issue frozen by an earlier send that did not finish (status 'built' with an archive path).
     `digest build` leaves the draft a draft, so a built status always comes from a freeze."""
-    row = store.db.execute(
-        "SELECT id FROM digests WHERE status = 'built' AND json_extract(paths, '$.archive') IS NOT NULL "
-        "ORDER BY number LIMIT 1"
-    ).fetchone()
-    return store.get_digest(digest_id=row[0]) if row else None
-
-
-def _story_ids(store: Store, digest_id: int) -> list[int]:
-    return [r[0] for r in store.db.execute(
-        "SELECT story_id FROM digest_items WHERE digest_id = ? ORDER BY section, position", (digest_id,))]
+    return store.pending_issue()
 
 
 def _render(store: Store, config: Config, paths: Paths, digest: Digest, now: float | None) -> Issue:
     from digest.core.render import render_digest  # deferred: Jinja2 + css-inline
 
-    ids = _story_ids(store, digest.id)  # read before rendering: see complete_issue
+    ids = store.item_story_ids(digest.id)  # read before rendering: see complete_issue
     when = datetime.fromtimestamp(now, UTC) if now is not None else None
     r = render_digest(store, config, paths, digest, now=when)
     return Issue(digest.id, digest.number, r.subject, r.preheader, r.html, r.text, r.story_count, ids,
@@ -118,7 +113,7 @@ def preview_issue(store: Store, config: Config, paths: Paths, *, now: float | No
     if pending is not None:
         return _load(store, config, paths, pending)
     draft = store.draft()
-    if draft is None or not _story_ids(store, draft.id):
+    if draft is None or not store.item_story_ids(draft.id):
         raise NothingToSend("nothing to send: the draft has no stories (flag some, or `digest run` "
                             "picks them by the [select] rules)")
     return _render(store, config, paths, draft, now)
@@ -127,20 +122,7 @@ def preview_issue(store: Store, config: Config, paths: Paths, *, now: float | No
 def freeze_draft(store: Store, recipients: list[str], from_: str, *, now: float | None = None) -> Digest | None:
     """Turn the draft into an issue: status 'built' and the recipients queued, in one transaction.
     None when there is no draft or it has no stories (no empty digest goes out)."""
-    now = time.time() if now is None else now
-    with store.tx() as db:
-        row = db.execute("SELECT id, number FROM digests WHERE status = 'draft'").fetchone()
-        if row is None:
-            return None
-        if not db.execute("SELECT 1 FROM digest_items WHERE digest_id = ? LIMIT 1", (row["id"],)).fetchone():
-            return None
-        d = issue_dir_for_db(row["number"])
-        db.execute(
-            "UPDATE digests SET status = 'built', built_at = ?, paths = json_set(paths, '$.archive', ?) "
-            "WHERE id = ?", (now, d, row["id"]),
-        )
-        queue_recipients(db, row["id"], row["number"], from_, recipients)
-    return store.get_digest(digest_id=row["id"])
+    return store.freeze_draft(recipients, from_, archive_path=issue_dir_for_db, now=now)
 
 
 def issue_dir_for_db(number: int) -> str:
@@ -151,15 +133,7 @@ def issue_dir_for_db(number: int) -> str:
 def _unfreeze(store: Store, digest_id: int) -> None:
     """Rendering a just-frozen issue failed: give its stories back to the draft so the editor can fix it
     (merging any flags made meanwhile into it)."""
-    with store.tx() as db:
-        newer = db.execute("SELECT id FROM digests WHERE status = 'draft'").fetchone()
-        if newer is not None:
-            db.execute("UPDATE OR IGNORE digest_items SET digest_id = ? WHERE digest_id = ?", (digest_id, newer[0]))
-            db.execute("DELETE FROM digest_items WHERE digest_id = ?", (newer[0],))
-            db.execute("DELETE FROM digests WHERE id = ?", (newer[0],))
-        db.execute("DELETE FROM deliveries WHERE digest_id = ?", (digest_id,))
-        db.execute("UPDATE digests SET status = 'draft', built_at = NULL, paths = '{}' WHERE id = ?", (digest_id,))
-        _renumber(db, digest_id)
+    store.unfreeze(digest_id)
 
 
 def _freeze_and_render(store: Store, config: Config, paths: Paths, recipients: list[str],
@@ -189,13 +163,8 @@ def issue_for_delivery(store: Store, config: Config, paths: Paths, *, recipients
 
 def issue_with_unknown(store: Store, config: Config, paths: Paths) -> Issue | None:
     """For --force-unknown: the newest issue with a recipient left in 'sending'."""
-    row = store.db.execute(
-        "SELECT d.id FROM digests d WHERE d.status IN ('built', 'sent') AND EXISTS "
-        "(SELECT 1 FROM deliveries x WHERE x.digest_id = d.id AND x.status = 'sending') ORDER BY d.number DESC"
-    ).fetchone()
-    if row is None:
-        return None
-    return _load(store, config, paths, store.get_digest(digest_id=row[0]))
+    digest = store.issue_with_unknown_delivery()
+    return None if digest is None else _load(store, config, paths, digest)
 
 
 def issue_files_only(store: Store, config: Config, paths: Paths, *, now: float | None = None) -> Issue:
@@ -223,32 +192,18 @@ def complete_issue(store: Store, config: Config, paths: Paths, digest_id: int, s
 
 
 def _reconcile_items(store: Store, paths: Paths, digest: Digest, story_ids: list[int]) -> None:
-    current = _story_ids(store, digest.id)
+    current = store.item_story_ids(digest.id)
     rendered = set(story_ids)
     late = [i for i in current if i not in rendered]
     gone = [i for i in story_ids if i not in set(current)]
     if late:
-        draft = store.draft(create=True)
-        assert draft is not None
-        with store.tx() as db:
-            for sid in late:
-                db.execute("UPDATE OR IGNORE digest_items SET digest_id = ?, position = 1000000 "
-                           "WHERE digest_id = ? AND story_id = ?", (draft.id, digest.id, sid))
-                db.execute("DELETE FROM digest_items WHERE digest_id = ? AND story_id = ?", (digest.id, sid))
-            _renumber(db, draft.id)
+        store.move_items_to_draft(digest.id, late)
         log.info("digest #%d: %d story(ies) flagged after the freeze moved to the next draft",
                  digest.number, len(late))
     if gone:
         manifest = load_manifest(paths, digest.number, missing_ok=True) or {}
         section = {s["id"]: s["section"] for s in manifest.get("stories", [])}
-        with store.tx() as db:
-            for pos, sid in enumerate(gone, start=1_000_000):
-                db.execute("INSERT OR IGNORE INTO digest_items(digest_id, story_id, section, position) "
-                           "SELECT ?, id, ?, ? FROM stories WHERE id = ?",
-                           (digest.id, section.get(sid, ""), pos, sid))
-                db.execute("DELETE FROM digest_items WHERE story_id = ? AND digest_id = "
-                           "(SELECT id FROM digests WHERE status = 'draft')", (sid,))
-            _renumber(db, digest.id)
+        store.restore_items(digest.id, {sid: section.get(sid, "") for sid in gone})
         log.info("digest #%d: %d story(ies) unflagged after the freeze were sent and stay in it",
                  digest.number, len(gone))
 
@@ -294,7 +249,7 @@ def update_manifest(store: Store, paths: Paths, digest_id: int) -> dict[str, Any
     manifest = load_manifest(paths, digest.number, missing_ok=True)
     if manifest is None:
         return None
-    rows = deliveries(store, digest_id)
+    rows = store.deliveries(digest_id)
     manifest["status"] = digest.status
     manifest["sent_at"] = _iso(digest.sent_at)
     manifest["delivery"] = "smtp" if rows else "files"

@@ -140,11 +140,7 @@ def load_sample_feeds(store: Store, config: Config, *, now: float | None = None)
     ids = [f.id for f in added]
     report = refresh(store, config, ids, now=now)
     if ids:
-        marks = ",".join("?" * len(ids))
-        newest = store.db.execute(
-            f"SELECT max(published_at) FROM stories WHERE feed_id IN ({marks})", ids).fetchone()[0]
+        newest = store.newest_published(ids)
         if newest is not None and newest < now - SAMPLE_AGE_S:
-            with store.tx() as db:
-                db.execute(f"UPDATE stories SET published_at = published_at + ? WHERE feed_id IN ({marks})",
-                           (now - SAMPLE_AGE_S - newest, *ids))
+            store.shift_published(ids, now - SAMPLE_AGE_S - newest)
     return added, report

@@ -98,7 +98,7 @@ def _worker_store(db_path: str) -> Store:
         if store is None:
             store = _worker_stores[key] = Store(db_path)
             if _lock_writes:
-                store.db.execute("PRAGMA wal_autocheckpoint = 0")  # see refresh.Checkpointer
+                store.disable_autocheckpoint()  # see refresh.Checkpointer
     return store
 
 

@@ -27,6 +27,8 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
+from digest.core import archive
+from digest.core.archive import NothingToSend as NothingToSend  # raised by send_digest; its home is archive
 from digest.core.config import Config
 from digest.core.lock import RunLock
 from digest.core.message import POLICY, build_message, make_message_id
@@ -34,12 +36,12 @@ from digest.core.paths import Paths
 from digest.core.smtp import (
     Connection,
     MailConfigError,
-    MailError,
     SmtpFailure,
     config_problems,
     smtp_password,
 )
 from digest.core.store import Store
+from digest.core.store import address_key as address_key  # was defined here; the store dedupes by it
 
 log = logging.getLogger("digest.mail")
 # A library logs and lets the front end decide where: without this, Python's last-resort handler would
@@ -53,10 +55,6 @@ RETRY_DELAYS: tuple[float, ...] = (2.0, 10.0, 30.0)
 
 UNKNOWN_MARK = "unknown (interrupted mid-send"  # callers look for it: a person must hear about these
 ProgressFn = Callable[[int, int, str, str], None]  # (done, total, recipient, status)
-
-
-class NothingToSend(MailError):
-    """No draft with stories and no issue waiting for delivery (exit code 3)."""
 
 
 @dataclass
@@ -112,60 +110,10 @@ class SendReport:
         }
 
 
-# -- deliveries table -----------------------------------------------------------------------------
-
-def _claim(store: Store, digest_id: int, recipient: str, allowed: tuple[str, ...]) -> bool:
-    """queued/failed -> sending, only if the row is still in one of those states (a second sender that
-    slipped past the run lock cannot claim the same recipient)."""
-    with store.tx() as db:
-        cur = db.execute(
-            f"UPDATE deliveries SET status = 'sending', attempts = attempts + 1, at = ? "
-            f"WHERE digest_id = ? AND recipient = ? AND status IN ({','.join('?' * len(allowed))})",
-            (time.time(), digest_id, recipient, *allowed),
-        )
-    return cur.rowcount == 1
-
-
-def _set_delivery(store: Store, digest_id: int, recipient: str, status: str, reply: str | None = None,
-                  *, attempt: bool = False) -> None:
-    with store.tx() as db:
-        db.execute(
-            "UPDATE deliveries SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?, at = ? "
-            "WHERE digest_id = ? AND recipient = ?",
-            (status, reply, int(attempt), time.time(), digest_id, recipient),
-        )
-
-
-def queue_recipients(db: Any, digest_id: int, number: int, from_: str, recipients: Sequence[str]) -> None:
-    """Insert a 'queued' row (with its own Message-ID) per distinct address; runs inside the caller's
-    transaction so freezing an issue and queueing its recipients commit together."""
-    now = time.time()
-    seen: set[str] = set()
-    for r in recipients:
-        key = address_key(r)
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        db.execute(
-            "INSERT OR IGNORE INTO deliveries(digest_id, recipient, status, message_id, at) "
-            "VALUES (?, ?, 'queued', ?, ?)",
-            (digest_id, r.strip(), make_message_id(from_, f"digest{number}"), now),
-        )
-
-
-def address_key(recipient: str) -> str:
-    """The bare address with the domain lower-cased: "Ann <ann@X.org>" and "ann@x.org" are one reader."""
-    addr = parseaddr(recipient)[1]
-    local, _, domain = addr.rpartition("@")
-    return f"{local}@{domain.lower()}" if local else ""
-
+# -- deliveries table (the rows live in the store: digest.core.store.deliveries) ---------------------
 
 def deliveries(store: Store, digest_id: int) -> list[dict[str, Any]]:
-    rows = store.db.execute(
-        "SELECT recipient, status, message_id, reply, attempts, at FROM deliveries WHERE digest_id = ? "
-        "ORDER BY id", (digest_id,),
-    )
-    return [dict(r) for r in rows]
+    return store.deliveries(digest_id)
 
 
 # -- sending ----------------------------------------------------------------------------------------
@@ -190,8 +138,6 @@ def send_digest(
     current draft to those addresses only, recording nothing and freezing nothing. Setting `stop` (SIGTERM,
     a Cancel button) lets the message in flight finish and leaves the rest queued for the next run.
     Raises MailConfigError, NothingToSend, or LockHeld while another process is delivering."""
-    from digest.core import archive  # deferred: rendering pulls in Jinja2
-
     delays = RETRY_DELAYS if retry_delays is None else tuple(retry_delays)
     if dry_run or to is not None:
         issue = archive.preview_issue(store, config, paths, now=now)
@@ -227,8 +173,6 @@ def send_digest(
 def _send_issue(store: Store, config: Config, paths: Paths, password: str | None,
                 on_progress: ProgressFn | None, delays: Sequence[float], force_unknown: bool,
                 now: float | None, stop: threading.Event | None) -> SendReport:
-    from digest.core import archive
-
     if force_unknown:
         unknown = archive.issue_with_unknown(store, config, paths)
         if unknown is None:
@@ -238,7 +182,7 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
         issue = archive.issue_for_delivery(store, config, paths, recipients=config.newsletter.to, now=now)
     report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
                         archive_dir=issue.dir, resumed=issue.resumed)
-    rows = deliveries(store, issue.digest_id)
+    rows = store.deliveries(issue.digest_id)
     todo = []
     for row in rows:
         st = row["status"]
@@ -343,7 +287,7 @@ def _deliver(store: Store | None, digest_id: int | None, config: Config, passwor
 
     def record(recipient: str, status: str, reply: str | None = None, attempt: bool = False) -> None:
         if store is not None and digest_id is not None:
-            _set_delivery(store, digest_id, recipient, status, reply, attempt=attempt)
+            store.set_delivery(digest_id, recipient, status, reply, attempt=attempt)
 
     try:
         for i, row in enumerate(rows):
@@ -367,7 +311,7 @@ def _deliver(store: Store | None, digest_id: int | None, config: Config, passwor
                 def mark_sending(r: str = recipient) -> bool:
                     if store is None or digest_id is None:
                         return True
-                    return _claim(store, digest_id, r, claimable)
+                    return store.claim_delivery(digest_id, r, claimable)
 
                 try:
                     reply = conn.send(sender, rcpt, data, mark_sending)

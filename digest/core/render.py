@@ -198,8 +198,8 @@ def _trending(store: Store, since: float) -> list[Any]:
     on every edit, and Trending is the one query that grows with the store (~0.1 s at 100k stories).
     The key has this connection's change count and SQLite's data_version (bumped by other
     connections' commits), and `since` to the minute."""
-    version = int(store.db.execute("PRAGMA data_version").fetchone()[0])
-    key = (id(store), str(store.path), store.db.total_changes, version, int(since // 60))
+    version, changes = store.change_key()
+    key = (id(store), str(store.path), changes, version, int(since // 60))
     if key not in _TRENDING_CACHE:
         if len(_TRENDING_CACHE) > 32:
             _TRENDING_CACHE.clear()

@@ -178,7 +178,7 @@ def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, sm
 
     if not smtp_on:
         pending = archive.pending_digest(store) if resumed else None
-        if pending is not None and any(r["status"] != "sent" for r in mail.deliveries(store, pending.id)):
+        if pending is not None and any(r["status"] != "sent" for r in store.deliveries(pending.id)):
             return CONFIG, (f"config error: digest #{pending.number} is part-sent by SMTP but no [smtp] host "
                             "is configured now; restore [smtp] so the rest of its recipients get it")
         issue = archive.issue_files_only(store, config, paths, now=now)

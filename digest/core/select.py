@@ -39,31 +39,8 @@ class Cluster:
 
 def _groups(store: Store, since: float) -> list[tuple[set[int], set[int], float]]:
     """(story ids, feed ids, newest published_at) for each link group and headline group that spans
-    two or more feeds. Two steps per column: a GROUP BY on the indexed column finds the keys seen at
-    least twice in the window (no per-group aggregation, which was half the time on 100k stories),
-    then only those keys' rows are read to count distinct feeds."""
-    out: list[tuple[set[int], set[int], float]] = []
-    for column, extra in (
-        ("canonical_link", "canonical_link != ''"),
-        ("title_key", f"length(title_key) >= {MIN_TITLE_KEY_CHARS} "
-                      f"AND title_key LIKE '{'% ' * (MIN_TITLE_KEY_WORDS - 1)}%'"),
-    ):
-        keys = [r[0] for r in store.db.execute(
-            f"SELECT {column} FROM stories WHERE published_at >= ? AND {extra} "
-            f"GROUP BY {column} HAVING count(*) >= 2", (since,))]
-        groups: dict[str, tuple[set[int], set[int], list[float]]] = {}
-        for i in range(0, len(keys), 500):  # SQLite's default limit on host parameters is 999
-            chunk = keys[i:i + 500]
-            for key, sid, feed, published in store.db.execute(
-                f"SELECT {column}, id, feed_id, published_at FROM stories "
-                f"WHERE {column} IN ({','.join('?' * len(chunk))}) AND published_at >= ?", (*chunk, since),
-            ):
-                ids, feeds, newest = groups.setdefault(key, (set(), set(), [0.0]))
-                ids.add(sid)
-                feeds.add(feed)
-                newest[0] = max(newest[0], published)
-        out.extend((ids, feeds, newest[0]) for ids, feeds, newest in groups.values() if len(feeds) >= 2)
-    return out
+    two or more feeds (Store.cross_feed_groups says how it stays fast)."""
+    return store.cross_feed_groups(since, min_title_chars=MIN_TITLE_KEY_CHARS, min_title_words=MIN_TITLE_KEY_WORDS)
 
 
 def _merge(groups: list[tuple[set[int], set[int], float]]) -> list[tuple[set[int], set[int], float]]:
@@ -131,8 +108,7 @@ def draft_sections(store: Store, config: Config, digest_id: int | None = None) -
 def _keywords_allow(store: Store, story_id: int, include: list[str], exclude: list[str]) -> bool:
     """The [select] keyword rules on one story's title, summary and categories (words already
     case-folded): none of the excluded words, and one of the included ones when any are set."""
-    row = store.db.execute("SELECT title, summary, categories FROM stories WHERE id = ?", (story_id,)).fetchone()
-    text = f"{row[0]}\n{row[1]}\n{row[2]}".casefold()
+    text = store.story_text(story_id).casefold()
     if any(w in text for w in exclude):
         return False
     return not include or any(w in text for w in include)
@@ -154,13 +130,7 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     # Ranking needs only ids, dates and sections; the text is read only for rows a keyword rule has to
     # check. With a wide window every stored story is a candidate (200k at 2,000 feeds): reading and
     # case-folding all their summaries was most of a 2.7 s selection (bench_scale.py).
-    rows = store.db.execute(
-        "SELECT s.id, s.published_at, f.section "
-        "FROM stories s JOIN feeds f ON f.id = s.feed_id "
-        "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 "
-        f"AND {store.sent_story_filter_sql()}",
-        (cutoff, now + DAY),  # a day of slack for feeds whose clocks run ahead
-    ).fetchall()
+    rows = store.selection_candidates(cutoff, now + DAY)  # a day of slack for feeds whose clocks run ahead
     include = [w.casefold() for w in rules.include_keywords if w.strip()]
     exclude = [w.casefold() for w in rules.exclude_keywords if w.strip()]
     groups = _merge(_groups(store, cutoff))

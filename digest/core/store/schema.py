@@ -1,7 +1,8 @@
 """The store's schema as numbered migrations: entry i brings a store from PRAGMA user_version i to i + 1.
 
-Never edit a released entry: append a new one (digest.core.store.Store._migrate runs what is missing, each in
-its own transaction).
+Never edit a released entry: append a new one (digest.core.store.connection.Connection._migrate runs what
+is missing, each in its own transaction). A feature's tables may also live in its own store module as a
+constant appended here, as long as the order of the list never changes.
 """
 
 MIGRATIONS: list[str] = [

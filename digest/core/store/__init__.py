@@ -1,0 +1,39 @@
+"""The SQLite store: one file, shared safely by the TUI and cron, and the ONLY code that writes SQL
+against the app's tables (tests/test_layers.py scans the sources for SQL elsewhere).
+
+Where things go:
+    connection.py   opening the file, PRAGMAs, migrations, `tx` (the one way to write), WAL helpers
+    schema.py       MIGRATIONS: entry i brings a store from PRAGMA user_version i to i + 1
+    rows.py         SQL fragments shared by several modules (DRAFT_ID, STORY_FROM, NOT_SENT) and row mappers
+    feeds.py        feeds: subscriptions and their fetch state
+    stories.py      stories: saving a refresh's stories, StoryQuery, search
+    queries.py      read-only queries shaped for one caller (Trending, the [select] rules, the TUI list)
+    drafts.py       the draft and its items (flag, unflag, move), digests
+    issues.py       the issue state machine: freeze, unfreeze, reconcile, mark sent
+    deliveries.py   deliveries: one row per recipient, queued -> sending -> sent | failed
+
+Adding a table: append its CREATE statements to MIGRATIONS in schema.py as a new entry (never edit a
+released one; Connection._migrate runs each missing entry in its own transaction), write a module with a
+`class XMixin(Connection)` whose methods run the SQL (writes inside `with self.tx() as db:`), and add the
+mixin to `Store` below. Callers get model objects (digest.core.models) or plain values, never a cursor.
+"""
+
+from __future__ import annotations
+
+from digest.core.store.connection import BUSY_TIMEOUT_MS, Connection, FeedExistsError, NotFoundError, StoreError
+from digest.core.store.deliveries import DeliveriesMixin, address_key
+from digest.core.store.feeds import FeedsMixin
+from digest.core.store.issues import IssuesMixin
+from digest.core.store.queries import QueriesMixin
+from digest.core.store.rows import STORY_COLUMNS
+from digest.core.store.schema import MIGRATIONS
+from digest.core.store.stories import StoryQuery, fts_query, title_key
+
+__all__ = [
+    "BUSY_TIMEOUT_MS", "MIGRATIONS", "STORY_COLUMNS", "Connection", "FeedExistsError", "NotFoundError", "Store",
+    "StoreError", "StoryQuery", "address_key", "fts_query", "title_key",
+]
+
+
+class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin):
+    """The store's whole API: see the modules above for each part."""
