@@ -35,7 +35,7 @@ def test_wheel_contents(wheel: Path) -> None:
     for f in SAMPLE_FILES:
         assert f"digest/_data/sample_feeds/{f}" in names, f
     assert any(n.startswith("digest/_data/themes/") for n in names), "themes/ is not in the wheel"
-    assert "digest/__main__.py" in names and "digest/core/store.py" in names
+    assert "digest/__main__.py" in names and "digest/core/store/__init__.py" in names
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "digest = digest.cli:console" in zipfile.ZipFile(wheel).read(entry_points).decode()
