@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from helpers_smtp import Recorder, config_toml, make_draft, recipients, smtp_server, wait_for
+from helpers_tui import wait_for as tui_wait_for
 
 from digest.core import mail
 from digest.core.lock import RunLock
@@ -62,32 +63,30 @@ def add_fresh_stories(store: Store, n: int) -> list[int]:
 
 
 async def list_shows(pilot: Any, app: Any, count: int) -> None:
-    """Wait until the story list holds at least count ids (it pages its rows in from SQLite)."""
+    """Wait until the story list holds at least count ids (it pages its rows in from SQLite) and has focus."""
     from digest.tui.widgets.story_list import StoryList
 
-    for _ in range(200):
+    def shown() -> bool:
         lists = app.screen.query(StoryList)
-        if lists and len(lists.first().ids) >= count:
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.3)
+        return bool(lists) and len(lists.first().ids) >= count and app.screen.focused is lists.first()
+
+    await tui_wait_for(pilot, shown, 60, "the story list")
 
 
 async def flag_and_step(pilot: Any, app: Any, store: Store, expected: int) -> None:
     """Flag the story under the cursor with the TUI's keys (f, Enter in the section picker), wait until
     the store has `expected` flags, then move down a row."""
+    from digest.tui.widgets.story_list import StoryList
+
     await pilot.press("f")
-    for _ in range(100):
-        if type(app.screen).__name__ == "ChoiceModal":
-            break
-        await pilot.pause(0.05)
+    await tui_wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", 60, "the section picker")
     await pilot.press("enter")
-    for _ in range(100):
-        if store.counts()["flagged"] >= expected:
-            break
-        await pilot.pause(0.05)
+    await tui_wait_for(pilot, lambda: store.counts()["flagged"] >= expected, 60, f"{expected} flags")
+    await tui_wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen", 60, "the picker closed")
+    stories = app.screen.query_one(StoryList)
+    before = stories.cursor
     await pilot.press("j")
-    await pilot.pause(0.1)
+    await tui_wait_for(pilot, lambda: stories.cursor == min(before + 1, len(stories.ids) - 1), 60, "the next row")
 
 
 def test_run_under_env_i_sends_the_flagged_draft(store: Store, digest_home: Paths, tmp_path: Path) -> None:
@@ -332,8 +331,7 @@ async def test_run_killed_mid_delivery_while_the_tui_flags_then_rerun(store: Sto
             rerun = start_run(tmp_path)
             out, err = await asyncio.to_thread(rerun.communicate, None, 60)
             await pilot.press("g")  # the TUI still answers after the rerun
-            await pilot.pause(0.1)
-            assert app.screen.query_one(StoryList).current_id == fresh[0]
+            await tui_wait_for(pilot, lambda: app.screen.query_one(StoryList).current_id == fresh[0], 60, "row 1")
     assert rerun.returncode == 0, (out, err)
     assert flagged_in_tui == 4
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -383,6 +381,16 @@ def test_quiet_run_still_reports_unknown_recipients(store: Store, digest_home: P
     assert mail.deliveries(store, 1)[1]["status"] == "sent"
 
 
+def signal_pending(pid: int, sig: int) -> bool:
+    """Whether sig is still pending for the process (its SigPnd/ShdPnd masks in /proc/PID/status): once it
+    is not, the kernel has run the process's C-level handler, and Python runs the Python handler before it
+    resumes the interrupted system call (PEP 475)."""
+    bit = 1 << (sig - 1)
+    with open(f"/proc/{pid}/status") as f:
+        masks = [int(line.split()[1], 16) for line in f if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(m & bit for m in masks)
+
+
 def test_sigterm_finishes_the_message_in_flight_and_leaves_the_rest_queued(store: Store, digest_home: Paths,
                                                                             tmp_path: Path) -> None:
     """systemd stops a unit with SIGTERM: no recipient is left unknown, the rest go out on the next run."""
@@ -396,7 +404,9 @@ def test_sigterm_finishes_the_message_in_flight_and_leaves_the_rest_queued(store
         proc = start_run(tmp_path)
         assert wait_for(rec.held.is_set, 60)
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+        # the run's handler must have the signal before the held message is answered, or it would go on
+        # to the next message: the kernel has delivered it once no SIGTERM is pending in /proc
+        assert wait_for(lambda: not signal_pending(proc.pid, signal.SIGTERM), 60)
         rec.release.set()
         raw_out, raw_err = proc.communicate(timeout=60)
         out, err = raw_out.decode(), raw_err.decode()

@@ -2,63 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from feedserver import Response, simple_rss
+from helpers_tui import FROZEN_NOW, add_stories, new_app, screen_is, wait_for
 from textual.events import MouseDown, MouseEvent, MouseMove, MouseUp
 from textual.widgets import DataTable
 
 from digest.core.config import Config
-from digest.core.models import ParsedStory
 from digest.core.paths import Paths
 from digest.core.store import Store
-from digest.tui.app import DigestApp, make_app
+from digest.tui.app import DigestApp
 from digest.tui.htmltext import html_to_markdown
 from digest.tui.widgets.draft_table import item_key
 from digest.tui.widgets.story_list import StoryList
 
-# Thursday 26 Nov 2026 06:00 UTC: after every sample story, so ages read "1d", "3h"...
-FROZEN_NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC).timestamp()
 SIZE = (120, 40)
-
-
-def add_stories(store: Store, feed_title: str, titles: list[str], *, section: str = "Startups",
-                url: str | None = None, start: float = FROZEN_NOW - 3600) -> list[int]:
-    """A feed with one story per title, newest first in the given order; returns the story ids."""
-    feed = store.add_feed(url or f"https://{feed_title.lower().replace(' ', '-')}.example/feed",
-                          title=feed_title, section=section)
-    stories = [
-        ParsedStory(guid=f"{feed_title}-{i}", link=f"https://example.com/{feed.id}/{i}",
-                    canonical_link=f"https://example.com/{feed.id}/{i}", title=t,
-                    summary=f"Summary of {t}.", content=f"<p>Body of <b>{t}</b>.</p>",
-                    published_at=start - i * 60, categories=["News"])
-        for i, t in enumerate(titles)
-    ]
-    store.save_stories(feed.id, stories, now=FROZEN_NOW)
-    ids = store.story_ids()
-    by_title = {s.title: s.id for s in store.stories_by_ids(ids)}
-    return [by_title[t] for t in titles]
-
-
-def new_app(store: Store, paths: Paths, config: Config | None = None, **kw: Any) -> DigestApp:
-    kw.setdefault("now", lambda: FROZEN_NOW)
-    kw.setdefault("open_url", lambda url: True)
-    return make_app(config or Config(), store, paths, **kw)
-
-
-async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 10.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.05)
 
 
 def story_list(app: DigestApp) -> StoryList:
@@ -72,7 +34,7 @@ def notes(app: DigestApp) -> list[str]:
 async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> StoryList:
     await wait_for(pilot, lambda: app.screen.query(StoryList) and (
         story_list(app).ids if count is None else len(story_list(app).ids) == count), what="story list")
-    await pilot.pause(0.1)
+    await wait_for(pilot, lambda: app.screen.focused is story_list(app), what="the story list's focus")
     return story_list(app)
 
 
@@ -91,7 +53,8 @@ async def test_first_run_loads_sample_feeds_and_says_so(digest_home: Paths, stor
         await wait_for(pilot, lambda: any("sample feeds" in n for n in notes(app)), 20, "sample notice")
         stories = await list_ready(pilot, app)
         assert store.feed_count() >= 4
-        assert len(stories.ids) == store.counts()["all"] > 0
+        # the sample feeds are read in parallel: the list catches up with the last of them
+        await wait_for(pilot, lambda: len(stories.ids) == store.counts()["all"] > 0, what="every sample story")
         notice = next(n for n in notes(app) if "sample feeds" in n)
         assert "digest feeds add URL" in notice and " a" in notice
         sidebar = app.screen.query_one("#sidebar")
@@ -119,8 +82,7 @@ async def test_move_open_marks_read_and_reader_shows_story(digest_home: Paths, s
         stories = await list_ready(pilot, app, 3)
         assert stories.ids == ids  # newest first
         await pilot.press("j", "enter")
-        await pilot.pause(0.2)
-        assert store.get_story(ids[1]).read
+        await wait_for(pilot, lambda: store.get_story(ids[1]).read, what="marked read")
         reader = app.screen.query_one("#reader")
         assert reader.story.id == ids[1]
         assert app.screen.focused is reader
@@ -176,20 +138,18 @@ async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 3)
-        for _ in titles:
+        for row, _ in enumerate(titles):
             await pilot.press("f")
-            await pilot.pause(0.1)
             # the modal offers the feed's section first
-            assert app.screen.default == "Startups"
+            assert (await screen_is(pilot, app, "ChoiceModal")).default == "Startups"
             await pilot.press("enter")
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda row=row: story_list(app).row(row).flagged, what="flag shown")
             await pilot.press("j")
         assert store.counts()["flagged"] == 3
         assert all(story_list(app).row(i).flagged for i in range(3))
         await open_digest_screen(pilot, app)
         screen = app.screen
-        await pilot.pause(0.1)
-        assert screen.current_story_id == ids[0]
+        await wait_for(pilot, lambda: screen.current_story_id == ids[0], what="the first item selected")
         # Third story to the top: select it, move it up twice
         await pilot.press("down", "down")
         assert screen.current_story_id == ids[2]
@@ -214,7 +174,7 @@ async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
         assert html.index(titles[2]) < html.index(titles[0]) < html.index(titles[1])
         assert str(result.html_path) in str(screen.query_one("#draft-info").render())
         await pilot.press("p")
-        await pilot.pause(0.1)
+        await pilot.pause()
 
 
 async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store: Store) -> None:
@@ -243,12 +203,12 @@ async def test_edit_blurb_and_headline(digest_home: Paths, store: Store) -> None
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("e")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "EditModal")
         await pilot.press(*"Better title")
         await pilot.press("enter")  # to the blurb
         await pilot.press(*"Why it matters.")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: store.get_story(ids[0]).blurb, what="blurb saved")
         s = store.get_story(ids[0])
         assert (s.flagged, s.headline, s.blurb) == (True, "Better title", "Why it matters.")
         assert s.draft_section == "Startups"
@@ -279,7 +239,7 @@ async def test_add_bad_feed_url_changes_nothing(digest_home: Paths, store: Store
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("a")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "AddFeedModal")
         modal = app.screen
         await pilot.press(*"not a url", "enter")
         assert "not a URL" in str(modal.query_one("#error").render())
@@ -302,7 +262,7 @@ async def test_add_good_feed(digest_home: Paths, store: Store, feed_server: Any)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("a")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "AddFeedModal")
         app.screen.query_one("#url").value = feed_server.url("/good.xml")
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.feed_count() == 2, what="feed added")
@@ -341,14 +301,15 @@ async def test_feeds_screen_change_section_and_remove(digest_home: Paths, store:
         screen = app.screen
         assert [f.title for f in screen.feeds] == ["Beta", "Alpha"]  # by section name: Jobs < Startups
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "ChoiceModal")
         await pilot.press("home", "enter")  # first section: Top Stories
         await wait_for(pilot, lambda: store.feed_by_url("https://beta.example/feed").section == "Top Stories")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: app.screen is screen and any(
+            f.title == "Beta" and f.section == "Top Stories" for f in screen.feeds), what="feeds table reloaded")
         beta_row = next(i for i, f in enumerate(screen.feeds) if f.title == "Beta")
         screen.query_one("#feeds-table").move_cursor(row=beta_row)
         await pilot.press("x")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "ConfirmModal")
         await pilot.press("y")
         await wait_for(pilot, lambda: store.feed_count() == 1)
         await pilot.press("escape")
@@ -364,14 +325,14 @@ async def test_export_and_import_opml(digest_home: Paths, store: Store, tmp_path
         await pilot.press("F")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen")
         await pilot.press("E")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "PromptModal")
         app.screen.query_one("#value").value = str(target)
         await pilot.press("enter")
         await wait_for(pilot, target.exists, what="export")
         assert "alpha.example" in target.read_text()
         store.remove_feed(store.list_feeds()[0].id)
         await pilot.press("i")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "PromptModal")
         app.screen.query_one("#value").value = str(target)
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.feed_count() == 1, what="import")
@@ -386,11 +347,11 @@ async def test_quit_and_reopen_keeps_flags(digest_home: Paths, store: Store) -> 
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 2)
         await pilot.press("space")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "ChoiceModal")
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged")
         await pilot.press("q")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.return_code is not None, what="quit")
         assert app.return_code == 0  # q quit the app
     store.close()
     reopened = Store(digest_home.db_file)
@@ -411,12 +372,12 @@ async def test_keys_remapped_from_config(digest_home: Paths, store: Store) -> No
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert type(app.screen).__name__ == "MainScreen"  # f no longer flags
         await pilot.press("x")
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "ChoiceModal")
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged with x")
         assert store.get_story(ids[0]).flagged
         await pilot.press("ctrl+d")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
@@ -438,20 +399,28 @@ async def test_command_palette_offers_screen_actions(digest_home: Paths, store: 
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        palette = await screen_is(pilot, app, "CommandPalette")
         await pilot.press(*"Feeds")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: any("Feeds" in str(o.prompt) for o in _palette_options(palette)),
+                       what="the palette's Feeds hit")
         await pilot.press("enter")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen", what="feeds via palette")
+
+
+def _palette_options(palette: Any) -> list[Any]:
+    """The command palette's current hits (its OptionList of commands)."""
+    from textual.command import CommandList
+
+    hits = palette.query(CommandList)
+    return [hits.first().get_option_at_index(i) for i in range(hits.first().option_count)] if hits else []
 
 
 async def test_help_lists_keys_with_ids(digest_home: Paths, store: Store) -> None:
     app = new_app(store, digest_home, config=Config(keys={"flag": "x"}), load_samples_when_empty=False)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await screen_is(pilot, app, "MainScreen")
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "HelpScreen"
+        await screen_is(pilot, app, "HelpScreen")
         text = app.screen._text()
         flag_line = next(line for line in text.splitlines() if line.rstrip().endswith(" flag"))
         assert flag_line.split()[0] == "x"  # the remapped key
@@ -531,8 +500,7 @@ async def test_splitter_drag_resizes_the_sidebar(digest_home: Paths, store: Stor
         await pilot.mouse_down("#split-left")
         await pilot.hover("#split-left", offset=(10, 5))
         await pilot.mouse_up("#split-left", offset=(10, 5))
-        await pilot.pause(0.1)
-        assert sidebar.region.width > before
+        await wait_for(pilot, lambda: sidebar.region.width > before, what="the sidebar wider")
 
 
 async def test_fast_typing_after_slash_goes_into_the_search(digest_home: Paths, store: Store) -> None:
@@ -625,9 +593,8 @@ async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home:
         height = stories.scrollable_content_region.height
         assert stories.virtual_size.height == 100 and stories.max_scroll_y == 100 - height
         await pilot.press("end")
-        await pilot.pause(0.1)
-        assert stories.cursor == 99
-        assert stories.scroll_offset.y == stories.max_scroll_y
+        await wait_for(pilot, lambda: stories.cursor == 99 and stories.scroll_offset.y == stories.max_scroll_y,
+                       what="the end of the list")
         last = stories.render_line(stories.scrollable_content_region.height - 1).text
         assert stories.row(99).title[:10] in last
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_tui import FROZEN_NOW, new_app, wait_for
+from helpers_tui import FROZEN_NOW, new_app, wait_for
 
 from digest.core.config import Config
 from digest.core.paths import Paths
@@ -46,11 +46,18 @@ def _app(store: Store, paths: Paths) -> Any:
     return new_app(store, paths, config=Config())
 
 
+async def settled(pilot: Any) -> None:
+    """Let scheduled animations (scrolling, the refresh bar) finish and pending messages run before the
+    snapshot is taken: the picture then depends on the app's state, not on how fast the machine is."""
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 async def _main_ready(pilot: Any) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query(StoryList) and app.screen.query_one(StoryList).ids)
     await wait_for(pilot, lambda: app.screen.query_one("#reader").story is not None, what="reader")
-    await pilot.pause(0.3)
+    await settled(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
@@ -65,7 +72,7 @@ def test_digest_screen(snap_compare: Any, sample_store: Store, digest_home: Path
         await pilot.press("d")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "DigestScreen")
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#preview").text, what="preview")
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
 
@@ -76,7 +83,7 @@ def test_feeds_screen(snap_compare: Any, sample_store: Store, digest_home: Paths
         await _main_ready(pilot)
         await pilot.press("F")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "FeedsScreen" and pilot.app.screen.feeds)
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
 
@@ -87,6 +94,6 @@ def test_help_screen(snap_compare: Any, sample_store: Store, digest_home: Paths,
         await _main_ready(pilot)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
