@@ -238,12 +238,13 @@ def test_an_unreadable_ca_file_is_named_in_the_feed_error(
 
 
 def test_per_host_limit_holds_and_queued_feeds_are_not_on_the_clock(feed_server: FeedServer) -> None:
-    """Six slow feeds on one host, two at a time: the last pair waits ~2 s behind the others, longer than
-    the 1.5 s limit, and still succeeds, because a feed's clock starts when its request goes out."""
-    slow = SlowFeed(0.7)
+    """Six slow feeds on one host, two at a time: the last pair waits ~2.4 s behind the others, longer than
+    the 2.5 s limit once its own 1.2 s are added, and still succeeds, because a feed's clock starts when its
+    request goes out. (Each request has 1.3 s to spare under the limit, for a loaded machine.)"""
+    slow = SlowFeed(1.2)
     for i in range(6):
         feed_server.route(f"/s{i}.xml", slow)
-    with Fetcher(concurrency=8, per_host=2, timeout_s=1.5, max_bytes=1_000_000, now=NOW) as fetcher:
+    with Fetcher(concurrency=8, per_host=2, timeout_s=2.5, max_bytes=1_000_000, now=NOW) as fetcher:
         for i in range(6):
             fetcher.add(i, feed_server.url(f"/s{i}.xml"))
         results: dict[object, FetchResult] = {}
