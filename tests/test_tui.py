@@ -58,6 +58,8 @@ async def test_first_run_loads_sample_feeds_and_says_so(digest_home: Paths, stor
         notice = next(n for n in notes(app) if "sample feeds" in n)
         assert "digest feeds add URL" in notice and " a" in notice
         sidebar = app.screen.query_one("#sidebar")
+        # the sidebar fills from its own worker, apart from the story list
+        await wait_for(pilot, lambda: any(k and k.startswith("feed:") for k in sidebar.keys), what="sidebar")
         keys = sidebar.keys
         assert keys[:4] == ["all", "unread", "flagged", "trending"]
         assert any(k and k.startswith("section:") for k in keys) and any(k and k.startswith("feed:") for k in keys)
