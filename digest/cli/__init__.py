@@ -104,7 +104,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     only = _OneCommand(sub, command) if command else None
     for module in (core_cmds, build_cmds, deliver_cmds):
-        module.register(only or sub)  # type: ignore[arg-type]
+        module.register(only or sub)
     if only and not only.found:
         return build_parser()
     return p

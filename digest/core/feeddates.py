@@ -61,10 +61,11 @@ def parse_date(value: str) -> time.struct_time | None:
         return _feedparser(value)
 
 
-def _feedparser(value: str) -> Any:
+def _feedparser(value: str) -> time.struct_time | None:
     global _fallback
     if _fallback is None:
         from feedparser.datetimes import _parse_date
 
         _fallback = _parse_date
-    return _fallback(value)
+    parsed: time.struct_time | None = _fallback(value)  # feedparser is untyped
+    return parsed

@@ -12,7 +12,7 @@ from typing import Any
 
 from digest.core.models import Digest, DigestItem
 from digest.core.store.connection import NotFoundError
-from digest.core.store.rows import NOT_SENT, STORY_COLUMNS, digest_row, story_row
+from digest.core.store.rows import NOT_SENT, STORY_COLUMNS, digest_row, real_or_none, story_row
 from digest.core.store.stories import StoriesMixin
 
 DIGEST_FIELDS = frozenset({"title", "status", "theme", "paths", "built_at", "sent_at"})
@@ -163,7 +163,7 @@ class DraftsMixin(StoriesMixin):
 
     def last_sent_at(self) -> float | None:
         row = self.db.execute("SELECT max(sent_at) FROM digests WHERE status = 'sent'").fetchone()
-        return row[0]
+        return real_or_none(row[0])
 
 
 def draft_id_in_tx(db: sqlite3.Connection, *, create: bool = False, title: str = "") -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from digest.core.models import Digest, Feed, Image, Story
 
@@ -38,6 +39,11 @@ FEED_SELECT = (
     "SELECT f.*, count(s.id) AS story_count, coalesce(sum(s.read = 0), 0) AS unread_count "
     "FROM feeds f LEFT JOIN stories s ON s.feed_id = f.id"
 )
+
+
+def real_or_none(value: Any) -> float | None:
+    """A REAL column's value from a row (sqlite3 rows are untyped): a float, or None for NULL."""
+    return None if value is None else float(value)
 
 
 def marks(n: int) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from digest.core.models import ParsedStory, Story
 from digest.core.store.connection import Connection, NotFoundError
-from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, story_row
+from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
 
 
 @dataclass(slots=True)
@@ -221,10 +221,10 @@ class StoriesMixin(Connection):
     def newest_published(self, feed_ids: Sequence[int] | None = None) -> float | None:
         """The newest story's date, of all stories or of these feeds' (None when there is none)."""
         if feed_ids is None:
-            return self.db.execute("SELECT max(published_at) FROM stories").fetchone()[0]
+            return real_or_none(self.db.execute("SELECT max(published_at) FROM stories").fetchone()[0])
         ids = list(feed_ids)
         row = self.db.execute(f"SELECT max(published_at) FROM stories WHERE feed_id IN ({marks(len(ids))})", ids)
-        return row.fetchone()[0]
+        return real_or_none(row.fetchone()[0])
 
     def shift_published(self, feed_ids: Sequence[int], seconds: float) -> None:
         """Move these feeds' story dates by `seconds` (the bundled samples are made recent this way)."""

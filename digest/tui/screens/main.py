@@ -92,7 +92,7 @@ class MainScreen(StoryActions, Screen[None]):
 
     @property
     def dapp(self) -> DigestApp:
-        return self.app  # type: ignore[return-value]
+        return self.app
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):

@@ -70,7 +70,7 @@ class DraftTable(DataTable[Any]):
         event may come from over another widget, so the style meta DataTable reads on a click cannot be
         trusted. Rows scroll under a fixed column header; this table has no fixed rows."""
         region = self.scrollable_content_region  # without the scrollbars
-        if event.screen_offset not in region:
+        if not region.contains_point(event.screen_offset):
             return None
         y = event.screen_offset.y - region.y
         if self.show_header:
