@@ -83,6 +83,31 @@ class Ctx:
 
 Command = Callable[[Ctx, argparse.Namespace], int]
 
+# SQLite integers are signed 64-bit: a larger number cannot name a row, and binding one raises
+# OverflowError deep in the store, so arguments are held to this range when they are parsed.
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def store_int(value: str) -> int:
+    """argparse type for an id or a count that goes to the store: a usage error (exit 2) when it is not
+    a whole number or does not fit in the store."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if not -SQLITE_MAX_INT - 1 <= n <= SQLITE_MAX_INT:
+        raise argparse.ArgumentTypeError(f"out of range: {value[:30]}{'...' if len(value) > 30 else ''} "
+                                         "(the largest is 9223372036854775807)")
+    return n
+
+
+def positive_int(value: str) -> int:
+    """store_int, 1 or more (--limit)."""
+    n = store_int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from digest.cli import CommandError, Ctx, ExitCode
+from digest.cli import CommandError, Ctx, ExitCode, positive_int, store_int
 from digest.core.config import SAMPLE_CONFIG, config_as_dict
 from digest.core.fsutil import atomic_write
 from digest.core.models import Story
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feeds_list)
     p = fsub.add_parser("remove", help="remove a feed and its stories")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=store_int)
     p.set_defaults(func=cmd_feeds_remove)
     p = fsub.add_parser("import", help="add the feeds of an OPML file")
     p.add_argument("file")
@@ -39,29 +39,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     feeds.set_defaults(func=lambda ctx, a: _help(feeds, ctx))
 
     p = sub.add_parser("refresh", help="fetch every feed (or one) and store new stories")
-    p.add_argument("--feed", type=int, action="append", help="only this feed id (repeatable)")
+    p.add_argument("--feed", type=store_int, action="append", help="only this feed id (repeatable)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
     p.set_defaults(func=cmd_refresh)
 
     p = sub.add_parser("stories", help="list stories, newest first")
     p.add_argument("--since", help="only stories newer than this: 24h, 3d, 2w, 90m or an ISO date")
-    p.add_argument("--feed", type=int)
+    p.add_argument("--feed", type=store_int)
     p.add_argument("--section")
     p.add_argument("--search", help="full-text search of titles and summaries")
     p.add_argument("--flagged", action="store_true")
     p.add_argument("--unread", action="store_true")
-    p.add_argument("--limit", type=_positive_int)
+    p.add_argument("--limit", type=positive_int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stories)
 
     p = sub.add_parser("flag", help="put a story in the next digest")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=store_int)
     p.add_argument("--section", help="digest section (default: the feed's section, else the first one)")
     p.add_argument("--blurb", help="your own words about the story")
     p.add_argument("--headline", help="a headline to use instead of the feed's")
     p.set_defaults(func=cmd_flag)
     p = sub.add_parser("unflag", help="take a story out of the next digest")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=store_int)
     p.set_defaults(func=cmd_unflag)
 
     cfg = sub.add_parser("config", help="where the config is, what it says, whether it is valid")
@@ -80,16 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _help(parser: argparse.ArgumentParser, ctx: Ctx) -> int:
     parser.print_help(ctx.stdout)
     return ExitCode.USAGE
-
-
-def _positive_int(v: str) -> int:
-    try:
-        n = int(v)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {v!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
-    return n
 
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.I)
@@ -326,11 +316,14 @@ def _toml_value(v: Any) -> str:
 def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     cfg = ctx.config  # raises ConfigError (exit 2) naming the key
     problems: list[str] = []
-    from digest.core.paths import builtin_themes_dir
+    from digest.core.themes import ThemeError, list_themes
 
-    theme = cfg.newsletter.theme
-    if not ((ctx.paths.user_themes_dir / theme).is_dir() or (builtin_themes_dir() / theme).is_dir()):
-        problems.append(f"newsletter.theme: no theme named {theme!r}")
+    theme = cfg.newsletter.theme  # a name, never a path: parse_config refused "/etc" or "../x"
+    try:
+        if theme not in {t.name for t in list_themes(ctx.paths)}:
+            problems.append(f"newsletter.theme: no theme named {theme!r}")
+    except ThemeError as e:
+        problems.append(f"newsletter.theme: {e}")
     if args.smtp or cfg.smtp.host:
         from digest.core import smtp
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from digest.cli import CommandError, Ctx, ExitCode
+from digest.cli import CommandError, Ctx, ExitCode, store_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,11 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_archive_list)
     p = asub.add_parser("show", help="one issue's manifest: stories, recipients, delivery status")
-    p.add_argument("number", type=int)
+    p.add_argument("number", type=store_int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_archive_show)
     p = asub.add_parser("open", help="open an issue's HTML in the browser (prints its path)")
-    p.add_argument("number", type=int)
+    p.add_argument("number", type=store_int)
     p.set_defaults(func=cmd_archive_open)
     arch.set_defaults(func=lambda ctx, a: _help(arch, ctx))
 

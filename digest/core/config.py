@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +191,42 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
             raise ConfigError(
                 f"unknown table [{key}] (known: newsletter, sections, refresh, select, smtp, keys)"
             )
-    if not cfg.newsletter.theme.strip():
-        raise ConfigError("newsletter.theme must name a theme")
+    check_newsletter(cfg.newsletter)
     return cfg
+
+
+# Settings that end up in a mail header (Subject, From, To, Reply-To, List-Unsubscribe): a line break in
+# one would add a header of the config's choosing ("Bcc:"), and the email package refuses it at build
+# time with a traceback, so they are refused here, where the key can be named.
+HEADER_KEYS = ("title", "from_", "reply_to", "unsubscribe_url", "unsubscribe_mailto")
+# C0 controls and DEL, but not tab: none belongs in a one-line setting.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# A theme is a folder name among the themes, never a path: "/etc" or "../x" would load templates from
+# anywhere on disk.
+_THEME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_newsletter(nl: NewsletterConfig) -> None:
+    """The newsletter settings that would fail (or be abused) later, refused now with the key named."""
+    for key in HEADER_KEYS:
+        value = getattr(nl, key)
+        if _CONTROL.search(value):
+            raise ConfigError(f"newsletter.{key.rstrip('_')} must be one line without control characters "
+                              f"(it goes into a mail header), got {value!r}")
+    for i, entry in enumerate(nl.to):
+        if _CONTROL.search(entry):
+            raise ConfigError(f"newsletter.to[{i}] must be one line without control characters, got {entry!r}")
+        found = [addr for _, addr in getaddresses([entry]) if addr]
+        if len(found) != 1 or "@" not in found[0]:
+            what = f"{len(found)} addresses" if len(found) > 1 else "no email address"
+            raise ConfigError(f"newsletter.to[{i}] must be exactly one address (one list entry each), "
+                              f"got {what} in {entry!r}")
+    theme = nl.theme
+    if not theme.strip():
+        raise ConfigError("newsletter.theme must name a theme")
+    if not _THEME_NAME.fullmatch(theme) or ".." in theme:
+        raise ConfigError(f"newsletter.theme must be a theme's name (letters, digits, '.', '-', '_'), not a path: "
+                          f"got {theme!r}")
 
 
 def load_config(paths: Paths) -> Config:

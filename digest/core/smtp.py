@@ -44,9 +44,9 @@ def smtp_password(smtp: SmtpConfig, env: dict[str, str] | None = None) -> str | 
         except subprocess.TimeoutExpired:
             raise MailConfigError(f"smtp.password_cmd did not finish in {PASSWORD_CMD_TIMEOUT_S} s") from None
         if proc.returncode != 0:
-            hint = (proc.stderr.strip().splitlines() or [""])[-1][:200]
-            raise MailConfigError(f"smtp.password_cmd failed (exit {proc.returncode})"
-                                  + (f": {hint}" if hint else ""))
+            # Its output is never shown: a password manager that fails may still print the secret, or
+            # a prompt with the account, and this line goes to the terminal and to digest.log.
+            raise MailConfigError(f"smtp.password_cmd failed (exit {proc.returncode}); run it by hand to see why")
         lines = proc.stdout.splitlines()
         if not lines or not lines[0]:
             raise MailConfigError("smtp.password_cmd printed no password")
