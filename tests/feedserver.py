@@ -109,14 +109,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        """tls: a server context (tests/helpers_smtp.tls_pair makes one) to serve https instead."""
+    def __init__(self, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
+        """tls: a server context (tests/helpers_smtp.tls_pair makes one) to serve https instead. host:
+        another loopback address (127.0.0.2) stands for a private host in the address-check tests."""
         self.scheme = "https" if tls else "http"
+        self.host = host
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.owner = self
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -144,7 +146,7 @@ class FeedServer:
     # -- routes ----------------------------------------------------------------------------------
 
     def url(self, path: str = "/") -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def route(self, path: str, handler: Handler | Response) -> None:
         if isinstance(handler, Response):

@@ -79,8 +79,10 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
             return url, parse_feed(res.body, url).title
         except ParseError as e:
             raise FeedAddError(f"{url}: not a feed: {e}") from None
+    private_ok: bool | None = None  # the URL the user typed may be on a private address
     for attempt in range(2):
-        res = fetch_one(url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent)
+        res = fetch_one(url, timeout_s=cfg.timeout_s, max_bytes=cfg.max_bytes, user_agent=cfg.user_agent,
+                        private_ok=private_ok)
         if res.status != "ok":
             raise FeedAddError(f"{url}: {res.error}")
         final = res.new_url or url
@@ -92,6 +94,8 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
             if not links:
                 raise FeedAddError(f"{url}: not a feed, and the page links to no feed ({e})") from None
             url = links[0]
+            # the page's author wrote that link: from a public page it may only lead to public addresses
+            private_ok = bool(res.private_ok)
     raise FeedAddError(f"{url}: the page's feed link does not lead to a feed")
 
 

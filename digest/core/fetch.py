@@ -13,6 +13,9 @@ Around it, this module keeps the rules:
 - connect and stall timeouts, a total per-feed time limit over every hop, and a body limit enforced
   while reading: the body is decompressed here in bounded steps, so a gzip bomb or an endless body is
   cut off, never loaded;
+- a fetch that began on a public address is never led on to a loopback, private, link-local or
+  reserved one (a redirect, or `private_ok=False` for links written by others): checked on the address
+  connected to, before each request is sent (digest.core.addresses);
 - no proxy from the environment (a cron job's proxy variables are not ours to follow silently); the
   CA certificates are SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle.
 """
@@ -33,6 +36,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 import pycurl
 
 from digest import __version__
+from digest.core.addresses import address_refusal
 from digest.core.models import FetchResult
 
 USER_AGENT = f"digest/{__version__} (newsletter digest feed reader; libcurl)"
@@ -157,11 +161,13 @@ class _Transfer:
     """One feed's fetch: every hop of it. `remaining` is its time left; it runs only while a hop is out."""
 
     __slots__ = ("key", "url", "etag", "last_modified", "current", "host", "seen", "permanent", "remaining",
-                 "hop_start", "code", "reason", "headers", "decoder", "parts", "total", "abort")
+                 "hop_start", "code", "reason", "headers", "decoder", "parts", "total", "abort", "private_ok")
 
     def __init__(self, key: int, url: str, etag: str | None, last_modified: str | None,
-                 timeout_s: float) -> None:
+                 timeout_s: float, private_ok: bool | None = None) -> None:
         self.key, self.url, self.etag, self.last_modified = key, url, etag, last_modified
+        # None: decided by the first hop's address (a feed the user added may be on their intranet)
+        self.private_ok = private_ok
         self.current = url
         self.host = ""
         self.seen: list[str] = []
@@ -221,8 +227,13 @@ class Fetcher:
 
     # -- the caller's side ---------------------------------------------------------------------------
 
-    def add(self, key: int, url: str, *, etag: str | None = None, last_modified: str | None = None) -> None:
-        self._queue(_Transfer(key, url, etag, last_modified, self.timeout_s))
+    def add(self, key: int, url: str, *, etag: str | None = None, last_modified: str | None = None,
+            private_ok: bool | None = None) -> None:
+        """Queue a fetch. private_ok: None for a URL the user gave (its first hop may be private, and if
+        it is, so may the rest); False for a link written by others (a feed's article or image link, a
+        page's feed link found from a public page): every hop must connect to a public address; True to
+        allow any address (a link found on an intranet feed, or a setting that says so)."""
+        self._queue(_Transfer(key, url, etag, last_modified, self.timeout_s, private_ok))
 
     @property
     def busy(self) -> bool:
@@ -334,6 +345,8 @@ class Fetcher:
         setopt(pycurl.HTTPHEADER, headers)
         setopt(pycurl.HEADERFUNCTION, partial(self._on_header, t))
         setopt(pycurl.WRITEFUNCTION, partial(self._on_body, t))
+        # after the connection is made (or a kept-alive one is picked) and before the request goes out
+        setopt(pycurl.PREREQFUNCTION, partial(self._on_prereq, t))
         setopt(pycurl.NOSIGNAL, 1)
         setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         setopt(pycurl.FOLLOWLOCATION, 0)
@@ -381,6 +394,7 @@ class Fetcher:
 
     def _finish(self, t: _Transfer, result: FetchResult) -> None:
         result.final_url = result.final_url or t.current
+        result.private_ok = t.private_ok
         self._finished.append((t.key, result))
 
     # -- curl's callbacks ----------------------------------------------------------------------------
@@ -399,6 +413,18 @@ class Fetcher:
 
     def _on_timer(self, ms: int) -> None:
         self._timer = None if ms < 0 else time.monotonic() + ms / 1000
+
+    def _on_prereq(self, t: _Transfer, primary_ip: str, local_ip: str, primary_port: int,
+                   local_port: int) -> int:
+        """The address check of every hop, on the address this request is about to go to."""
+        why = address_refusal(primary_ip)
+        if t.private_ok is None:  # the first hop of a URL the user gave: it sets the rule for the rest
+            t.private_ok = why is not None
+        elif why and not t.private_ok:
+            t.abort = (f"refused: {t.current} leads to {why}; links from public addresses are never "
+                       "followed to private ones")
+            return pycurl.PREREQFUNC_ABORT
+        return pycurl.PREREQFUNC_OK
 
     def _on_header(self, t: _Transfer, line: bytes) -> int | None:
         if line.startswith(b"HTTP/"):  # a new response: an interim 1xx, or the final answer
@@ -562,11 +588,12 @@ def _ca_options() -> list[tuple[int, str | None]]:
 
 
 def fetch_one(url: str, *, timeout_s: float, max_bytes: int, user_agent: str = "",
-              etag: str | None = None, last_modified: str | None = None, now: float | None = None) -> FetchResult:
-    """One URL, on its own (adding a feed, tests)."""
+              etag: str | None = None, last_modified: str | None = None, now: float | None = None,
+              private_ok: bool | None = None) -> FetchResult:
+    """One URL, on its own (adding a feed, tests). private_ok as in Fetcher.add."""
     with Fetcher(concurrency=1, per_host=1, timeout_s=timeout_s, max_bytes=max_bytes,
                  now=time.time() if now is None else now, user_agent=user_agent) as fetcher:
-        fetcher.add(0, url, etag=etag, last_modified=last_modified)
+        fetcher.add(0, url, etag=etag, last_modified=last_modified, private_ok=private_ok)
         while True:
             for _, result in fetcher.poll(None):
                 return result

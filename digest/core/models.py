@@ -211,3 +211,6 @@ class FetchResult:
     error: str = ""
     retry_after: float | None = None
     final_url: str = ""
+    # True when the fetch began on a private address (an intranet feed the user added), so links found in
+    # what it gave may lead to private addresses too; False when it began on a public one (digest.core.addresses)
+    private_ok: bool | None = None
