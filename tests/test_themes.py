@@ -107,6 +107,49 @@ def test_unknown_theme_and_bad_extends(env):
         render_digest(store, cfg, paths, store.draft(), theme="orphan", now=NOW)
 
 
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.system('touch MARK') }}",
+    "{{ self._TemplateReference__context.cycler.__init__.__globals__.os.system('touch MARK') }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ newsletter.__class__.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'].system('touch MARK') }}",
+]
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_user_themes_run_in_the_sandbox(env, tmp_path, payload):
+    """A shared theme is a template, not a program: reaching for Python's internals is refused with the
+    file and line named, and no command runs (issue 20 item 9)."""
+    store, cfg, paths = env
+    fill_store(store, 2)
+    mark = tmp_path / "pwned"
+    d = _user_theme(paths, "evil", {
+        "theme.toml": 'extends = "geekwire"\n',
+        "email.html.j2": "<!doctype html>\n" + payload.replace("MARK", str(mark)) + "\n",
+    })
+    with pytest.raises(ThemeError) as e:
+        render_digest(store, cfg, paths, store.draft(), theme="evil", now=NOW)
+    assert str(d / "email.html.j2") in str(e.value) and "sandbox" in str(e.value)
+    assert not mark.exists()
+    cfg_file = paths.config_file
+    cfg_file.parent.mkdir(parents=True, exist_ok=True)
+    cfg_file.write_text('[newsletter]\ntheme = "evil"\n', encoding="utf-8")
+    code, _, err = _cli(paths, "build")
+    assert code != 0 and "Traceback" not in err and "email.html.j2" in err
+    assert not mark.exists()
+
+
+def test_builtin_environment_cannot_load_user_files(env):
+    """The built-in themes render unsandboxed (faster); a user file must never be loaded there."""
+    from digest.core.themes import environment
+
+    _, _, paths = env
+    _user_theme(paths, "sneaky", {"email.html.j2": "{{ cycler.__init__.__globals__ }}"})
+    with pytest.raises(Exception, match="sneaky"):
+        environment(paths.user_themes_dir, sandboxed=False).get_template("sneaky/email.html.j2")
+    assert environment(paths.user_themes_dir).get_template("sneaky/email.html.j2")
+
+
 def _cli(paths, *argv):
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), ctx=Ctx(paths, stdout=out, stderr=err))

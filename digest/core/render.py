@@ -24,7 +24,7 @@ from digest.core.themes import (
     ASSUMED_RATIO,
     BLURB_CHARS,
     ThemeInfo,
-    environment,
+    environment_for,
     find_file,
     inliner,
     list_themes,
@@ -322,7 +322,7 @@ def render_digest(
     now = now or datetime.now().astimezone()  # the reader's date in the header, not UTC's
     name = theme or config.newsletter.theme
     chain = theme_chain(name, {t.name: t for t in list_themes(paths)})
-    env = environment(paths.user_themes_dir)
+    env = environment_for(chain, paths.user_themes_dir)
     m = _material(store, config, digest, draft_sections(store, config, digest.id), now)
     ctx = _assemble(m, config, digest)
     text = run_template(chain, env, "email.txt.j2", ctx) if find_file(chain, "email.txt.j2") else ""
@@ -371,4 +371,4 @@ def render_text(store: Store, config: Config, paths: Paths, digest: Digest, *, t
     now = now or datetime.now().astimezone()  # the reader's date in the header, not UTC's
     chain = theme_chain(theme or config.newsletter.theme, {t.name: t for t in list_themes(paths)})
     ctx = build_context(store, config, digest, draft_sections(store, config, digest.id), now)
-    return run_template(chain, environment(paths.user_themes_dir), "email.txt.j2", ctx)
+    return run_template(chain, environment_for(chain, paths.user_themes_dir), "email.txt.j2", ctx)

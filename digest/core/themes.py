@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import css_inline
 import jinja2
 import nh3
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from digest.core.paths import Paths, builtin_themes_dir
@@ -106,16 +108,25 @@ def find_file(chain: list[ThemeInfo], file: str) -> tuple[ThemeInfo, str] | None
 
 
 @lru_cache(maxsize=8)
-def environment(user_dir: Path) -> jinja2.Environment:
+def environment(user_dir: Path, sandboxed: bool = True) -> jinja2.Environment:
     """One environment per user-theme folder (compiled templates are cached; auto_reload sees edits).
-    Template names are "<theme>/<file>"; "builtin/<theme>/<file>" always means the shipped one."""
+    Template names are "<theme>/<file>"; "builtin/<theme>/<file>" always means the shipped one.
+
+    A user theme is a template someone may have shared, and a plain Jinja2 template can walk from any
+    object to Python's internals (`cycler.__init__.__globals__.os`) and run commands. So user themes are
+    rendered sandboxed (jinja2.sandbox): attributes starting with "_" and the internals of functions
+    are refused, and a template reaches only its context and the filters below. The built-in themes,
+    which ship with digest, render in a plain environment whose loader sees the built-in folder only
+    (no user file can end up in it): the sandbox's checks on every attribute and call made the geekwire
+    template 1.2-1.75x slower (tests/bench/bench_build.py, "sandbox" line). Use `environment_for`."""
     builtin = str(builtin_themes_dir())
-    loader = jinja2.ChoiceLoader([
-        jinja2.FileSystemLoader(str(user_dir)),
+    shipped: list[jinja2.BaseLoader] = [
         jinja2.FileSystemLoader(builtin),
         jinja2.PrefixLoader({"builtin": jinja2.FileSystemLoader(builtin)}),
-    ])
-    env = jinja2.Environment(
+    ]
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(user_dir)), *shipped] if sandboxed else shipped)
+    kind = SandboxedEnvironment if sandboxed else jinja2.Environment
+    env = kind(
         loader=loader,
         autoescape=lambda name: bool(name and not name.endswith(".txt.j2")),
         undefined=jinja2.StrictUndefined,
@@ -125,6 +136,11 @@ def environment(user_dir: Path) -> jinja2.Environment:
     )
     env.filters.update(wrap=wrap, fit=fit, datefmt=datefmt, trim=trim_text, linkify=linkify, upper_first=upper_first)
     return env
+
+
+def environment_for(chain: list[ThemeInfo], user_dir: Path) -> jinja2.Environment:
+    """The sandboxed environment when any theme of the chain is the user's, else the built-ins' own."""
+    return environment(user_dir, sandboxed=not all(t.builtin for t in chain))
 
 
 def run_template(chain: list[ThemeInfo], env: jinja2.Environment, file: str, ctx: dict[str, Any]) -> str:
@@ -137,6 +153,10 @@ def run_template(chain: list[ThemeInfo], env: jinja2.Environment, file: str, ctx
         raise ThemeError(f"{e.filename or found[1]}:{e.lineno}: {e.message}") from None
     except jinja2.TemplateNotFound as e:
         raise ThemeError(f"{found[0].path / file}: template {e.name!r} not found") from None
+    except SecurityError as e:  # the sandbox refused what the template reached for
+        where = template_frame(sys.exc_info()[2])
+        at = f"{where[0]}:{where[1]}" if where else found[0].path / file
+        raise ThemeError(f"{at}: refused by the theme sandbox: {e}") from None
     except Exception as e:  # an error inside a template: report the template's file and line
         where = template_frame(sys.exc_info()[2])
         if where is None:

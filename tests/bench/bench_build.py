@@ -82,6 +82,32 @@ def bench_build(tmp: Path, n: int, repeat: int) -> None:
             print(f"    note: {note}")
 
 
+def bench_sandbox(tmp: Path, n: int, repeat: int) -> None:
+    """The theme sandbox (issue 20 item 9): the geekwire HTML template rendered from the same context by
+    a SandboxedEnvironment and by a plain Environment, alternately, so both see the same machine load."""
+    paths = make_paths(tmp / f"s{n}")
+    cfg = make_config()
+    with Store(paths.db_file) as store:
+        fill_store(store, n)
+        draft = store.draft()
+        assert draft is not None
+        m = _material(store, cfg, draft, draft_sections(store, cfg, draft.id), NOW)
+        ctx = {**_assemble(m, cfg, draft), "text": ""}
+        name = "builtin/geekwire/email.html.j2"
+        sandboxed = environment(paths.user_themes_dir).get_template(name)
+        plain = environment(paths.user_themes_dir, False).get_template(name)
+        assert sandboxed.render(ctx) == plain.render(ctx)
+        times: dict[str, list[float]] = {"sandboxed": [], "plain": []}
+        for _ in range(repeat):
+            for label, template in (("sandboxed", sandboxed), ("plain", plain)):
+                t = time.perf_counter()
+                template.render(ctx)
+                times[label].append((time.perf_counter() - t) * 1000)
+        sb, pl = statistics.median(times["sandboxed"]), statistics.median(times["plain"])
+        print(f"sandbox {n:>3} stories: geekwire html template {sb:.2f} ms sandboxed, {pl:.2f} ms plain "
+              f"(baseline); ratio {sb / pl:.2f}x")
+
+
 def bench_trending(tmp: Path, total: int, repeat: int) -> None:
     """`total` stories over 30 days from 200 feeds; about 3% are re-reports of another feed's story
     (same link) and 1% share a headline, which is in line with the sample feeds' overlap."""
@@ -139,6 +165,7 @@ def main() -> None:
         tmp = Path(d)
         bench_build(tmp, 50, args.repeat)
         bench_build(tmp, 300, max(3, args.repeat // 4))
+        bench_sandbox(tmp, 50, args.repeat * 5)
         bench_trending(tmp, args.stories, args.repeat)
 
 
