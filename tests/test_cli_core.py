@@ -49,7 +49,7 @@ def feeds_in_store(paths: Paths) -> list:
 @pytest.fixture
 def loaded(digest_home: Paths, sample_feeds_dir: Path, capsys) -> Paths:
     """The six sample feeds imported and refreshed."""
-    assert main(["feeds", "import", str(sample_feeds_dir / "feeds.opml")]) == 0
+    assert main(["feeds", "import", "--allow-files", str(sample_feeds_dir / "feeds.opml")]) == 0
     assert main(["refresh"]) == 0
     capsys.readouterr()
     return digest_home
@@ -164,7 +164,7 @@ def test_feeds_add_unreachable_or_not_a_feed(digest_home: Paths, feed_server: Fe
 
 
 def test_feeds_import_export(digest_home: Paths, sample_feeds_dir: Path, tmp_path: Path, capsys) -> None:
-    code, out, _ = run(capsys, "feeds", "import", str(sample_feeds_dir / "feeds.opml"))
+    code, out, _ = run(capsys, "feeds", "import", "--allow-files", str(sample_feeds_dir / "feeds.opml"))
     assert code == 0 and "imported 6 feeds" in out
     code, out, _ = run(capsys, "feeds", "export")
     assert code == 0 and out.count("xmlUrl=") == 6 and out.startswith("<?xml")
@@ -183,7 +183,7 @@ def test_feeds_import_export(digest_home: Paths, sample_feeds_dir: Path, tmp_pat
 
 def test_refresh_json_report(digest_home: Paths, sample_feeds_dir: Path, feed_server: FeedServer, capsys) -> None:
     feed_server.route("/broken", Response(500, body=b"x"))
-    assert main(["feeds", "import", str(sample_feeds_dir / "feeds.opml")]) == 0
+    assert main(["feeds", "import", "--allow-files", str(sample_feeds_dir / "feeds.opml")]) == 0
     with Store(digest_home.db_file) as s:
         bad = s.add_feed(feed_server.url("/broken"), title="Broken")
     capsys.readouterr()
@@ -372,7 +372,7 @@ def _digest(home: Path, *argv: str, cwd: Path | None = None) -> subprocess.Compl
 def test_subprocess_import_refresh_stories(tmp_path: Path, sample_feeds_dir: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    r = _digest(home, "feeds", "import", str(sample_feeds_dir / "feeds.opml"))
+    r = _digest(home, "feeds", "import", "--allow-files", str(sample_feeds_dir / "feeds.opml"))
     assert r.returncode == 0, r.stderr
     r = _digest(home, "refresh", "--json")
     assert r.returncode == 0, r.stderr

@@ -219,7 +219,7 @@ def test_two_refreshes_at_once(home: Path, feed_server: FeedServer, sample_feeds
     write_config(home, timeout_s=10)
     rounds = Rounds(feed_server, feeds=20, items=5, delay=0.05)
     with Store(home / "data" / "digest.db") as store:
-        import_opml(store, sample_feeds_dir / "feeds.opml")
+        import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
         for url in rounds.urls():
             store.add_feed(url)
 
@@ -252,7 +252,7 @@ def test_sigkill_at_random_points_of_a_refresh(home: Path, feed_server: FeedServ
     rounds = Rounds(feed_server, feeds=POOL_THRESHOLD, items=5, delay=0.25)  # parsed in worker processes
     db_file = home / "data" / "digest.db"
     with Store(db_file) as store:
-        import_opml(store, sample_feeds_dir / "feeds.opml")
+        import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
         for url in rounds.urls():
             store.add_feed(url)
     code, _, err = finish(start(home, "refresh"))
@@ -413,7 +413,7 @@ def _leftovers(out: Path) -> Iterator[Path]:
 def test_sigkill_at_random_points_of_a_build(home: Path, sample_feeds_dir: Path) -> None:
     rng = random.Random(SEED)
     db_file = home / "data" / "digest.db"
-    code, _, err = finish(start(home, "feeds", "import", str(sample_feeds_dir / "feeds.opml")))
+    code, _, err = finish(start(home, "feeds", "import", "--allow-files", str(sample_feeds_dir / "feeds.opml")))
     assert code == 0, err
     code, _, err = finish(start(home, "refresh"))
     assert code == 0, err

@@ -21,8 +21,9 @@ def test_import_sample_opml_from_another_directory(store: Store, sample_feeds_di
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    added, skipped = import_opml(store, sample_feeds_dir / "feeds.opml")
-    assert len(added) == 6 and skipped == []
+    r = import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
+    added, skipped = r.added, r.skipped
+    assert len(added) == 6 and skipped == [] and r.refused == []
     feeds = store.list_feeds()
     got = {Path(f.url).name: f.section for f in feeds}
     assert got == SAMPLE_SECTIONS
@@ -30,14 +31,14 @@ def test_import_sample_opml_from_another_directory(store: Store, sample_feeds_di
         assert Path(f.url).is_absolute() and Path(f.url).is_file()
         assert f.title and f.site_url.startswith("https://")
     # importing again adds nothing
-    added, skipped = import_opml(store, sample_feeds_dir / "feeds.opml")
-    assert added == [] and len(skipped) == 6
+    r = import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
+    assert r.added == [] and len(r.skipped) == 6
 
 
 def test_import_with_a_relative_opml_path(store: Store, sample_feeds_dir: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(sample_feeds_dir.parent)
-    added, _ = import_opml(store, Path("sample_feeds") / "feeds.opml")
+    added = import_opml(store, Path("sample_feeds") / "feeds.opml", allow_files=True).added
     assert all(Path(f.url).is_file() for f in added)
 
 
@@ -53,7 +54,7 @@ def test_export_import_round_trip(store: Store, digest_home, tmp_path: Path) -> 
 
     other = Store(tmp_path / "other.db")
     try:
-        added, _ = import_opml(other, path)
+        added = import_opml(other, path).added
         assert len(added) == 4
         before = {(f.url, f.title, f.section, f.site_url) for f in store.list_feeds()}
         after = {(f.url, f.title, f.section, f.site_url) for f in other.list_feeds()}
@@ -137,3 +138,70 @@ def test_write_opml_is_valid_and_escaped(store: Store) -> None:
     text = write_opml(store.list_feeds(), title="T & T")
     [f] = read_opml(text.encode())
     assert (f.url, f.title, f.section) == ("https://a.example/?a=1&b=2", '<A> & "B"', "S&P")
+
+
+# -- hostile lists (issue 20 item 10) -------------------------------------------------------------------
+
+
+def _hostile_opml(folder: Path) -> Path:
+    (folder / "inside.xml").write_bytes(b"<rss/>")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "deeper.xml").write_bytes(b"<rss/>")
+    entries = [
+        "javascript:alert(1)", "gopher://h.example/1", "ftp://h.example/feed.xml", "file:///etc/shadow",
+        "../../../../etc/passwd", "~/.ssh/id_rsa", "/etc/hostname", "data:text/xml,<rss/>", "http:///nohost",
+        "https://ok.example/feed.xml", "HTTPS://OK.example/feed.xml", "https://ok.example/feed.xml#x",
+        "https://ok.example:443/feed.xml", "inside.xml", "sub/deeper.xml", "file://" + str(folder / "inside.xml"),
+    ]
+    body = "".join(f'<outline text="e{i}" xmlUrl="{u.replace("&", "&amp;").replace("<", "&lt;")}"/>'
+                   for i, u in enumerate(entries))
+    path = folder / "list.opml"
+    path.write_text(f'<opml version="2.0"><body>{body}</body></opml>', encoding="utf-8")
+    return path
+
+
+def test_import_refuses_what_is_not_a_web_feed_and_names_it(store: Store, tmp_path: Path) -> None:
+    path = _hostile_opml(tmp_path)
+    r = import_opml(store, path)
+    assert [f.url for f in r.added] == ["https://ok.example/feed.xml"]
+    assert r.skipped == ["HTTPS://OK.example/feed.xml", "https://ok.example/feed.xml#x", "https://ok.example:443/feed.xml"]
+    refused = dict(r.refused)
+    assert "only http and https" in refused["javascript:alert(1)"]
+    for scheme_entry in ("gopher://h.example/1", "ftp://h.example/feed.xml", "data:text/xml,<rss/>"):
+        assert "only http and https" in refused[scheme_entry]
+    for local in ("file:///etc/shadow", "../../../../etc/passwd", "~/.ssh/id_rsa", "/etc/hostname", "inside.xml"):
+        assert "--allow-files" in refused[local]
+    assert "no host" in refused["http:///nohost"]
+    assert all(not f.url.startswith(("/", "file:", "javascript:", "~")) for f in store.list_feeds())
+
+
+def test_allow_files_admits_only_the_opml_files_own_folder(store: Store, tmp_path: Path) -> None:
+    path = _hostile_opml(tmp_path)
+    (tmp_path / "link.xml").symlink_to("/etc/hostname")
+    # the list as written above, plus a symlink in the folder that points out of it
+    text = path.read_text().replace("</body>", '<outline text="l" xmlUrl="link.xml"/></body>')
+    path.write_text(text)
+    r = import_opml(store, path, allow_files=True)
+    urls = sorted(f.url for f in r.added)
+    assert urls == sorted(["https://ok.example/feed.xml", str(tmp_path / "inside.xml"),
+                           str(tmp_path / "sub" / "deeper.xml")])
+    refused = dict(r.refused)
+    for outside in ("file:///etc/shadow", "../../../../etc/passwd", "~/.ssh/id_rsa", "/etc/hostname", "link.xml"):
+        assert "outside the OPML file's folder" in refused[outside], outside
+    # the file:// spelling of inside.xml is the same feed as the relative one
+    assert ("file://" + str(tmp_path / "inside.xml")) in r.skipped
+
+
+def test_cli_import_names_each_refused_entry(digest_home, store: Store, tmp_path: Path, capsys) -> None:
+    from digest.cli import main
+
+    path = _hostile_opml(tmp_path)
+    code = main(["feeds", "import", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "imported 1 feeds" in out and "3 already present" in out and "12 refused" in out
+    for entry in ("javascript:alert(1)", "file:///etc/shadow", "../../../../etc/passwd", "~/.ssh/id_rsa"):
+        assert f"refused {entry}:" in err
+    only_bad = tmp_path / "bad.opml"
+    only_bad.write_text('<opml version="2.0"><body><outline text="x" xmlUrl="file:///etc/shadow"/></body></opml>')
+    assert main(["feeds", "import", str(only_bad)]) == 1
+    assert "refused file:///etc/shadow" in capsys.readouterr().err

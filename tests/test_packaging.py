@@ -81,7 +81,7 @@ def test_installed_wheel_imports_sample_feeds_from_anywhere(wheel: Path, tmp_pat
 
     opml = Path(sample_dir) / "feeds.opml"
     digest_cmd = str(venv / "bin" / "digest")
-    r = run(digest_cmd, "feeds", "import", str(opml))
+    r = run(digest_cmd, "feeds", "import", "--allow-files", str(opml))
     assert r.returncode == 0, r.stderr
     assert "imported 6 feeds" in r.stdout
     r = run(digest_cmd, "refresh", "--json")
@@ -98,7 +98,7 @@ def test_installed_wheel_imports_sample_feeds_from_anywhere(wheel: Path, tmp_pat
         (more / f"f{i}.xml").write_bytes(simple_rss(f"more{i}", 2))
         outlines.append(f'<outline text="f{i}" xmlUrl="f{i}.xml"/>')
     (more / "more.opml").write_text(f'<opml version="2.0"><body>{"".join(outlines)}</body></opml>')
-    r = run(digest_cmd, "feeds", "import", str(more / "more.opml"))
+    r = run(digest_cmd, "feeds", "import", "--allow-files", str(more / "more.opml"))
     assert r.returncode == 0, r.stderr
     r = run(digest_cmd, "refresh", "--json")
     assert r.returncode == 0, r.stderr

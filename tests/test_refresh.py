@@ -543,7 +543,7 @@ def test_missing_local_file_is_a_per_feed_error(store: Store, sample_feeds_dir: 
 def test_refresh_of_all_sample_feeds(store: Store, sample_feeds_dir: Path) -> None:
     from digest.core.feeds import import_opml
 
-    added, _ = import_opml(store, sample_feeds_dir / "feeds.opml")
+    import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
     report = refresh(store, cfg())
     assert report.ok == 6 and report.failed == 0, [r.error for r in report.results]
     assert report.new == 14 + 10 + 12 + 8 + 8 + 8
@@ -616,7 +616,7 @@ def test_refresh_killed_half_way_leaves_the_store_consistent(digest_home, feed_s
     from digest.core.feeds import import_opml
 
     with Store(digest_home.db_file) as s:
-        import_opml(s, sample_feeds_dir / "feeds.opml")
+        import_opml(s, sample_feeds_dir / "feeds.opml", allow_files=True)
         refresh(s, cfg())
         flagged = s.stories(StoryQuery(limit=2))
         s.flag(flagged[0].id, "Top Stories", blurb="keep")

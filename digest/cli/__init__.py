@@ -20,6 +20,7 @@ from digest import __version__
 from digest.core.config import Config, ConfigError, load_config
 from digest.core.paths import Paths, get_paths
 from digest.core.store import NotFoundError, Store, StoreError
+from digest.core.textclean import json_escape_controls, terminal_text
 
 
 class ExitCode(IntEnum):
@@ -65,14 +66,19 @@ class Ctx:
     def tty(self) -> bool:
         return bool(getattr(self.stdout, "isatty", lambda: False)()) and os.environ.get("TERM") != "dumb"
 
+    # Every line a command prints holds data (titles, names, URLs, error text from servers): whatever
+    # slipped past ingestion's cleaning (a row stored by an older digest) is made inert here, so no
+    # terminal sequence from a feed ever reaches the user's terminal (digest.core.textclean).
     def out(self, text: str = "") -> None:
-        print(text, file=self.stdout)
+        print(terminal_text(text), file=self.stdout)
 
     def err(self, text: str) -> None:
-        print(text, file=self.stderr)
+        print(terminal_text(text), file=self.stderr)
 
     def json(self, data: Any) -> None:
-        json.dump(data, self.stdout, indent=2, ensure_ascii=False)
+        # json escapes C0 controls itself; C1 and bidi controls are written as \u escapes too (the same
+        # JSON value, nothing raw on a terminal)
+        self.stdout.write(json_escape_controls(json.dumps(data, indent=2, ensure_ascii=False)))
         self.stdout.write("\n")
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from digest.core.config import SAMPLE_CONFIG, config_as_dict
 from digest.core.fsutil import atomic_write
 from digest.core.models import Story
 from digest.core.store import StoryQuery
+from digest.core.textclean import terminal_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,8 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = fsub.add_parser("remove", help="remove a feed and its stories")
     p.add_argument("id", type=store_int)
     p.set_defaults(func=cmd_feeds_remove)
-    p = fsub.add_parser("import", help="add the feeds of an OPML file")
+    p = fsub.add_parser("import", help="add the feeds of an OPML file (http and https URLs)")
     p.add_argument("file")
+    p.add_argument("--allow-files", action="store_true",
+                   help="also import local feed files, if they are inside the OPML file's folder")
     p.set_defaults(func=cmd_feeds_import)
     p = fsub.add_parser("export", help="write the feeds as OPML (to stdout or FILE)")
     p.add_argument("file", nargs="?")
@@ -157,14 +160,19 @@ def cmd_feeds_import(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.opml import OpmlError
 
     try:
-        added, skipped = import_opml(ctx.store, args.file)
+        result = import_opml(ctx.store, args.file, allow_files=args.allow_files)
     except OpmlError as e:
         raise CommandError(str(e)) from None
     except FileNotFoundError:
         raise CommandError(f"{args.file}: no such file") from None
+    added, skipped, refused = result.added, result.skipped, result.refused
     ctx.out(f"imported {len(added)} feeds from {args.file}" + (f"; {len(skipped)} already present" if skipped else "")
+            + (f"; {len(refused)} refused" if refused else "")
             + ("; run `digest refresh` to fetch them" if added else ""))
-    return ExitCode.OK
+    for entry, why in refused:
+        ctx.err(f"  refused {terminal_safe(entry)[:200]}: {why}")
+    # a file whose every entry was refused did nothing: say so in the exit status too
+    return ExitCode.FAILURE if refused and not added and not skipped else ExitCode.OK
 
 
 def cmd_feeds_export(ctx: Ctx, args: argparse.Namespace) -> int:
@@ -191,7 +199,7 @@ class _Bar:
     def __call__(self, result: Any, done: int, total: int) -> None:
         width = 30
         filled = int(width * done / max(total, 1))
-        name = result.name[:40]
+        name = terminal_safe(result.name)[:40]
         self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name:<40}")
         self.stream.flush()
         if done == total:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from digest.cli import CommandError, Ctx, ExitCode, store_int
+from digest.core.textclean import terminal_safe
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -73,7 +74,7 @@ def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
     show = ctx.tty and not args.json
 
     def progress(done: int, total: int, recipient: str, status: str) -> None:
-        print(f"\r{done}/{total} {status:<8} {recipient[:60]:<60}", end="", file=ctx.stderr, flush=True)
+        print(f"\r{done}/{total} {status:<8} {terminal_safe(recipient)[:60]:<60}", end="", file=ctx.stderr, flush=True)
 
     try:
         with graceful_stop() as stop:

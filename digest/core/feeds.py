@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from digest.core.config import Config
 from digest.core.fetch import fetch_local, fetch_one, is_local, local_path
+from digest.core.links import canonical_feed_url
 from digest.core.models import Feed
 from digest.core.opml import read_opml, write_opml
 from digest.core.parse import ParseError, parse_feed
 from digest.core.paths import sample_feeds_dir
 from digest.core.refresh import RefreshReport, refresh
 from digest.core.store import FeedExistsError, Store
+from digest.core.textclean import clean_feed
 
 
 class FeedAddError(Exception):
@@ -76,7 +79,7 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
         if res.status != "ok":
             raise FeedAddError(f"{url}: {res.error}")
         try:
-            return url, parse_feed(res.body, url).title
+            return url, clean_feed(parse_feed(res.body, url)).title
         except ParseError as e:
             raise FeedAddError(f"{url}: not a feed: {e}") from None
     private_ok: bool | None = None  # the URL the user typed may be on a private address
@@ -87,7 +90,7 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
             raise FeedAddError(f"{url}: {res.error}")
         final = res.new_url or url
         try:
-            parsed = parse_feed(res.body, res.final_url or url, res.content_type)
+            parsed = clean_feed(parse_feed(res.body, res.final_url or url, res.content_type))
             return final, parsed.title
         except ParseError as e:
             links = discover_feed_links(res.body, res.final_url or url) if attempt == 0 else []
@@ -111,18 +114,71 @@ def add_feed(store: Store, config: Config, url: str, *, section: str = "", title
         raise FeedAddError(str(e)) from None
 
 
-def import_opml(store: Store, path: Path | str) -> tuple[list[Feed], list[str]]:
-    """Add every feed of an OPML file (no network: the next refresh fetches them). Returns the feeds
-    added and the URLs skipped because they were there already."""
+@dataclass(slots=True)
+class OpmlImport:
+    """What an OPML import did: each entry is added, skipped as already there, or refused with why."""
+
+    added: list[Feed] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (the entry as written, why)
+
+
+def import_opml(store: Store, path: Path | str, *, allow_files: bool = False) -> OpmlImport:
+    """Add every feed of an OPML file (no network: the next refresh fetches them).
+
+    An OPML file is someone else's list, so its entries are checked like links from a stranger: only
+    http and https URLs are feeds; `javascript:`, `file:`, `ftp:` and the rest are refused, and so are
+    local paths unless `allow_files` (`--allow-files`), and even then only files inside the OPML file's
+    own folder (a shared list naming ../../etc/passwd or ~/.ssh/id_rsa would otherwise have refresh read
+    them). Duplicates are found by the canonical feed URL (HTTP://Host/x and .../x#frag are one feed),
+    within the file and against the feeds already stored."""
     path = Path(path)
     data = path.read_bytes()
-    added, skipped = [], []
-    for item in read_opml(data, path.resolve().parent, source=str(path)):
-        if store.feed_by_url(item.url):
-            skipped.append(item.url)
+    folder = path.resolve().parent
+    result = OpmlImport()
+    known = set()
+    for f in store.list_feeds():
+        try:
+            known.add(canonical_feed_url(f.url) if not is_local(f.url) else f.url)
+        except ValueError:
+            known.add(f.url)
+    for item in read_opml(data, None, source=str(path)):
+        url, why = _admit(item.url, folder, allow_files)
+        if why:
+            result.refused.append((item.url, why))
             continue
-        added.append(store.add_feed(item.url, title=item.title, section=item.section, site_url=item.site_url))
-    return added, skipped
+        if url in known:
+            result.skipped.append(item.url)
+            continue
+        known.add(url)
+        result.added.append(store.add_feed(url, title=item.title, section=item.section, site_url=item.site_url))
+    return result
+
+
+def _admit(raw: str, folder: Path, allow_files: bool) -> tuple[str, str]:
+    """(the URL to store, "") for an entry that may be a feed, else ("", why not)."""
+    try:
+        parts = urlsplit(raw)
+        scheme = parts.scheme.lower()
+        if scheme in ("http", "https"):
+            if not parts.hostname:
+                return "", "not a valid URL (no host)"
+            return canonical_feed_url(raw), ""
+    except ValueError as e:
+        return "", f"not a valid URL ({e})"
+    if scheme not in ("", "file"):
+        return "", f"{scheme}: URLs are not feeds (only http and https)"
+    if not allow_files:
+        return "", "a local file; use --allow-files to import files in the OPML file's folder"
+    if scheme == "file" and parts.netloc not in ("", "localhost"):
+        return "", "a file on another host"
+    written = unquote(parts.path) if scheme == "file" else raw
+    if written.startswith("~"):
+        return "", "outside the OPML file's folder"
+    target = (folder / written).resolve()  # an absolute path stays itself; symlinks are followed
+    if not target.is_relative_to(folder):
+        return "", "outside the OPML file's folder"
+    return str(target), ""
 
 
 def export_opml(store: Store) -> str:
@@ -140,7 +196,7 @@ def load_sample_feeds(store: Store, config: Config, *, now: float | None = None)
     is an hour old. Otherwise, months later, the demo would have nothing "new", no Trending (a 7-day
     window) and nothing for the automatic rules to pick."""
     now = time.time() if now is None else now
-    added, _ = import_opml(store, sample_feeds_dir() / "feeds.opml")
+    added = import_opml(store, sample_feeds_dir() / "feeds.opml", allow_files=True).added
     ids = [f.id for f in added]
     report = refresh(store, config, ids, now=now)
     if ids:

@@ -38,6 +38,7 @@ import pycurl
 from digest import __version__
 from digest.core.addresses import address_refusal
 from digest.core.models import FetchResult
+from digest.core.textclean import clean_line
 
 USER_AGENT = f"digest/{__version__} (newsletter digest feed reader; libcurl)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -434,7 +435,8 @@ class Fetcher:
                 t.code = int(fields[1])
             except (IndexError, ValueError):
                 t.code = 0
-            t.reason = fields[2].decode("latin-1").strip() if len(fields) > 2 else ""
+            # the reason phrase is the server's text, shown in error lines: no control characters
+            t.reason = clean_line(fields[2].decode("latin-1")).strip() if len(fields) > 2 else ""
             return None
         text = line.decode("latin-1")
         name, sep, value = text.partition(":")

@@ -15,6 +15,7 @@ from typing import Any
 
 from digest.core.models import Feed, FetchResult, ParsedStory
 from digest.core.store import Store
+from digest.core.textclean import clean_feed
 
 
 @dataclass(slots=True)
@@ -125,6 +126,7 @@ def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) 
         if isinstance(parsed, str):
             out.append((res, parsed))
             continue
+        clean_feed(parsed)  # no terminal or bidi controls from a feed are ever stored
         updates: dict[str, Any] = {
             "etag": fetched.etag, "last_modified": fetched.last_modified, "last_status": "ok", "last_error": "",
             "consecutive_failures": 0, "last_success_at": now, "last_fetch_at": now, "retry_after": None,

@@ -93,3 +93,22 @@ def safe_link(url: str, base: str = "") -> str:
             return ""
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     return url if scheme in SAFE_SCHEMES else ""
+
+
+def canonical_feed_url(url: str) -> str:
+    """The form two spellings of one feed URL share, for finding duplicates: scheme and host lower-case,
+    the default port and the fragment (never sent to the server) dropped, an empty path made "/".
+    Unlike canonical_url (a story's identity) the query is kept as written, tracking-looking parameters
+    too, and so is user info: for a feed they may be what selects it. Raises ValueError for a URL that
+    does not parse."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}" if userinfo else host
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))

@@ -13,6 +13,7 @@ from xml.sax.saxutils import quoteattr
 from lxml import etree
 
 from digest.core.models import Feed
+from digest.core.textclean import clean_line
 
 
 class OpmlError(Exception):
@@ -52,13 +53,14 @@ def read_opml(data: bytes, base_dir: Path | None = None, *, source: str = "OPML"
         for child in node:
             if child.tag != "outline":
                 continue
-            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
-            label = (child.get("title") or child.get("text") or "").strip()
+            # the file's strings are someone else's text: no control or bidi characters (textclean)
+            url = clean_line(child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+            label = clean_line(child.get("title") or child.get("text") or "").strip()
             if url:
                 if label == url:  # exporters (ours too) put the URL in `text` when a feed has no title
                     label = ""
-                category = (child.get("category") or "").strip().strip("/").split(",")[0].split("/")[-1]
-                out.append(OpmlFeed(_resolve(url, base_dir), label, (child.get("htmlUrl") or "").strip(),
+                category = clean_line(child.get("category") or "").strip().strip("/").split(",")[0].split("/")[-1]
+                out.append(OpmlFeed(_resolve(url, base_dir), label, clean_line(child.get("htmlUrl") or "").strip(),
                                     section or category))
             else:
                 walk(child, label or section)

@@ -25,6 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from digest.core.paths import Paths, builtin_themes_dir
+from digest.core.textclean import clean_line
 
 BLURB_CHARS = 300  # about three lines in a 600 px column
 TEXT_WIDTH = 72
@@ -206,12 +207,14 @@ def safe_url(url: str | None, schemes: tuple[str, ...] = SAFE_SCHEMES) -> str | 
 
 
 def plain(text: str | None) -> str:
-    """Text that may contain markup, as plain text: nh3 drops tags (and script/style bodies)."""
+    """Text that may contain markup, as plain text: nh3 drops tags (and script/style bodies). Control
+    characters go too (a row stored before ingestion cleaned them must not reach a Subject)."""
     if not text:
         return ""
     if "<" in text or "&" in text:
         text = htmllib.unescape(nh3.clean(text, tags=set()))
-    return " ".join(text.split())
+    out = " ".join(text.split())
+    return out if out.isprintable() else clean_line(out)
 
 
 def trim_text(text: str, limit: int = BLURB_CHARS) -> str:

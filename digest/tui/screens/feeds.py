@@ -221,8 +221,11 @@ class FeedsScreen(Screen[None]):
             return
         finally:
             store.close()
-        added, skipped = result
+        added, skipped, refused = result.added, result.skipped, result.refused
         note = f" ({len(skipped)} already there)" if skipped else ""
+        if refused:  # named one by one, like the CLI's summary
+            note += f"; refused {len(refused)}: " + "; ".join(f"{u[:80]} ({why})" for u, why in refused[:5])
+            note += " ..." if len(refused) > 5 else ""
         self.app.call_from_thread(
             self.notify, f"Imported {len(added)} feeds from {path}{note}. Press r to fetch them.")
         self.app.call_from_thread(self.dapp.broadcast_data_changed)

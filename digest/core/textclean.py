@@ -1,0 +1,94 @@
+"""One cleaning step for every string that comes from outside: feeds, article pages, OPML files.
+
+Feed authors control their titles, summaries and names, and a terminal obeys control characters: ESC
+starts a sequence that can retitle the window, clear the screen or rewrite what was printed; BEL, BS and
+NUL do their own damage; and the Unicode bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069)
+make text display in an order other than the one it is stored in ("exe.txt" shown as "txt.exe"),
+in a terminal, in a mail Subject and in the HTML alike. None of these belong in a headline or a
+summary, so they are removed once, at ingestion, and what is stored is clean for every output. Tab and
+newline are kept (summaries have paragraphs); CR becomes a newline. The implicit marks LRM/RLM
+(U+200E/U+200F) are kept: they only nudge neutral characters and are common in Hebrew and Arabic text.
+
+`terminal_safe` is the second line of defence for output: the CLI passes every data string through it,
+so even a row stored before this cleaning existed cannot reach the terminal raw.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.core.models import ParsedFeed
+
+# C0 controls except tab (09) and newline (0A); DEL; C1 controls (80-9F, which some terminals also obey:
+# U+009B is a one-character CSI); bidi embeddings/overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: str) -> str:
+    """`value` without control characters other than tab and newline (CR and CRLF become newlines),
+    and without bidi override or isolate controls."""
+    if value.isprintable() or not value:  # the common case: nothing to do (tab/newline are not printable)
+        return value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNSAFE.sub("", value)
+
+
+def clean_line(value: str) -> str:
+    """A one-line value (a title, a name, a URL): clean_text, and line breaks and tabs become spaces."""
+    if value.isprintable() or not value:
+        return value
+    return _UNSAFE.sub("", value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " "))
+
+
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: str) -> str:
+    """Text made of lines the program wrote: its own newlines and tabs stay, every other control goes."""
+    if text.isprintable():
+        return text
+    return _UNSAFE.sub("", text)
+
+
+def json_escape_controls(text: str) -> str:
+    """JSON text with DEL, C1 and bidi controls written as \\uXXXX (json.dumps escapes only C0)."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def terminal_safe(value: str) -> str:
+    """A data string as the CLI prints it in a line: nothing a terminal would act on."""
+    if value.isprintable():
+        return value
+    return _UNSAFE_OR_NEWLINE.sub(lambda m: " " if m.group(0) in "\t\n\r" else "", value)
+
+
+def _has_unsafe(value: str) -> bool:
+    return not value.isprintable() and _UNSAFE.search(value) is not None
+
+
+def clean_feed(parsed: ParsedFeed) -> ParsedFeed:
+    """Every string of a parsed feed through clean_line / clean_text, in place (the guid is left as the
+    feed gave it: it is the story's identity, compared, never shown). Most feeds have nothing to clean,
+    and a string is only rewritten when it holds something to remove."""
+    parsed.title = clean_line(parsed.title)
+    parsed.site_url = clean_line(parsed.site_url)
+    for s in parsed.stories:
+        for name in ("title", "author", "link", "canonical_link"):
+            value = getattr(s, name)
+            if _has_unsafe(value) or "\n" in value or "\r" in value:
+                setattr(s, name, clean_line(value))
+        if _has_unsafe(s.summary):
+            s.summary = clean_text(s.summary)
+        if _has_unsafe(s.content):
+            s.content = clean_text(s.content)
+        if s.categories and not all(c.isprintable() for c in s.categories):
+            s.categories = [clean_line(c) for c in s.categories]
+        if s.image is not None and not (s.image.url.isprintable() and s.image.alt.isprintable()):
+            s.image.url, s.image.alt = clean_line(s.image.url), clean_line(s.image.alt)
+        if s.extra:
+            s.extra = {k: clean_line(v) if isinstance(v, str) else v for k, v in s.extra.items()}
+    return parsed
