@@ -424,8 +424,8 @@ class Fetcher:
         elif why and not t.private_ok:
             t.abort = (f"refused: {t.current} leads to {why}; links from public addresses are never "
                        "followed to private ones")
-            return pycurl.PREREQFUNC_ABORT
-        return pycurl.PREREQFUNC_OK
+            return int(pycurl.PREREQFUNC_ABORT)
+        return int(pycurl.PREREQFUNC_OK)
 
     def _on_header(self, t: _Transfer, line: bytes) -> int | None:
         if line.startswith(b"HTTP/"):  # a new response: an interim 1xx, or the final answer
