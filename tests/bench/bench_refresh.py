@@ -83,6 +83,18 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def _pss_kb(pid: int) -> int:
+    """The process's proportional set size: each page it shares with n processes counts 1/n, so a tree's
+    sum counts the pages forked workers share with their parent once (RSS counts them in every process)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def bench_feedparser(files: list[Path]) -> float:
     import feedparser
 

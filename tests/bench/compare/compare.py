@@ -29,18 +29,20 @@ asserted: the targets (digest <= 0.5x newsboat's best refresh, rss2email >= 5x d
 are printed next to the ratios.
 
 Run: python tests/bench/compare/compare.py [--sizes 100,500,2000] [--repeat 3] [--timeout 900] [--workdir DIR]
-     [--record tests/bench/compare/results] [--digest-from-checkout]
+     [--record tests/bench/compare/results] [--digest-from-checkout] [--busy]
 """
 
 from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import sqlite3
@@ -48,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +59,7 @@ BENCH = HERE.parent
 REPO = BENCH.parent.parent
 OUT = BENCH / "out"
 sys.path.insert(0, str(BENCH))
-from bench_refresh import _children, _rss_kb  # noqa: E402
+from bench_refresh import _children, _pss_kb, _rss_kb  # noqa: E402
 from feedgen import FeedServer, write_feeds  # noqa: E402
 
 ITEMS_PER_FEED = 30  # feedgen.make_feed's default
@@ -73,41 +76,67 @@ class Result:
     peak_mb: float | None
     status: str  # ok | timeout | failed: ... | skipped: ...
     items: int | None = None  # stories stored / messages written: a check that the work was done
+    cpu_s: float | None = None  # user + system CPU of the whole process tree
+    pss_mb: float | None = None  # peak PSS of the tree: pages shared by its processes counted once
 
     def row(self) -> list[object]:
         return [self.size, self.task, self.tool, self.variant,
                 "" if self.seconds is None else f"{self.seconds:.3f}",
                 "" if self.peak_mb is None else f"{self.peak_mb:.1f}", self.status,
-                "" if self.items is None else self.items]
+                "" if self.items is None else self.items,
+                "" if self.cpu_s is None else f"{self.cpu_s:.3f}",
+                "" if self.pss_mb is None else f"{self.pss_mb:.1f}"]
 
 
-def timed(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None
-          ) -> tuple[float | None, float, str]:
-    """(wall seconds or None on timeout/failure, peak RSS of the process tree in MB, status).
+@dataclass
+class Timing:
+    """One measured run of a tool: what `timed` saw."""
+    seconds: float | None  # None: timed out or failed
+    peak_mb: float
+    status: str
+    cpu_s: float | None = None
+    pss_mb: float | None = None
 
+    def result(self, size: int, task: str, tool: str, variant: str, items: int | None) -> Result:
+        return Result(size, task, tool, variant, self.seconds, self.peak_mb, self.status, items,
+                      self.cpu_s, self.pss_mb)
+
+
+def timed(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> Timing:
+    """Wall seconds (None on timeout/failure), peak RSS and PSS of the process tree in MB, the status, and
+    the CPU (user + system) of the whole tree.
+
+    The CPU comes from getrusage(RUSAGE_CHILDREN) before and after: it counts every process of the tree
+    that was waited for (digest's parse workers are reaped by digest), like /usr/bin/time. This script has
+    no other child that ends meanwhile (the feed server and --busy's loops end only after the runs).
     bench_refresh.peak_of_tree does the same sampling but has no time limit and exits on a failure; a
     comparison must survive a tool that hangs or fails and report it, so the loop is repeated here with a
     deadline (the whole process group is killed) and the exit status kept."""
     # stderr goes to a file, not a pipe: rss2email logs a line per entry and would block on a full pipe
     with tempfile.TemporaryFile() as errf:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=errf, start_new_session=True)
-        tree_peak = 0
+        tree_peak, pss_peak = 0, 0
         while proc.poll() is None:
             if time.perf_counter() - t > timeout:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-                return None, tree_peak / 1024, f"timeout after {timeout:.0f} s"
-            tree_peak = max(tree_peak, sum(_rss_kb(p) for p in [proc.pid, *_children(proc.pid)]))
+                return Timing(None, tree_peak / 1024, f"timeout after {timeout:.0f} s")
+            tree = [proc.pid, *_children(proc.pid)]
+            tree_peak = max(tree_peak, sum(_rss_kb(p) for p in tree))
+            pss_peak = max(pss_peak, sum(_pss_kb(p) for p in tree))
             time.sleep(0.02)
         wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             errf.seek(0)
             err = errf.read().decode(errors="replace")
             last = (err.strip().splitlines() or [""])[-1][-300:]  # a traceback's last line names the error
-            return None, tree_peak / 1024, f"failed: exit {proc.returncode}: {last}"
-    return wall, tree_peak / 1024, "ok"
+            return Timing(None, tree_peak / 1024, f"failed: exit {proc.returncode}: {last}")
+    return Timing(wall, tree_peak / 1024, "ok", cpu, pss_peak / 1024)
 
 
 def quiet(cmd: list[str], env: dict[str, str], timeout: float, cwd: Path | None = None) -> None:
@@ -358,14 +387,14 @@ class Digest:
     def refresh(self, n: int) -> list[Result]:
         home = self._home("digest-refresh", n)
         env = self.env(home)
-        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
-        out = [Result(n, "refresh_cold", "digest", "", t, peak, status, self.stories(home))]
-        if t is None:
+        tm = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
+        out = [tm.result(n, "refresh_cold", "digest", "", self.stories(home))]
+        if tm.seconds is None:
             return out + [Result(n, "refresh_304", "digest", "", None, None,
                                  "skipped: the cold refresh did not finish")]
         quiet([*self.cmd, "refresh"], env, self.timeout, self.cwd)  # the unmeasured reload newsboat also gets
-        t, peak, status = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
-        return out + [Result(n, "refresh_304", "digest", "", t, peak, status, self.stories(home))]
+        tm = timed([*self.cmd, "refresh"], env, self.timeout, self.cwd)
+        return out + [tm.result(n, "refresh_304", "digest", "", self.stories(home))]
 
     def run_dry(self, n: int) -> Result:
         config = (
@@ -375,9 +404,9 @@ class Digest:
             "\n[select]\nmax_age_hours = 8760\n"
         )
         home = self._home("digest-run", n, config)
-        t, peak, status = timed([*self.cmd, "run", "--dry-run"], self.env(home), self.timeout, self.cwd)
-        written = len(list((home / "data" / "archive").glob("*/dry-run/*.eml"))) if t is not None else None
-        return Result(n, "feeds_to_email", "digest", "run --dry-run", t, peak, status, written)
+        tm = timed([*self.cmd, "run", "--dry-run"], self.env(home), self.timeout, self.cwd)
+        written = len(list((home / "data" / "archive").glob("*/dry-run/*.eml"))) if tm.seconds is not None else None
+        return tm.result(n, "feeds_to_email", "digest", "run --dry-run", written)
 
 
 class Newsboat:
@@ -393,14 +422,14 @@ class Newsboat:
         env = {**os.environ, **self.extra_env, "HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_DATA_HOME": str(d)}
         cmd = [self.exe, "-x", "reload", "-u", str(urls), "-c", str(d / "cache.db"), "-C", str(conf)]
         v = f"reload-threads {threads}"
-        t, peak, status = timed(cmd, env, self.timeout)
-        out = [Result(n, "refresh_cold", "newsboat", v, t, peak, status, self.items(d))]
-        if t is None:
+        tm = timed(cmd, env, self.timeout)
+        out = [tm.result(n, "refresh_cold", "newsboat", v, self.items(d))]
+        if tm.seconds is None:
             return out + [Result(n, "refresh_304", "newsboat", v, None, None,
                                  "skipped: the cold reload did not finish")]
         quiet(cmd, env, self.timeout)  # newsboat keeps Last-Modified only from its second reload on
-        t, peak, status = timed(cmd, env, self.timeout)
-        return out + [Result(n, "refresh_304", "newsboat", v, t, peak, status, self.items(d))]
+        tm = timed(cmd, env, self.timeout)
+        return out + [tm.result(n, "refresh_304", "newsboat", v, self.items(d))]
 
     @staticmethod
     def items(d: Path) -> int | None:
@@ -439,9 +468,9 @@ class Rss2email:
         maildir.mkdir()  # rss2email's Maildir creates the mailbox but not the folder holding it
         (d / "feeds.opml").write_text(opml(self.base, n))
         quiet([*base, "opmlimport", str(d / "feeds.opml")], env, self.timeout)
-        t, peak, status = timed([*base, "run"], env, self.timeout)
+        tm = timed([*base, "run"], env, self.timeout)
         sent = sum(1 for _ in (maildir / "INBOX" / "new").iterdir()) if (maildir / "INBOX" / "new").is_dir() else 0
-        return Result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", t, peak, status, sent)
+        return tm.result(n, "feeds_to_email", "rss2email", "r2e run (maildir)", sent)
 
 
 # -- report -------------------------------------------------------------------------------------------
@@ -476,6 +505,21 @@ def print_ratios(results: list[Result], sizes: list[int]) -> None:
                 r = d.seconds / nb.seconds
                 print(f"  {n:>5} feeds  {label:<16} digest/newsboat-best = {r:5.2f}  (target <= 0.50: "
                       f"{'met' if r <= 0.5 else 'NOT met'}; newsboat best = {nb.variant})")
+            if d and d.cpu_s is not None:
+                # CPU of digest's whole tree (issue 21's targets: 160 µs a stored story cold, 0.25 ms a feed
+                # all-304, start-up included)
+                if task == "refresh_cold" and d.items:
+                    us = d.cpu_s / d.items * 1e6
+                    print(f"  {n:>5} feeds  {label:<16} digest CPU per story = {us:5.0f} µs (target <= 160: "
+                          f"{'met' if us <= 160 else 'NOT met'})")
+                elif task == "refresh_304":
+                    ms = d.cpu_s / n * 1e3
+                    print(f"  {n:>5} feeds  {label:<16} digest CPU per feed  = {ms:5.2f} ms (target <= 0.25: "
+                          f"{'met' if ms <= 0.25 else 'NOT met'})")
+        d, nb = best(results, n, "refresh_cold", "digest"), best(results, n, "refresh_cold", "newsboat")
+        if d and nb and d.pss_mb and nb.peak_mb:
+            print(f"  {n:>5} feeds  refresh cold     digest PSS / newsboat RSS = {d.pss_mb:.0f} / {nb.peak_mb:.0f} MB "
+                  f"(digest RSS {d.peak_mb:.0f} MB)")
         d, r2 = find(results, n, "feeds_to_email", "digest"), find(results, n, "feeds_to_email", "rss2email")
         if d and d.seconds and r2:
             if r2.seconds:
@@ -488,14 +532,28 @@ def print_ratios(results: list[Result], sizes: list[int]) -> None:
                       f"(rss2email {r2.status}; target >= 5x)")
 
 
+def cpu_per_unit(r: Result) -> str:
+    """CPU of the tree per stored story (a cold refresh: µs) or per feed (an all-304 refresh: ms)."""
+    if r.cpu_s is None or not r.task.startswith("refresh"):
+        return "-"
+    if r.task == "refresh_304":
+        return f"{r.cpu_s / r.size * 1e3:.2f} ms/feed"
+    if r.items:
+        return f"{r.cpu_s / r.items * 1e6:.0f} µs/item"
+    return "-"
+
+
 def print_table(results: list[Result]) -> None:
-    print(f"\n{'feeds':>6}  {'task':<15} {'tool':<10} {'variant':<20} {'seconds':>9} {'peak MB':>8} "
-          f"{'items':>8}  status")
+    print(f"\n{'feeds':>6}  {'task':<15} {'tool':<10} {'variant':<20} {'seconds':>9} {'CPU s':>8} "
+          f"{'per unit':>15} {'RSS MB':>7} {'PSS MB':>7} {'items':>8}  status")
     for r in results:
         secs = f"{r.seconds:9.2f}" if r.seconds is not None else f"{'-':>9}"
-        peak = f"{r.peak_mb:8.0f}" if r.peak_mb is not None else f"{'-':>8}"
+        cpu = f"{r.cpu_s:8.2f}" if r.cpu_s is not None else f"{'-':>8}"
+        peak = f"{r.peak_mb:7.0f}" if r.peak_mb is not None else f"{'-':>7}"
+        pss = f"{r.pss_mb:7.0f}" if r.pss_mb is not None else f"{'-':>7}"
         items = f"{r.items:8d}" if r.items is not None else f"{'-':>8}"
-        print(f"{r.size:>6}  {r.task:<15} {r.tool:<10} {r.variant:<20} {secs} {peak} {items}  {r.status}")
+        print(f"{r.size:>6}  {r.task:<15} {r.tool:<10} {r.variant:<20} {secs} {cpu} {cpu_per_unit(r):>15} "
+              f"{peak} {pss} {items}  {r.status}")
 
 
 def plot(results: list[Result], sizes: list[int], title: str) -> list[Path]:
@@ -543,6 +601,21 @@ def plot(results: list[Result], sizes: list[int], title: str) -> list[Path]:
     return paths
 
 
+@contextlib.contextmanager
+def busy_loops(n: int) -> Iterator[None]:
+    """n processes spinning at nice 19 for the duration: another workload on the cores (a compile, a browser),
+    which the scheduler still lets the measured tools preempt. Started and ended outside any measured run,
+    so their CPU never enters a tool's figure."""
+    loops = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"],
+                              stdin=subprocess.DEVNULL) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
+
+
 def replot(csv_path: Path) -> None:
     lines = csv_path.read_text().splitlines()
     notes = [next(csv.reader([line])) for line in lines if line.startswith("# ")]
@@ -552,7 +625,9 @@ def replot(csv_path: Path) -> None:
         results.append(Result(int(r["feeds"]), r["task"], r["tool"], r["variant"],
                               float(r["seconds"]) if r["seconds"] else None,
                               float(r["peak_rss_mb"]) if r["peak_rss_mb"] else None, r["status"],
-                              int(r["items"]) if r["items"] else None))
+                              int(r["items"]) if r["items"] else None,
+                              float(r["cpu_s"]) if r.get("cpu_s") else None,
+                              float(r["peak_pss_mb"]) if r.get("peak_pss_mb") else None))
     sizes = sorted({r.size for r in results})
     print_table(results)
     print_ratios(results, sizes)
@@ -578,6 +653,8 @@ def main() -> None:
                     help="sizes above this run once whatever --repeat says (2,000 feeds take ~15 min a run)")
     ap.add_argument("--record", type=Path, default=None,
                     help="also copy the CSV and plots here (the README shows tests/bench/compare/results/)")
+    ap.add_argument("--busy", action="store_true",
+                    help="keep both cores busy with two niced busy loops while every tool runs (a loaded machine)")
     ap.add_argument("--plot-only", action="store_true",
                     help="redraw the plots from tests/bench/out/compare.csv and print its ratios; run nothing")
     args = ap.parse_args()
@@ -590,6 +667,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
 
     m = machine()
+    if args.busy:
+        m["os"] += "; both cores busy (two niced busy loops)"
     digest_exe = None if args.digest_from_checkout else install_digest(work / "digest-venv", args.timeout)
     newsboat = None if "newsboat" in skip else install_newsboat(work / "newsboat-deb", args.timeout,
                                                                  from_deb=args.newsboat_from_deb)
@@ -613,8 +692,9 @@ def main() -> None:
 
     results: list[Result] = []
     r2e_gave_up = ""
-    with FeedServer(feeds_dir) as base:
-        print(f"serving on {base}\n", flush=True)
+    with FeedServer(feeds_dir) as base, busy_loops(2 if args.busy else 0):
+        print(f"serving on {base}" + (" with both cores kept busy by two niced loops" if args.busy else "") + "\n",
+              flush=True)
         dg = Digest(work, base, args.timeout, digest_exe)
         nb = Newsboat(newsboat[0], newsboat[1], work, base, args.timeout) if newsboat else None
         rs = Rss2email(r2e, work, base, args.timeout) if r2e else None
@@ -639,7 +719,8 @@ def main() -> None:
             for r in step:
                 secs = f"{r.seconds:8.2f} s" if r.seconds is not None else r.status
                 print(f"{n:>5} feeds  {r.task:<15} {r.tool:<9} {r.variant:<20} {secs:>10}  "
-                      f"peak {r.peak_mb or 0:5.0f} MB  items {r.items if r.items is not None else '-'}", flush=True)
+                      f"CPU {cpu_per_unit(r):>14}  peak {r.peak_mb or 0:5.0f} MB (PSS {r.pss_mb or 0:4.0f})  "
+                      f"items {r.items if r.items is not None else '-'}", flush=True)
             results += step
 
     print_table(results)
@@ -650,7 +731,8 @@ def main() -> None:
         w = csv.writer(f)
         w.writerow(["# machine", f"{m['nproc']} cores", m["cpu"], m["ram"], m["os"]])
         w.writerow(["# versions", *(f"{k} {v}" for k, v in versions.items())])
-        w.writerow(["feeds", "task", "tool", "variant", "seconds", "peak_rss_mb", "status", "items"])
+        w.writerow(["feeds", "task", "tool", "variant", "seconds", "peak_rss_mb", "status", "items", "cpu_s",
+                    "peak_pss_mb"])
         w.writerows(r.row() for r in results)
     title = (f"{m['nproc']} cores, {m['cpu']}, {m['ram']} RAM | "
              + ", ".join(f"{k} {v}" for k, v in versions.items()))
