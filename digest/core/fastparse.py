@@ -13,11 +13,13 @@ error (feedparser's loose parser copes with broken feeds).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 from lxml import etree
 
+from digest.core.fastgate import feed_child_ok, item_child_ok, media_child_ok
 from digest.core.feeddates import parse_date
 from digest.core.links import join_url
 
@@ -85,7 +87,27 @@ def _text(el: etree._Element | None) -> str:
         return ""
     if len(el):  # child elements where text was expected: let feedparser decide what it means
         raise _Decline
-    return (el.text or "").strip()
+    return _fp_text((el.text or "").strip())
+
+
+# feedparser's map of the C1 controls to the characters cp1252 gives those bytes (its html._cp1252)
+_CP1252 = {i: bytes([i]).decode("cp1252") for i in range(0x80, 0xA0) if i not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _fp_text(value: str) -> str:
+    """What feedparser makes of every text it reads from a UTF-8 feed: text that is UTF-8 read as Latin-1
+    and encoded again ("Ã©") is decoded once more, and C1 controls become the cp1252 characters they
+    were meant as (its "demoronizer"). ASCII text, nearly all of it, is returned at once."""
+    if value.isascii():
+        return value
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("iso-8859-1").decode("utf-8")
+    return value.translate(_CP1252)
+
+
+# feedparser's repair of an HTML-escaped query in a link's text ("?a=1&amp;b=2"): "&amp;" becomes "&"
+# in an item's link, and "&name;" becomes "&name" in any link
+_LINK_REF = re.compile(r"&([A-Za-z0-9_]+);")
 
 
 # Item children _rss reads every occurrence of, in document order.
@@ -103,25 +125,52 @@ def _children(node: etree._Element, many: frozenset[str],
 
     Why: ~20 find()/iterfind() calls per item, each a fresh ElementPath walk over the children, cost
     more than lxml's parse of the item. Lists keep document order. A tag in `one` that appears twice
-    declines the feed. Read the lists with .get(tag, ()): a tag with no children has no list (cheaper
-    than six empty ones).
+    declines the feed, and so does a child in neither that feedparser would read into a stored field
+    (fastgate.item_child_ok). Read the lists with .get(tag, ()): a tag with no children has no list
+    (cheaper than six empty ones).
     """
     first: dict[Any, Any] = {}
     lists: dict[Any, list[Any]] = {}
     for child in node:
-        # entity references (the parser drops comments and PIs) have a function for a tag: it lands
-        # under that function's key, which no lookup uses
+        # entity references (the parser drops comments and PIs) have a function for a tag, which the
+        # gate passes over
         tag = child.tag
         if tag in many:
             if tag in lists:
                 lists[tag].append(child)
             else:
                 lists[tag] = [child]
-        elif tag not in first:
-            first[tag] = child
         elif tag in one:
+            if tag in first:
+                raise _Decline
+            first[tag] = child
+        elif not item_child_ok(child):
             raise _Decline
     return first, lists
+
+
+def _plain_attrs(el: etree._Element | None, atom: bool = False) -> None:
+    """Decline a text element with an attribute feedparser reads (it lower-cases their names): `mode`
+    (Atom 0.3's base64 or escaped) anywhere, and `type` but for Atom's "text" and "html"."""
+    if el is None or not el.attrib:
+        return
+    for name, value in el.items():
+        low = name.lower()
+        if low == "mode" or (low == "type" and not (atom and value in ("text", "html"))):
+            raise _Decline
+
+
+def _media_ok(m: etree._Element, titled: bool) -> None:
+    """A media:content's children: see fastgate.media_child_ok."""
+    if len(m) and not all(media_child_ok(c, titled) for c in m):
+        raise _Decline
+
+
+def _feed_ok(node: etree._Element, read: frozenset[str]) -> None:
+    """The channel's (feed's) children other than those read: see fastgate.feed_child_ok."""
+    for child in node:
+        if child.tag not in read and not feed_child_ok(child):
+            raise _Decline
 
 
 def _in_order(node: etree._Element, many: dict[Any, list[Any]], a: str, b: str) -> list[Any]:
@@ -132,9 +181,12 @@ def _in_order(node: etree._Element, many: dict[Any, list[Any]], a: str, b: str) 
 
 
 def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
-    channel = root.find("channel")
-    if channel is None:
+    channels = [c for c in root if c.tag == "channel"]
+    if len(channels) != 1:
         raise _Decline
+    [channel] = channels
+    _feed_ok(root, _RSS_ROOT_READ)
+    _feed_ok(channel, _RSS_CHANNEL_READ)
     entries = []
     for item in channel.iterfind("item"):
         # same reads, in the same order, as find()/iterfind() on the item (so _Decline and the `or`
@@ -145,6 +197,7 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         base = item.base or ""
         title = get("title")
         if title is not None:
+            _plain_attrs(title)
             e["title"] = _text(title)
         # as feedparser: a guid that is a permalink (isPermaLink absent or exactly "true") is made absolute,
         # so "12345" read from https://ex.example/feed is https://ex.example/12345, and stands in for a
@@ -160,7 +213,12 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         link = _text(link_el)
         if link_el is not None and not link:
             raise _Decline  # an empty <link>: which of it and the guid wins depends on their order
-        link = _resolve(base, link) if link else (guid if permalink else "")
+        if link:
+            link = _resolve(base, link)
+            if "&" in link:
+                link = _LINK_REF.sub(r"&\g<1>", link.replace("&amp;", "&"))
+        else:
+            link = guid if permalink else ""
         if link:
             e["link"] = link
         published, updated = _text(get("pubDate")), _text(get(f"{DC}date"))
@@ -178,6 +236,8 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         e["tags"] = [{"term": t} for t in tags if t]
         description = get("description")
         encoded = get(CONTENT_ENCODED)
+        _plain_attrs(description)
+        _plain_attrs(encoded)
         desc = _text(description)
         if encoded is not None:
             e["content"] = [{"value": _text(encoded), "base": encoded.base or base}]
@@ -190,11 +250,13 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         media: list[dict[str, str]] = []
         for m in _in_order(item, many, f"{MEDIA}content", f"{MEDIA}group"):
             if m.tag == f"{MEDIA}content":
+                _media_ok(m, bool(e.get("title")))
                 media.append(dict(m.attrib))
                 continue
             for child in m:
                 if child.tag != f"{MEDIA}content":  # a thumbnail, title or description in a group
                     raise _Decline
+                _media_ok(child, bool(e.get("title")))
                 media.append(dict(child.attrib))
         e["media_content"] = media
         e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
@@ -208,7 +270,18 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
                 e[f"ev_{name}"] = value
         entries.append(e)
     site = _text(channel.find("link"))
-    return "rss20", _text(channel.find("title")), _resolve(channel.base or "", site) if site else "", entries
+    if site:
+        site = _resolve(channel.base or "", site)
+        if "&" in site:
+            site = _LINK_REF.sub(r"&\g<1>", site)
+    feed_title = channel.find("title")
+    _plain_attrs(feed_title)
+    return "rss20", _text(feed_title), site, entries
+
+
+# The children of <rss> and of its <channel> that _rss reads; fastgate.feed_child_ok rules on the others.
+_RSS_ROOT_READ = frozenset(("channel",))
+_RSS_CHANNEL_READ = frozenset(("title", "link", "item"))
 
 
 def _is_permalink(guid: etree._Element) -> bool:
@@ -222,9 +295,10 @@ def _is_permalink(guid: etree._Element) -> bool:
 def _atom_text(el: etree._Element | None) -> str:
     if el is None:
         return ""
-    if el.get("type") == "xhtml" or len(el):
+    _plain_attrs(el, atom=True)
+    if len(el):
         raise _Decline
-    return (el.text or "").strip()
+    return _fp_text((el.text or "").strip())
 
 
 _HTML_TYPES = {"text/html", "html", "application/xhtml+xml", "xhtml"}
@@ -257,8 +331,13 @@ _ATOM_ONE = frozenset((f"{ATOM}title", f"{ATOM}id", f"{ATOM}published", f"{ATOM}
                        f"{ATOM}content", f"{MEDIA}group"))
 
 
+# The children of an Atom <feed> that _atom reads; fastgate.feed_child_ok rules on the others.
+_ATOM_FEED_READ = frozenset((f"{ATOM}title", f"{ATOM}link", f"{ATOM}id", f"{ATOM}entry", f"{ATOM}author"))
+
+
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     entries = []
+    _feed_ok(root, _ATOM_FEED_READ)
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
     for entry in root.iterfind(f"{ATOM}entry"):
         # one pass over the entry's children, then the same reads in the same order as before (see _rss)
@@ -306,6 +385,8 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
             e["summary_detail"] = {"base": summary_el.base or entry.base or ""}
         for key in ("media_content", "media_thumbnail", "enclosures"):
             e[key] = []
+        for m in many.get(f"{MEDIA}content", ()):
+            _media_ok(m, bool(e.get("title")))
         e["media_content"] = [dict(m.attrib) for m in many.get(f"{MEDIA}content", ())]
         e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
         # feedparser's enclosures are its links with rel="enclosure"

@@ -221,11 +221,14 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
 
 
 _EMAIL_NAME = re.compile(r"^\s*[^\s@()]+@[^\s@()]+\s*\((.+)\)\s*$")
+# feedparser's author for an Atom <author> with a name and an email: "Name (email)"
+_NAME_EMAIL = re.compile(r"^(.+?)\s*\(\s*[^\s@()]+@[^\s@()]+\s*\)\s*$")
 
 
 def _byline(author: str) -> str:
-    """RSS <author> is "email (Name)": show the name, never the address."""
-    m = _EMAIL_NAME.match(author)
+    """RSS <author> is "email (Name)", feedparser writes an Atom author as "Name (email)": show the name,
+    never the address."""
+    m = _EMAIL_NAME.match(author) or _NAME_EMAIL.match(author)
     if m:
         return m.group(1).strip()
     return "" if re.fullmatch(r"[^\s@]+@[^\s@]+", author) else author
