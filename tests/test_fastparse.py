@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,55 @@ def test_fast_path_stores_what_feedparser_stores_or_declines(feed: str) -> None:
     fast, slow = _both(data, url)
     assert (fast.title, fast.site_url) == (slow.title, slow.site_url)
     assert fast.stories == slow.stories
+
+
+_RSS = '<rss version="2.0" {ns}><channel><title>t</title><item><guid>g1</guid><title>Plain</title>{item}</item>' \
+       '</channel></rss>'
+_ATOM = '<feed xmlns="http://www.w3.org/2005/Atom" {ns}><title>t</title>{body}</feed>'
+DC, DCTERMS = 'xmlns:dc="http://purl.org/dc/elements/1.1/"', 'xmlns:dcterms="http://purl.org/dc/terms/"'
+MEDIA = 'xmlns:media="http://search.yahoo.com/mrss/"'
+
+
+@pytest.mark.parametrize(("data", "field", "want"), [
+    # elements of feedparser's own test suite (tests/test_feedparser_conformance.py runs all of it) that
+    # the fast path once skipped: it must read them as feedparser does or hand the feed over
+    (_RSS.format(ns=DC, item="").replace("<title>Plain</title>", "<dc:title>Example title</dc:title>"),
+     "title", "Example title"),
+    (_RSS.format(ns=DCTERMS, item="<dcterms:issued>2026-11-20T10:14:55Z</dcterms:issued>"),
+     "published_at", datetime(2026, 11, 20, 10, 14, 55, tzinfo=UTC).timestamp()),
+    (_RSS.format(ns=MEDIA, item='<media:category label="lab1">cat1</media:category>'), "categories", ["cat1"]),
+    (_RSS.format(ns="", item='<body xmlns="http://www.w3.org/1999/xhtml"><p>Example content</p></body>'),
+     "content", "<p>Example content</p>"),
+    (_RSS.format(ns="", item="<description>don\u0092t</description>"), "summary", "don\u2019t"),
+    (_ATOM.format(ns="", body='<entry><id>urn:1</id><content type="application/octet-stream">'
+                              "RXhhbXBsZSA8Yj5BdG9tPC9iPg==</content></entry>"), "content", "Example <b>Atom</b>"),
+    (_ATOM.format(ns="", body="<entry><id>urn:1</id><author><name>Example author</name>"
+                              "<email>me@example.com</email></author></entry>"), "author", "Example author"),
+    (_ATOM.format(ns='xmlns:MadeUp="http://madeup.test"', body="<item><id>urn:1</id><MadeUp:Element>x"
+                                                               "</MadeUp:Element></item>"), "guid", "urn:1"),
+], ids=["dc-title", "dcterms-issued", "media-category", "xhtml-body", "cp1252-in-utf8", "atom-base64",
+        "atom-author-email", "atom-item"])
+def test_fast_path_reads_or_hands_over_what_feedparser_reads(data: str, field: str, want: object) -> None:
+    fast, slow = _both(data.encode(), "http://127.0.0.1/f")
+    assert [getattr(s, field) for s in slow.stories] == [want]
+    assert fast.stories == slow.stories
+
+
+@pytest.mark.parametrize("extra", [
+    '<atom:link href="http://127.0.0.1/f" rel="self" type="application/rss+xml"/>',
+    "<language>en</language><lastBuildDate>Fri, 20 Nov 2026 10:00:00 +0000</lastBuildDate>"
+    "<generator>https://wordpress.org/?v=6.4</generator><sy:updatePeriod>hourly</sy:updatePeriod>"
+    "<image><url>http://127.0.0.1/i.png</url><title>t</title><link>http://127.0.0.1/</link></image>",
+], ids=["atom-self-link", "wordpress-channel"])
+def test_ordinary_channel_and_item_extras_stay_on_the_fast_path(extra: str) -> None:
+    """The hand-off is for what the fast path does not read: a WordPress feed's usual extras are not that."""
+    item = ("<comments>http://127.0.0.1/1#c</comments><wfw:commentRss>http://127.0.0.1/1/feed</wfw:commentRss>"
+            "<slash:comments>3</slash:comments><dc:creator>Dana</dc:creator>"
+            '<media:content url="http://127.0.0.1/a.jpg" medium="image"><media:title>a</media:title></media:content>')
+    ns = ('xmlns:atom="http://www.w3.org/2005/Atom" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
+          'xmlns:wfw="http://wellformedweb.org/CommentAPI/" xmlns:slash="http://purl.org/rss/1.0/modules/slash/" '
+          f"{DC} {MEDIA}")
+    data = _RSS.format(ns=ns, item=item).replace("<title>t</title>", f"<title>t</title>{extra}").encode()
+    assert fast_parse(data, "http://127.0.0.1/f") is not None
+    fast, slow = _both(data, "http://127.0.0.1/f")
+    assert fast == slow and fast.stories[0].image and fast.stories[0].author == "Dana"

@@ -1,4 +1,7 @@
-"""Which elements the fast reader may pass over: everything feedparser would read into a stored field is
+"""feedparser's rules that the fast reader follows: which elements it may pass over, and the repairs
+feedparser makes to every text.
+
+Which elements the fast reader may pass over: everything feedparser would read into a stored field is
 either read by fastparse.py the same way, or the feed goes to feedparser.
 
 Why: feedparser is a flat SAX handler that dispatches on a key made of the element's namespace prefix and
@@ -16,6 +19,8 @@ that the tables here match the installed feedparser's handlers and namespaces.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from typing import Any
 
 # feedparser's known namespaces (lower-cased URI -> its prefix): elements in them are keyed by this prefix,
@@ -167,6 +172,20 @@ def item_child_ok(child: Any) -> bool:
     return key not in FP_HANDLED and key not in _COLLIDE and passive(child)
 
 
+_AUTHOR_KEYS = frozenset(("name", "email", "uri", "url", "homepage"))
+
+
+def author_child_ok(child: Any) -> bool:
+    """A child of an Atom <author>: feedparser reads name, email and uri into the author; anything else
+    it has a handler for (a title, a link...) would land in the entry."""
+    if not isinstance(child.tag, str):
+        return True
+    key = fp_key(child)
+    if key in _AUTHOR_KEYS:
+        return not len(child)
+    return key not in FP_HANDLED and key not in _COLLIDE and passive(child)
+
+
 def media_child_ok(child: Any, titled: bool) -> bool:
     """A child of media:content: feedparser reads media:thumbnail, media:description... there as item
     fields, so only the inert ones and unknown leaves pass; media:title too when the item has a title of
@@ -197,3 +216,28 @@ def feed_child_ok(child: Any) -> bool:
         return all(not isinstance(n.tag, str) or fp_key(n) in _FEED_SUBTREE_KEYS
                    or (fp_key(n) not in FP_HANDLED and fp_key(n) not in _COLLIDE) for n in child.iterdescendants())
     return key not in FP_HANDLED and key not in _COLLIDE and passive(child)
+
+
+# feedparser's map of the C1 controls to the characters cp1252 gives those bytes (its html._cp1252)
+_CP1252 = {i: bytes([i]).decode("cp1252") for i in range(0x80, 0xA0) if i not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def fp_text(value: str) -> str:
+    """What feedparser makes of every text it reads from a UTF-8 feed: text that is UTF-8 read as Latin-1
+    and encoded again ("Ã©") is decoded once more, and C1 controls become the cp1252 characters they
+    were meant as (its "demoronizer"). ASCII text, nearly all of it, is returned at once."""
+    if value.isascii():
+        return value
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("iso-8859-1").decode("utf-8")
+    return value.translate(_CP1252)
+
+
+# feedparser's repair of an HTML-escaped query in a link's text ("?a=1&amp;b=2"): "&amp;" becomes "&"
+# in an item's link, and "&name;" becomes "&name" in any link
+_LINK_REF = re.compile(r"&([A-Za-z0-9_]+);")
+
+
+def fp_link(link: str, *, item: bool) -> str:
+    """A link's text as feedparser stores it (see _LINK_REF)."""
+    return _LINK_REF.sub(r"&\g<1>", link.replace("&amp;", "&") if item else link)

@@ -13,13 +13,12 @@ error (feedparser's loose parser copes with broken feeds).
 
 from __future__ import annotations
 
-import contextlib
 import re
 from typing import Any
 
 from lxml import etree
 
-from digest.core.fastgate import feed_child_ok, item_child_ok, media_child_ok
+from digest.core.fastgate import author_child_ok, feed_child_ok, fp_link, fp_text, item_child_ok, media_child_ok
 from digest.core.feeddates import parse_date
 from digest.core.links import join_url
 
@@ -87,27 +86,7 @@ def _text(el: etree._Element | None) -> str:
         return ""
     if len(el):  # child elements where text was expected: let feedparser decide what it means
         raise _Decline
-    return _fp_text((el.text or "").strip())
-
-
-# feedparser's map of the C1 controls to the characters cp1252 gives those bytes (its html._cp1252)
-_CP1252 = {i: bytes([i]).decode("cp1252") for i in range(0x80, 0xA0) if i not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
-
-
-def _fp_text(value: str) -> str:
-    """What feedparser makes of every text it reads from a UTF-8 feed: text that is UTF-8 read as Latin-1
-    and encoded again ("Ã©") is decoded once more, and C1 controls become the cp1252 characters they
-    were meant as (its "demoronizer"). ASCII text, nearly all of it, is returned at once."""
-    if value.isascii():
-        return value
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_CP1252)
-
-
-# feedparser's repair of an HTML-escaped query in a link's text ("?a=1&amp;b=2"): "&amp;" becomes "&"
-# in an item's link, and "&name;" becomes "&name" in any link
-_LINK_REF = re.compile(r"&([A-Za-z0-9_]+);")
+    return fp_text((el.text or "").strip())
 
 
 # Item children _rss reads every occurrence of, in document order.
@@ -216,7 +195,7 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         if link:
             link = _resolve(base, link)
             if "&" in link:
-                link = _LINK_REF.sub(r"&\g<1>", link.replace("&amp;", "&"))
+                link = fp_link(link, item=True)
         else:
             link = guid if permalink else ""
         if link:
@@ -273,7 +252,7 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     if site:
         site = _resolve(channel.base or "", site)
         if "&" in site:
-            site = _LINK_REF.sub(r"&\g<1>", site)
+            site = fp_link(site, item=False)
     feed_title = channel.find("title")
     _plain_attrs(feed_title)
     return "rss20", _text(feed_title), site, entries
@@ -298,7 +277,7 @@ def _atom_text(el: etree._Element | None) -> str:
     _plain_attrs(el, atom=True)
     if len(el):
         raise _Decline
-    return _fp_text((el.text or "").strip())
+    return fp_text((el.text or "").strip())
 
 
 _HTML_TYPES = {"text/html", "html", "application/xhtml+xml", "xhtml"}
@@ -338,6 +317,8 @@ _ATOM_FEED_READ = frozenset((f"{ATOM}title", f"{ATOM}link", f"{ATOM}id", f"{ATOM
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     entries = []
     _feed_ok(root, _ATOM_FEED_READ)
+    if not all(author_child_ok(c) for a in root.iterfind(f"{ATOM}author") for c in a):
+        raise _Decline
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
     for entry in root.iterfind(f"{ATOM}entry"):
         # one pass over the entry's children, then the same reads in the same order as before (see _rss)
@@ -364,7 +345,10 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
             e["published_parsed"] = parse_date(published)
         if updated:
             e["updated_parsed"] = parse_date(updated)
-        names = [_text(n) for a in many.get(f"{ATOM}author", ()) for n in a.iterfind(f"{ATOM}name")]
+        authors = many.get(f"{ATOM}author", ())
+        if not all(author_child_ok(c) for a in authors for c in a):
+            raise _Decline
+        names = [_text(n) for a in authors for n in a.iterfind(f"{ATOM}name")]
         if len(names) > 1:
             raise _Decline  # several authors: feedparser's author is the last, its authors list keeps all
         names = [n for n in names if n] or ([feed_author] if feed_author else [])
