@@ -1,0 +1,149 @@
+"""Where a cold refresh spends its CPU, per stored story, for the whole process tree (issue 21).
+
+Serves N generated feeds (tests/bench/feedgen.py: ~75 KB, 30 items each) on 127.0.0.1, imports them into a
+fresh DIGEST_HOME and runs one cold `digest refresh` under py-spy (`--subprocesses`, so the forked parse
+workers are sampled too). The total CPU of the tree comes from getrusage(RUSAGE_CHILDREN), as /usr/bin/time
+counts it; py-spy's on-CPU samples split it between the refreshing process and the workers, and between
+the kinds of work (a sample counts for the innermost frame that names one). Prints a table of µs per
+stored story and the top frames by own samples; `--raw FILE` keeps py-spy's collapsed stacks.
+
+Run: pip install py-spy && python tests/bench/profile_refresh.py [--feeds 100] [--rate 500] [--native]
+(py-spy attaches with ptrace: as root, or with kernel.yama.ptrace_scope = 0.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from feedgen import FeedServer, write_feeds  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+# (kind, what a frame's text contains). The innermost frame of a sample that matches one names its kind.
+KINDS: list[tuple[str, tuple[str, ...]]] = [
+    ("imports (start-up)", ("<frozen importlib", "_find_and_load")),
+    ("HTML sanitising (nh3) and plain text", ("sanitize.py",)),
+    ("fast lxml parse", ("fastparse.py",)),
+    ("feedparser", ("feedparser/",)),
+    ("dates", ("feeddates.py",)),
+    ("URL rules", ("links.py",)),
+    ("reading a feed into stories", ("parse.py", "models.py")),
+    ("SQLite: insert, indexes, FTS5, commit", ("store/", "sqlite3")),
+    ("WAL checkpoints", ("checkpoint",)),
+    ("ingest (worker side)", ("ingest.py",)),
+    ("hand-over to workers (pickling, pipes)", ("multiprocessing/", "pickle", "connection.py")),
+    ("fetching (libcurl)", ("fetch.py", "pycurl")),
+    ("refresh orchestration", ("refresh", "pool.py")),
+    ("CLI, config, paths", ("digest/cli/", "config.py", "paths.py", "argparse")),
+]
+DIGEST = [sys.executable, "-m", "digest"]
+
+
+def env_for(home: Path) -> dict[str, str]:
+    return {**os.environ, "DIGEST_HOME": str(home), "PYTHONPATH": str(REPO)}
+
+
+def cold_home(home: Path, base: str, n: int) -> Path:
+    """A fresh DIGEST_HOME with the n served feeds imported (nothing fetched yet)."""
+    home.mkdir(parents=True)
+    (home / "feeds.opml").write_text('<?xml version="1.0"?><opml version="2.0"><head/><body>' + "".join(
+        f'<outline type="rss" text="f{i}" xmlUrl="{base}/feed{i}.xml"/>' for i in range(n)) + "</body></opml>")
+    subprocess.run([*DIGEST, "feeds", "import", str(home / "feeds.opml")], env=env_for(home), check=True,
+                   capture_output=True)
+    return home
+
+
+def kind_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for kind, needles in KINDS:
+            if any(n in frame for n in needles):
+                return kind
+    return "other"
+
+
+def read_raw(path: Path) -> tuple[dict[str, collections.Counter[str]], collections.Counter[str]]:
+    """Samples per process role and kind, and own samples per innermost frame. The role comes from the
+    stack, not from py-spy's process label (it labels the forked workers' samples with the parent's pid):
+    a parse worker's stacks start in multiprocessing's process bootstrap."""
+    per_role: dict[str, collections.Counter[str]] = {"refreshing process": collections.Counter(),
+                                                     "parse workers": collections.Counter()}
+    own: collections.Counter[str] = collections.Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";")[1:] if not f.startswith("thread ")]
+        role = "parse workers" if any("multiprocessing/process.py" in f for f in frames) else "refreshing process"
+        per_role[role][kind_of(frames)] += int(count)
+        if frames:
+            own[frames[-1]] += int(count)
+    return per_role, own
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--feeds", type=int, default=100)
+    ap.add_argument("--rate", type=int, default=500, help="py-spy samples per second (default 500)")
+    ap.add_argument("--native", action="store_true", help="py-spy --native: C frames too (slower to sample)")
+    ap.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
+    ap.add_argument("--top", type=int, default=15, help="frames to list by own samples")
+    args = ap.parse_args()
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("py-spy is not installed: pip install py-spy")
+    work = Path(tempfile.mkdtemp(prefix="digest-profile-"))
+    try:
+        files = write_feeds(work / "feeds", args.feeds)
+        with FeedServer(work / "feeds") as base:
+            # one plain cold refresh for the CPU total (py-spy's own CPU would count in a profiled run),
+            # then the same cold refresh on a second fresh store under py-spy, for the split
+            plain = cold_home(work / "plain", base, args.feeds)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([*DIGEST, "refresh"], env=env_for(plain), check=True, capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            profiled = cold_home(work / "profiled", base, args.feeds)
+            raw = args.raw or work / "raw.txt"
+            cmd = [spy, "record", "--subprocesses", "--rate", str(args.rate), "--format", "raw", "-o", str(raw),
+                   *(["--native"] if args.native else []), "--", *DIGEST, "refresh"]
+            subprocess.run(cmd, env=env_for(profiled), check=True, capture_output=True)
+        db = sqlite3.connect(plain / "data" / "digest.db")
+        stories = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
+        db.close()
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        user = after.ru_utime - before.ru_utime
+        roles, own = read_raw(raw)
+        total = sum(sum(c.values()) for c in roles.values())
+        per_story = cpu / stories * 1e6
+
+        def us(samples: int) -> float:  # the plain run's CPU per story, split by the profile's samples
+            return per_story * samples / max(total, 1)
+
+        print(f"{args.feeds} feeds, {len(files)} files, {stories} stories stored; {os.cpu_count()} cores")
+        print(f"CPU of the whole tree, plain cold refresh: {cpu:.2f} s (user {user:.2f} s, sys {cpu - user:.2f} s)"
+              f" = {per_story:.0f} µs per stored story")
+        print(f"profile: {total} samples at {args.rate}/s; the µs below split the plain run's CPU by the "
+              "profile's share")
+        for role, kinds in roles.items():
+            n = sum(kinds.values())
+            print(f"\n{role}: {us(n):.0f} µs per story ({100 * n / max(total, 1):.0f}% of samples)")
+            for kind, c in kinds.most_common():
+                print(f"  {us(c):7.1f} µs  {100 * c / max(total, 1):5.1f}%  {kind}")
+        print(f"\ntop {args.top} frames by own samples (all processes):")
+        for frame, c in own.most_common(args.top):
+            print(f"  {us(c):7.1f} µs  {frame[:110]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
