@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.core.config import Config
-from digest.core.fsutil import atomic_write
+from digest.core.fsutil import atomic_write, private_dir
 from digest.core.message import build_message
 from digest.core.models import Digest
 from digest.core.paths import Paths
@@ -212,6 +212,9 @@ def _reconcile_items(store: Store, paths: Paths, digest: Digest, story_ids: list
 
 def _write_issue(store: Store, config: Config, paths: Paths, digest: Digest, issue: Issue) -> None:
     d = issue_dir(paths, digest.number)
+    # every issue's .eml and manifest (recipients): owner-only, an older archive tightened
+    private_dir(paths.archive_dir)
+    private_dir(d)
     issue.dir = d
     eml = build_message(config.newsletter, subject=issue.subject, html=issue.html, text=issue.text,
                         to="undisclosed-recipients:;", date=digest.built_at)

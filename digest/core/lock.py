@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from digest.core.fsutil import PRIVATE_FILE, private_dir, tighten
+
 
 class LockHeld(Exception):
     def __init__(self, path: Path, pid: int | None) -> None:
@@ -34,13 +36,14 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock at once or raise LockHeld; never waits (cron starts the next run anyway)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         key = self.path.resolve()
         if key in RunLock._held:
             RunLock._held[key][1] += 1
             self._fd = RunLock._held[key][0]
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        tighten(self.path)  # made 0644 by an older digest
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 
+from digest.core.fsutil import PRIVATE_FILE, private_dir, tighten
 from digest.core.paths import Paths
 
 LOGGER = "digest"
@@ -24,6 +26,13 @@ class _LogFile(logging.handlers.RotatingFileHandler):
     its one-line result: logging's default reports each failed record with a traceback on stderr,
     which cron would mail on top of that line."""
 
+    def _open(self):  # type: ignore[no-untyped-def]
+        """The log file (and each one rotation starts) owner-only, whatever the umask: failure lines
+        name recipients."""
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, PRIVATE_FILE)
+        tighten(self.baseFilename)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115 - the handler closes it
+
     def handleError(self, record: logging.LogRecord) -> None:
         if not isinstance(sys.exc_info()[1], OSError):
             super().handleError(record)
@@ -35,8 +44,10 @@ def setup_logging(paths: Paths, *, verbose: bool = False) -> logging.Logger:
     verbose also copies the log to stderr (plain text, no colours) so a person can watch a run."""
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    paths.log_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.log_dir)
     path = paths.log_dir / LOG_NAME
+    for f in (path, *(path.with_name(f"{LOG_NAME}.{i}") for i in range(1, BACKUPS + 1))):
+        tighten(f)  # an older digest's log (0644) holds the same recipients' addresses
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) and h.baseFilename == str(path.resolve())
                for h in log.handlers):
         for old in [h for h in log.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]:

@@ -46,8 +46,15 @@ class Paths:
         return self.data_dir / "run.lock"
 
     def ensure(self) -> Paths:
-        for d in (self.config_dir, self.data_dir, self.cache_dir, self.log_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        """Make the folders; the data, cache and log folders owner-only (they hold recipients' addresses
+        and the issues sent), tightened if an older digest made them open to others."""
+        from digest.core.fsutil import private_dir, tighten_tree
+
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        for d in (self.data_dir, self.cache_dir, self.log_dir):
+            private_dir(d)
+        tighten_tree(self.archive_dir)
+        tighten_tree(self.output_dir)
         return self
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
+from digest.core.fsutil import private_store_files
 from digest.core.store.schema import MIGRATIONS
 
 # Long enough for a cron run's refresh commit to finish while the TUI writes a flag (commits here take
@@ -39,7 +40,7 @@ class Connection:
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path)
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_store_files(self.path)  # 0600 / 0700 whatever the umask; an older store tightened
         try:
             self.db = sqlite3.connect(
                 str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
