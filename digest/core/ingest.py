@@ -7,9 +7,11 @@ The fetching process imports it too, for FeedResult; the parser is loaded where 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,14 @@ class FeedResult:
         }
 
 
+# CPU seconds one feed may take to parse and store in a worker process. Parsing is bounded in bytes
+# (max_bytes) and in nesting (sanitize.bound_depth), so a 10 MB feed takes a few seconds; a feed that
+# still runs away (a quadratic path in a parser library we have not met yet) is stopped by the kernel:
+# past this budget the worker gets SIGXCPU and dies, refresh replaces it, and the feed that killed it
+# twice gets WORKER_DIED as its error while the other feeds are stored (refresh.Refresher.run). Thread
+# workers (refreshes of a few feeds) cannot be stopped this way; the byte and depth bounds hold there.
+PARSE_CPU_BUDGET_S = 30
+
 _worker_stores: dict[str, Store] = {}
 _worker_lock = threading.Lock()
 # True in parse worker processes (init_worker): they take a WriterLock in turn to write, see ingest_jobs.
@@ -71,6 +81,8 @@ class WriterLock:
 
         self._fcntl = fcntl
         self._fd = os.open(f"{db_path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        with contextlib.suppress(OSError):  # owner-only like the store beside it (older ones were 0644)
+            os.fchmod(self._fd, 0o600)
 
     def __enter__(self) -> None:
         self._fcntl.flock(self._fd, self._fcntl.LOCK_EX)
@@ -122,7 +134,8 @@ def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) 
     to_store: list[tuple[Feed, FetchResult, FeedResult, list[ParsedStory], dict[str, Any]]] = []
     for feed, fetched in jobs:
         res = FeedResult(feed.id, feed.url, feed.title, "error", http_status=fetched.http_status)
-        parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
+        with _cpu_budget(PARSE_CPU_BUDGET_S if _lock_writes else None):
+            parsed = parse_job(fetched.body, fetched.final_url or feed.url, fetched.content_type, now)
         if isinstance(parsed, str):
             out.append((res, parsed))
             continue
@@ -153,6 +166,27 @@ def ingest_jobs(db_path: str, jobs: list[tuple[Feed, FetchResult]], now: float) 
     return out
 
 
+@contextmanager
+def _cpu_budget(seconds: float | None) -> Iterator[None]:
+    """In a worker process: the kernel ends the process if this block uses more than `seconds` of CPU
+    (RLIMIT_CPU counts the process's CPU time, so the limit is set from what it has used so far)."""
+    if not seconds:
+        yield
+        return
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+
+
 def apply_feed_updates(store: Store, feed: Feed, updates: dict[str, Any], new_url: str | None) -> None:
     if new_url and new_url != feed.url and store.feed_by_url(new_url) is None:
         updates["url"] = new_url  # permanent redirect: remember where the feed lives now
@@ -164,6 +198,13 @@ def init_worker() -> None:
     global _lock_writes
     _lock_writes = True
     exit_with_parent()
+    import resource
+    import signal
+
+    # a worker ended by its CPU budget (SIGXCPU, whose default action is to end the process) leaves no
+    # core file behind
+    signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
 
 
 def exit_with_parent() -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.core.config import Config
 from digest.core.ingest import (
+    PARSE_CPU_BUDGET_S,
     WORKER_MODULES,
     FeedResult,
     WriterLock,
@@ -57,7 +58,8 @@ BATCH_FEEDS = 4
 # memory stays flat however many feeds there are (libcurl fetches far faster than the workers parse).
 READY_PER_WORKER = 8
 READY_BYTES = 32_000_000
-WORKER_DIED = "the parse worker died while storing this feed, twice (out of memory?)"
+WORKER_DIED = (f"the parse worker died while storing this feed, twice (out of memory, or past the "
+               f"{PARSE_CPU_BUDGET_S} s of CPU a feed may take?)")
 # New stories the parse workers store between two checkpoints of the WAL, and the WAL's length (4 KB
 # pages) at which it is made to start over (see Checkpointer).
 CHECKPOINT_STORIES = 500

@@ -25,6 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from digest.core.paths import Paths, builtin_themes_dir
+from digest.core.sanitize import bound_depth
 from digest.core.textclean import clean_line
 
 BLURB_CHARS = 300  # about three lines in a 600 px column
@@ -212,7 +213,8 @@ def plain(text: str | None) -> str:
     if not text:
         return ""
     if "<" in text or "&" in text:
-        text = htmllib.unescape(nh3.clean(text, tags=set()))
+        # nesting bounded first: nh3's parser is quadratic in depth (digest.core.sanitize.bound_depth)
+        text = htmllib.unescape(nh3.clean(bound_depth(text), tags=set()))
     out = " ".join(text.split())
     return out if out.isprintable() else clean_line(out)
 
