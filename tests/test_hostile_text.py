@@ -133,3 +133,18 @@ def test_opml_titles_are_cleaned(tmp_path: Path) -> None:
             b'xmlUrl="https://a.example/feed" htmlUrl="https://a.example/&#x85;"/></outline></body></opml>')
     [item] = read_opml(data)
     assert (item.title, item.section, item.site_url) == ("Tx", "Sec31m", "https://a.example/")
+
+
+def test_the_tui_shows_rows_stored_before_cleaning_inert(store: Store) -> None:
+    from digest.tui.htmltext import html_to_markdown
+    from digest.tui.queries import list_rows
+
+    feed = store.add_feed("http://127.0.0.1:9/old.xml", title="Old \x1b]0;PWN\x07 feed")
+    with store.tx() as db:
+        db.execute("INSERT INTO stories(feed_id, guid, link, canonical_link, title, title_key, published_at,"
+                   " fetched_at) VALUES (?,?,?,?,?,?,?,?)",
+                   (feed.id, "g", "https://x.example/", "https://x.example/", "Old \x1b[2J\u202etitle", "old",
+                    1.7e9, 1.7e9))
+    [row] = list_rows(store, [s.id for s in store.stories()]).values()
+    assert not UNSAFE.search(row.title + row.feed_title)
+    assert not UNSAFE.search(html_to_markdown("<p>a \x1b[31m b\u202e</p>\n\nplain \x07 text"))

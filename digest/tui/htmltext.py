@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from digest.core.textclean import clean_text
+
 _BLOCK = {"p", "div", "section", "article", "header", "footer", "figure", "table", "tr", "dl", "details"}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 4, "h6": 4}
 _SAFE_SCHEMES = ("http://", "https://", "mailto:")
@@ -143,6 +145,7 @@ def html_to_markdown(html: str) -> str:
     """Readable Markdown from sanitised HTML; plain text passes through (paragraphs kept)."""
     if not html.strip():
         return ""
+    html = clean_text(html)  # a row stored before ingestion cleaned controls: none reaches the terminal
     if "<" not in html:
         return "\n\n".join(_escape(p.strip()) for p in re.split(r"\n\s*\n", html) if p.strip())
     conv = _Converter()

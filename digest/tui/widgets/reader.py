@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from digest.core.models import Story
+from digest.core.textclean import terminal_text
 from digest.tui.htmltext import html_to_markdown
 from digest.tui.timefmt import date
 
@@ -73,7 +74,8 @@ class Reader(VerticalScroll, can_focus=True):
             head.append(f"[b $warning]★ in the digest[/] [dim]({escape(story.draft_section or '')})[/]")
             if story.blurb:
                 head.append(f"[i]{escape(story.blurb)}[/]")
-        self.query_one("#reader-head", Static).update("\n".join(head))
+        # terminal_text: no control character from a stored row reaches the terminal
+        self.query_one("#reader-head", Static).update(terminal_text("\n".join(head)))
         if not same:
             body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
             if len(body) > MAX_MARKDOWN:
