@@ -95,7 +95,10 @@ def private_store_files(db_path: Path | str) -> None:
     an existing store tightened."""
     db_path = Path(db_path)
     private_dir(db_path.parent)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+    if not db_path.exists():
+        # FileExistsError: made by another process meanwhile; other OSErrors (a read-only folder) are
+        # left for SQLite to report as it opens the store
+        with contextlib.suppress(OSError):
+            os.close(os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
     for suffix in ("", "-wal", "-shm", "-journal", "-writer.lock"):
         tighten(f"{db_path}{suffix}")
