@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 
 from digest.core.models import Feed
+from digest.core.textclean import terminal_safe
 from digest.tui.widgets.lines import LineList, fit
 
 NO_SECTION = "(no section)"
@@ -107,7 +108,8 @@ class Sidebar(LineList, can_focus=True):
             entries.append(Entry(None, "", kind="separator"))
             entries.append(Entry(f"section:{name}", name, sum(f.unread_count for f in members), "section"))
             for f in members:
-                entries.append(Entry(f"feed:{f.id}", f.name, f.unread_count, "feed", f.failing))
+                # terminal_safe: a feed title stored before ingestion cleaned controls
+                entries.append(Entry(f"feed:{f.id}", terminal_safe(f.name), f.unread_count, "feed", f.failing))
         self.entries = entries
         if self.virtual_size.height != len(entries):
             self.virtual_size = Size(0, len(entries))
