@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from digest import __version__
 from digest.core.config import Config, ConfigError, load_config
 from digest.core.paths import Paths, get_paths
-from digest.core.store import NotFoundError, Store, StoreError
+from digest.core.store import NotFoundError, Store, StoreDamagedError, StoreError, is_damage
 from digest.core.textclean import json_escape_controls, terminal_text
 
 
@@ -31,6 +32,11 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage or config error
     NOTHING_TO_SEND = 3
     LOCKED = 75  # EX_TEMPFAIL: another run holds the lock
+
+
+# Commands that only read the store: they open it as it is. Every other command checks the whole file
+# first (Store.verify), so a damaged store gets one line and no write.
+READING_COMMANDS = frozenset({"cmd_stories", "cmd_feeds_list", "cmd_feeds_export", "cmd_tui"})
 
 
 class CommandError(Exception):
@@ -48,6 +54,7 @@ class Ctx:
     stderr: Any = field(default_factory=lambda: sys.stderr)
     _config: Config | None = None
     _store: Store | None = None
+    verify_store: bool = True  # check the store (PRAGMA quick_check) when opening it: see READING_COMMANDS
 
     @property
     def config(self) -> Config:
@@ -58,8 +65,20 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self.paths.ensure()
-            self._store = Store(self.paths.db_file)
+            try:
+                self.paths.ensure()
+            except OSError:
+                if not self.paths.db_file.exists():
+                    raise
+                # read-only media: an existing store can still be read (Store opens it read-only)
+            store = Store(self.paths.db_file)
+            if self.verify_store:
+                try:
+                    store.verify()
+                except StoreError:
+                    store.close()
+                    raise
+            self._store = store
         return self._store
 
     @property
@@ -189,6 +208,7 @@ def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
         if getattr(args, "func", None) is None:
             build_parser().print_help(ctx.stdout)
             return ExitCode.USAGE
+        ctx.verify_store = getattr(args.func, "__name__", "") not in READING_COMMANDS
         return int(args.func(ctx, args))
     except CommandError as e:
         ctx.err(f"digest: {e}")
@@ -199,8 +219,17 @@ def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
     except NotFoundError as e:
         ctx.err(f"digest: {e}")
         return ExitCode.FAILURE
+    except StoreDamagedError as e:
+        ctx.err(f"digest: {e}")
+        return ExitCode.FAILURE
     except StoreError as e:
         ctx.err(f"digest: store error: {e}")
+        return ExitCode.FAILURE
+    except sqlite3.DatabaseError as e:  # met while reading (a write would have raised StoreError)
+        if is_damage(e):
+            ctx.err(f"digest: {StoreDamagedError(ctx.paths.db_file, str(e))}")
+        else:
+            ctx.err(f"digest: store error: {ctx.paths.db_file}: {e}")
         return ExitCode.FAILURE
     except BrokenPipeError:  # `digest stories | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)

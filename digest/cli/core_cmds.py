@@ -363,6 +363,8 @@ def cmd_tui(ctx: Ctx, args: argparse.Namespace) -> int:
         raise CommandError("the TUI needs a terminal; from cron or scripts use a command, e.g. `digest run` "
                            "(see `digest --help`)", ExitCode.USAGE)
     ctx.config  # noqa: B018 - a bad config fails here with the key named, before the screen opens
+    ctx.store  # noqa: B018 - and a store that is not a readable database, with its one line
+    ctx.close()
     from digest.tui.app import run_app  # deferred: Textual costs ~150 ms to import
 
     return int(run_app(ctx.paths))

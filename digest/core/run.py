@@ -93,7 +93,7 @@ def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
 def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
               stop: threading.Event, dry_run: bool = False) -> tuple[int, str]:
     from digest.core import archive, mail, smtp
-    from digest.core.store import Store, StoreError
+    from digest.core.store import Store, StoreDamagedError, StoreError, is_damage
 
     step = "config"
     smtp_on = bool(config.smtp.host)
@@ -107,8 +107,15 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         step = "store"
         paths.ensure()
         store = Store(paths.db_file)
+    except StoreDamagedError as e:
+        return FAILURE, str(e)
     except StoreError as e:
         return FAILURE, f"store: {e}"
+    try:
+        store.verify()  # a damaged store is not written to (the whole file is read: ~0.7 s at 100k stories)
+    except StoreDamagedError as e:
+        store.close()
+        return FAILURE, str(e)
     try:
         step = "resume"
         pending = archive.pending_digest(store)
@@ -162,10 +169,16 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         return CONFIG, f"config error: {e}"
     except mail.NothingToSend as e:
         return NOTHING, str(e)
+    except StoreDamagedError as e:
+        log.error("step %s failed: %s", step, e)
+        return FAILURE, str(e)
     except StoreError as e:  # a full disk, a read-only store: named, with no traceback to read
         log.error("step %s failed: store error: %s", step, e)
         return FAILURE, f"{step}: store error: {e}"
     except Exception as e:  # a run must end with a line naming the step, whatever broke
+        if is_damage(e):
+            log.error("step %s failed: %s", step, e)
+            return FAILURE, str(StoreDamagedError(paths.db_file, str(e)))
         log.error("step %s failed:\n%s", step, traceback.format_exc())
         return FAILURE, f"{step}: {type(e).__name__}: {e}"
     finally:

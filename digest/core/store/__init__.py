@@ -20,7 +20,15 @@ mixin to `Store` below. Callers get model objects (digest.core.models) or plain 
 
 from __future__ import annotations
 
-from digest.core.store.connection import BUSY_TIMEOUT_MS, Connection, FeedExistsError, NotFoundError, StoreError
+from digest.core.store.connection import (
+    BUSY_TIMEOUT_MS,
+    Connection,
+    FeedExistsError,
+    NotFoundError,
+    StoreDamagedError,
+    StoreError,
+    is_damage,
+)
 from digest.core.store.deliveries import DeliveriesMixin, address_key
 from digest.core.store.feeds import FeedsMixin
 from digest.core.store.issues import IssuesMixin
@@ -31,7 +39,7 @@ from digest.core.store.stories import StoryQuery, fts_query, title_key
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MIGRATIONS", "STORY_COLUMNS", "Connection", "FeedExistsError", "NotFoundError", "Store",
-    "StoreError", "StoryQuery", "address_key", "fts_query", "title_key",
+    "StoreDamagedError", "StoreError", "StoryQuery", "address_key", "fts_query", "is_damage", "title_key",
 ]
 
 
