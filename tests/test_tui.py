@@ -776,7 +776,8 @@ async def test_digest_screen_drag_is_not_also_a_click(digest_home: Paths, store:
 
 def test_the_refresh_runner_reports_a_store_error_in_one_line(tmp_path) -> None:
     """The app shows the runner's last stderr line when a refresh fails: a store it cannot use (here a
-    file that is not a database; a full disk fails the same way) is that one line, not a traceback."""
+    file that is not a database, the damaged-store line; a full disk is a store error) is that one line,
+    not a traceback."""
     import json
     import subprocess
     import sys
@@ -786,4 +787,5 @@ def test_the_refresh_runner_reports_a_store_error_in_one_line(tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "digest.tui.refresh_runner"], capture_output=True, text=True,
                           input=json.dumps({"config": {}, "db": str(bad), "feed_ids": None}), timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [f"store error: {bad}: cannot open the store: file is not a database"]
+    assert proc.stderr.strip().splitlines() == [
+        f"the store {bad} is damaged: file is not a database; run `digest store check` or restore a backup"]

@@ -30,7 +30,7 @@ def main() -> int:
         os.nice(NICENESS)
     from digest.core.config import parse_config
     from digest.core.refresh import refresh
-    from digest.core.store import Store, StoreError
+    from digest.core.store import Store, StoreDamagedError, StoreError
 
     payload = json.loads(sys.stdin.read())
     config = parse_config(payload["config"])
@@ -44,8 +44,11 @@ def main() -> int:
     try:
         with Store(payload["db"]) as store:
             report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
+    except StoreDamagedError as e:  # says what it is and what to do, in one line
+        print(e, file=sys.stderr)  # the app shows this last line of stderr
+        return 1
     except StoreError as e:  # a store it cannot open or write (a full disk): the feeds done so far are stored
-        print(f"store error: {e}", file=sys.stderr)  # the app shows this last line of stderr
+        print(f"store error: {e}", file=sys.stderr)
         return 1
     sys.stdout.write(json.dumps({"type": "done", "summary": report.summary_line(), "report": report.to_json()})
                      + "\n")
