@@ -1,8 +1,9 @@
 """The SQLite store: one file, shared safely by the TUI and cron, and the ONLY code that writes SQL
-against the app's tables (tests/test_layers.py scans the sources for SQL elsewhere).
+against the app's tables (tests/test_store_owns_sql.py scans the sources for SQL elsewhere).
 
 Where things go:
-    connection.py   opening the file, PRAGMAs, migrations, `tx` (the one way to write), WAL helpers
+    connection.py   opening the file (read-only when it cannot be written), PRAGMAs, migrations, `tx` (the
+                    one way to write), damage (StoreDamagedError, check/verify), WAL helpers
     schema.py       MIGRATIONS: entry i brings a store from PRAGMA user_version i to i + 1
     rows.py         SQL fragments shared by several modules (DRAFT_ID, STORY_FROM, NOT_SENT) and row mappers
     feeds.py        feeds: subscriptions and their fetch state
@@ -13,7 +14,8 @@ Where things go:
     deliveries.py   deliveries: one row per recipient, queued -> sending -> sent | failed
 
 Adding a table: append its CREATE statements to MIGRATIONS in schema.py as a new entry (never edit a
-released one; Connection._migrate runs each missing entry in its own transaction), write a module with a
+released one, and whoever lands second after a parallel change puts theirs after the other's;
+Connection._migrate runs each missing entry in its own transaction), write a module with a
 `class XMixin(Connection)` whose methods run the SQL (writes inside `with self.tx() as db:`), and add the
 mixin to `Store` below. Callers get model objects (digest.core.models) or plain values, never a cursor.
 """
