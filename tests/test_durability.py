@@ -35,7 +35,7 @@ from feedserver import FeedServer, Request, Response, rss
 from helpers_smtp import wait_for
 
 from digest.core.feeds import import_opml
-from digest.core.refresh import POOL_THRESHOLD
+from digest.core.pool import POOL_THRESHOLD
 from digest.core.store import Store, StoryQuery
 
 pytestmark = pytest.mark.slow  # SIGKILL and concurrency rounds of whole `digest` processes

@@ -45,7 +45,7 @@ from feedserver import (
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core import refresh as refresh_mod
+from digest.core import pool as pool_mod
 from digest.core.config import Config, RefreshConfig
 from digest.core.fastparse import fast_parse
 from digest.core.models import Story
@@ -430,8 +430,8 @@ def test_one_refresh_survives_every_fault_at_once(
     this process (few feeds, or one core, as in the TUI and many CI machines), where a parser's memory
     shows in this process's peak."""
     if workers == "thread":
-        monkeypatch.setattr(refresh_mod, "POOL_THRESHOLD", 1_000_000)
-        monkeypatch.setattr(refresh_mod, "POOL_THRESHOLD_FORKSERVER", 1_000_000)
+        monkeypatch.setattr(pool_mod, "POOL_THRESHOLD", 1_000_000)
+        monkeypatch.setattr(pool_mod, "POOL_THRESHOLD_FORKSERVER", 1_000_000)
     secret_dir = tmp_path_factory.mktemp("secret")
     secret_file = secret_dir / "secret.txt"
     secret_file.write_text(SECRET + "\n")

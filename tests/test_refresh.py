@@ -587,7 +587,7 @@ def test_atom_over_http_resolves_relative_links(case: Case) -> None:
 def test_many_feeds_parse_in_worker_processes(store: Store, feed_server: FeedServer) -> None:
     """From pool_threshold() feeds on, parsing moves to a process pool; results must be the same as in a
     thread."""
-    from digest.core.refresh import pool_threshold
+    from digest.core.pool import pool_threshold
 
     n = pool_threshold()
     for i in range(n):
@@ -741,25 +741,25 @@ def test_steady_refresh_pool_is_made_only_when_a_body_comes(store: Store, monkey
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from digest.core import refresh as refresh_mod
+    from digest.core import pool as pool_mod
 
-    monkeypatch.setattr(refresh_mod, "_real_stdio", lambda: True)
+    monkeypatch.setattr(pool_mod, "_real_stdio", lambda: True)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     base = Feed(id=1, url="http://127.0.0.1:9/f.xml")
-    known = [replace(base, id=i, etag=f'"{i}"') for i in range(refresh_mod.pool_threshold())]
-    lazy = refresh_mod.parse_executor(known)
-    assert isinstance(lazy, refresh_mod.LazyPool)
+    known = [replace(base, id=i, etag=f'"{i}"') for i in range(pool_mod.pool_threshold())]
+    lazy = pool_mod.parse_executor(known)
+    assert isinstance(lazy, pool_mod.LazyPool)
     assert lazy._pool is None
     lazy.shutdown(wait=True)  # never used: nothing to stop
     assert lazy._pool is None
-    lazy = refresh_mod.parse_executor(known)
+    lazy = pool_mod.parse_executor(known)
     try:
         assert lazy.submit(pow, 2, 10).result(timeout=60) == 1024  # the first job makes the pool
         assert isinstance(lazy._pool, ProcessPoolExecutor)
     finally:
         lazy.shutdown(wait=True)
-    fresh = [replace(base, id=i) for i in range(refresh_mod.pool_threshold())]
-    eager = refresh_mod.parse_executor(fresh)
+    fresh = [replace(base, id=i) for i in range(pool_mod.pool_threshold())]
+    eager = pool_mod.parse_executor(fresh)
     try:
         assert isinstance(eager, ProcessPoolExecutor)
     finally:
@@ -954,11 +954,11 @@ def test_workers_never_checkpoint_and_the_refreshing_process_does_it_beside_them
     workers wait on: parse workers turn it off, and a Checkpointer thread of the refreshing process runs
     a PASSIVE checkpoint every CHECKPOINT_STORIES new stories, and once more when told the last jobs are
     in. Below the threshold nothing is copied; the store stays open throughout, so no close copies it."""
+    from digest.core import checkpoint as checkpoint_mod
     from digest.core import ingest
-    from digest.core import refresh as refresh_mod
     from digest.core.models import FetchResult
 
-    monkeypatch.setattr(refresh_mod, "CHECKPOINT_STORIES", 5)
+    monkeypatch.setattr(checkpoint_mod, "CHECKPOINT_STORIES", 5)
     feeds = [store.add_feed(f"http://127.0.0.1:9/{name}.xml") for name in ("one", "two", "three")]
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema and feeds into the file
     before = _stories_in_the_database_file(store)
@@ -974,15 +974,15 @@ def test_workers_never_checkpoint_and_the_refreshing_process_does_it_beside_them
         return res.new
 
     try:
-        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer = checkpoint_mod.Checkpointer(str(store.path))
         checkpointer.committed(store_feed(feeds[0], 3))  # 3 < 5: not yet
         checkpointer.close()
         assert _stories_in_the_database_file(store) == before
-        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer = checkpoint_mod.Checkpointer(str(store.path))
         checkpointer.committed(store_feed(feeds[1], 6))  # a copy is due; close waits for it
         checkpointer.close()
         assert _stories_in_the_database_file(store) == before + 9
-        checkpointer = refresh_mod.Checkpointer(str(store.path))
+        checkpointer = checkpoint_mod.Checkpointer(str(store.path))
         checkpointer.committed(store_feed(feeds[2], 2), last=True)  # the last jobs: copy what there is
         checkpointer.close()
         assert _stories_in_the_database_file(store) == before + 11
@@ -1002,16 +1002,16 @@ def test_a_long_wal_is_made_to_start_over_under_the_writer_lock(
     so nothing is committed meanwhile; the next commit then writes from the WAL's start again."""
     import os
 
-    from digest.core import refresh as refresh_mod
+    from digest.core import checkpoint as checkpoint_mod
 
-    monkeypatch.setattr(refresh_mod, "CHECKPOINT_STORIES", 1)
-    monkeypatch.setattr(refresh_mod, "WAL_RESTART_FRAMES", restart_frames)
+    monkeypatch.setattr(checkpoint_mod, "CHECKPOINT_STORIES", 1)
+    monkeypatch.setattr(checkpoint_mod, "WAL_RESTART_FRAMES", restart_frames)
     feed = store.add_feed("http://127.0.0.1:9/one.xml")
     events: list[str] = []
     store.save_stories(feed.id, parse_feed(simple_rss("one", 40), "http://127.0.0.1:9/one.xml").stories)
     wal = f"{store.path}-wal"
     grown = os.path.getsize(wal)
-    checkpointer = refresh_mod.Checkpointer(str(store.path))
+    checkpointer = checkpoint_mod.Checkpointer(str(store.path))
     checkpointer._writer_lock = RecordingLock(events)  # type: ignore[assignment]
     checkpointer._db.set_trace_callback(lambda sql: events.append("checkpoint") if "checkpoint" in sql else None)
     checkpointer.committed(40)
@@ -1101,17 +1101,19 @@ def test_a_single_threaded_process_forks_its_workers_and_others_use_the_fork_ser
     import sys
 
     code = ("import sys, threading, time\n"
-            "from digest.core import refresh as r\n"
+            "from digest.core import pool as p\n"
             "print('before the pool', end='')  # still in stdout's buffer at the fork\n"
-            "pool = r._process_pool(2)\n"
-            "r._warm_up(pool, 2)\n"
-            "assert r._start_method(pool) == 'fork'\n"
+            "ctx = p.pool_context()\n"
+            "pool = p.process_pool(2, ctx)\n"
+            "p.warm_up(pool, 2, ctx.get_start_method())\n"
+            "assert ctx.get_start_method() == 'fork'\n"
             "import multiprocessing.resource_tracker as rt\n"
             "assert rt._resource_tracker._pid is None, 'a resource tracker was started'\n"
             "pool.shutdown()\n"
             "t = threading.Thread(target=time.sleep, args=(1,)); t.start()\n"
-            "pool = r._process_pool(2)\n"
-            "assert r._start_method(pool) == 'forkserver'\n"
+            "ctx = p.pool_context()\n"
+            "pool = p.process_pool(2, ctx)\n"
+            "assert ctx.get_start_method() == 'forkserver'\n"
             "pool.shutdown()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

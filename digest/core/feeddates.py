@@ -7,7 +7,7 @@ Anything else (two-digit years, "Nov 1st", a trailing "(UTC)", a day that does n
 feedparser's reader, imported on first use.
 
 Importing the feedparser package costs a parse worker ~50 ms, and the fork server that starts the
-workers paid it before any worker could take a body (see refresh._process_pool).
+workers paid it before any worker could take a body (see pool.pool_context).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def _worker_store(db_path: str) -> Store:
         if store is None:
             store = _worker_stores[key] = Store(db_path)
             if _lock_writes:
-                store.disable_autocheckpoint()  # see refresh.Checkpointer
+                store.disable_autocheckpoint()  # see checkpoint.Checkpointer
     return store
 
 
