@@ -14,25 +14,14 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 from digest import __version__
 from digest.core.config import Config, ConfigError, load_config
+from digest.core.exitcode import ExitCode
 from digest.core.paths import Paths, get_paths
 from digest.core.store import NotFoundError, Store, StoreDamagedError, StoreError, is_damage
 from digest.core.textclean import json_escape_controls, terminal_text
-
-
-class ExitCode(IntEnum):
-    """The cron user's contract (DESIGN.md): never renumber."""
-
-    OK = 0
-    FAILURE = 1
-    USAGE = 2  # usage or config error
-    NOTHING_TO_SEND = 3
-    LOCKED = 75  # EX_TEMPFAIL: another run holds the lock
-
 
 # Commands that only read the store: they open it as it is. Every other command checks the whole file
 # first (Store.verify), so a damaged store gets one line and no write...
@@ -241,13 +230,13 @@ def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
     except BrokenPipeError:  # `digest stories | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return ExitCode.BROKEN_PIPE
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
         ctx.err(f"digest: cannot write or read{where}: {e.strerror or e}")
         return ExitCode.FAILURE
     except KeyboardInterrupt:
         ctx.err("digest: interrupted")
-        return 130
+        return ExitCode.INTERRUPTED
     finally:
         ctx.close()

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from digest.core.config import Config, ConfigError, load_config
+from digest.core.exitcode import ExitCode
 from digest.core.lock import LockHeld, RunLock
 from digest.core.logsetup import log_path, setup_logging
 from digest.core.paths import Paths
@@ -32,11 +33,8 @@ from digest.core.paths import Paths
 if TYPE_CHECKING:
     from digest.core.store import Store
 
-OK, FAILURE, CONFIG, NOTHING, LOCKED = 0, 1, 2, 3, 75
-
-
 def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: float | None = None,
-             dry_run: bool = False) -> tuple[int, str]:
+             dry_run: bool = False) -> tuple[ExitCode, str]:
     """One unattended run; returns (exit code, the one-line result). quiet only lowers what is logged to
     stderr; the caller decides what to print. dry_run writes the messages as files and changes no issue
     (see the module docstring); it still takes the lock, because its refresh writes the store."""
@@ -45,14 +43,14 @@ def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: f
     try:
         config = load_config(paths)
     except ConfigError as e:
-        return _done(log, CONFIG, f"config error: {e}")
+        return _done(log, ExitCode.USAGE, f"config error: {e}")
     lock = RunLock(paths.lock_file)
     try:
         lock.acquire()
     except LockHeld as e:
-        return _done(log, LOCKED, str(e))
+        return _done(log, ExitCode.LOCKED, str(e))
     except OSError as e:
-        return _done(log, FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
+        return _done(log, ExitCode.FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
     try:
         with graceful_stop() as stop:
             code, line = _pipeline(paths, config, log, now, stop, dry_run)
@@ -85,13 +83,13 @@ def graceful_stop() -> Iterator[threading.Event]:
             signal.signal(sig, h)
 
 
-def _done(log: logging.Logger, code: int, line: str) -> tuple[int, str]:
-    (log.info if code in (OK, NOTHING) else log.error)("run result (exit %d): %s", code, line)
+def _done(log: logging.Logger, code: ExitCode, line: str) -> tuple[ExitCode, str]:
+    (log.info if code in (ExitCode.OK, ExitCode.NOTHING_TO_SEND) else log.error)("run result (exit %d): %s", code, line)
     return code, line
 
 
 def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
-              stop: threading.Event, dry_run: bool = False) -> tuple[int, str]:
+              stop: threading.Event, dry_run: bool = False) -> tuple[ExitCode, str]:
     from digest.core import archive, mail, smtp
     from digest.core.store import Store, StoreDamagedError, StoreError, is_damage
 
@@ -102,20 +100,20 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         # checks the same settings, so a rehearsal that passes means the real run will not stop at config
         problems = smtp.settings_problems(config)
         if problems:
-            return CONFIG, "config error: " + "; ".join(problems)
+            return ExitCode.USAGE, "config error: " + "; ".join(problems)
     try:
         step = "store"
         paths.ensure()
         store = Store(paths.db_file)
     except StoreDamagedError as e:
-        return FAILURE, str(e)
+        return ExitCode.FAILURE, str(e)
     except StoreError as e:
-        return FAILURE, f"store: {e}"
+        return ExitCode.FAILURE, f"store: {e}"
     try:
         store.verify()  # a damaged store is not written to (the whole file is read: ~0.7 s at 100k stories)
     except StoreDamagedError as e:
         store.close()
-        return FAILURE, str(e)
+        return ExitCode.FAILURE, str(e)
     try:
         step = "resume"
         pending = archive.pending_digest(store)
@@ -148,7 +146,7 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
                 why = "no flagged stories and no new stories by the [select] rules"
                 if report.failed and not report.ok and not report.not_modified:
                     why += f" (every feed failed to refresh; see {log_path(paths)})"
-                return NOTHING, f"nothing new to send: {why}"
+                return ExitCode.NOTHING_TO_SEND, f"nothing new to send: {why}"
             log.info("picked %d stories by the [select] rules", added)
             # auto_select only fills an empty draft, so its items are exactly what it added
             picked = [it.story.id for it in store.digest_items()]
@@ -166,48 +164,48 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         step = "build and deliver" if smtp_on else "build"
         return _deliver(store, config, paths, log, smtp_on, now, stop, resumed=False)
     except mail.MailConfigError as e:
-        return CONFIG, f"config error: {e}"
+        return ExitCode.USAGE, f"config error: {e}"
     except mail.NothingToSend as e:
-        return NOTHING, str(e)
+        return ExitCode.NOTHING_TO_SEND, str(e)
     except StoreDamagedError as e:
         log.error("step %s failed: %s", step, e)
-        return FAILURE, str(e)
+        return ExitCode.FAILURE, str(e)
     except StoreError as e:  # a full disk, a read-only store: named, with no traceback to read
         log.error("step %s failed: store error: %s", step, e)
-        return FAILURE, f"{step}: store error: {e}"
+        return ExitCode.FAILURE, f"{step}: store error: {e}"
     except Exception as e:  # a run must end with a line naming the step, whatever broke
         if is_damage(e):
             log.error("step %s failed: %s", step, e)
-            return FAILURE, str(StoreDamagedError(paths.db_file, str(e)))
+            return ExitCode.FAILURE, str(StoreDamagedError(paths.db_file, str(e)))
         log.error("step %s failed:\n%s", step, traceback.format_exc())
-        return FAILURE, f"{step}: {type(e).__name__}: {e}"
+        return ExitCode.FAILURE, f"{step}: {type(e).__name__}: {e}"
     finally:
         store.close()
 
 
 def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, smtp_on: bool,
-             now: float | None, stop: threading.Event, *, resumed: bool) -> tuple[int, str]:
+             now: float | None, stop: threading.Event, *, resumed: bool) -> tuple[ExitCode, str]:
     from digest.core import archive, mail
 
     if not smtp_on:
         pending = archive.pending_digest(store) if resumed else None
         if pending is not None and any(r["status"] != "sent" for r in store.deliveries(pending.id)):
-            return CONFIG, (f"config error: digest #{pending.number} is part-sent by SMTP but no [smtp] host "
+            return ExitCode.USAGE, (f"config error: digest #{pending.number} is part-sent by SMTP but no [smtp] host "
                             "is configured now; restore [smtp] so the rest of its recipients get it")
         issue = archive.issue_files_only(store, config, paths, now=now)
-        return OK, (f"digest #{issue.number} written to {issue.dir} ({issue.story_count} stories; "
+        return ExitCode.OK, (f"digest #{issue.number} written to {issue.dir} ({issue.story_count} stories; "
                     "no [smtp] host configured, nothing sent)")
     report = mail.send_digest(store, config, paths, now=now, stop=stop)
     line = report.summary_line()
     if resumed:
         line = "resumed " + line
     if report.failed:
-        return FAILURE, f"deliver: {line}"
-    return OK, line
+        return ExitCode.FAILURE, f"deliver: {line}"
+    return ExitCode.OK, line
 
 
 def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, now: float | None, *,
-              resumed: bool) -> tuple[int, str]:
+              resumed: bool) -> tuple[ExitCode, str]:
     """The dry run's delivery: the issue (index.html, digest.txt) and one .eml per recipient, byte for byte
     what `digest send --dry-run` writes, into archive/N/dry-run/. Nothing is frozen, queued or marked sent.
     A previous rehearsal's files there are replaced, so the folder shows this run only."""
@@ -232,7 +230,7 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
     line = (f"{'resumed ' if resumed else ''}digest #{issue.number}: dry run, wrote {what} to {out} "
             f"({issue.story_count} stories; nothing sent, nothing marked sent)")
     log.info("%s", line)
-    return OK, line
+    return ExitCode.OK, line
 
 
 # -- schedules --------------------------------------------------------------------------------------

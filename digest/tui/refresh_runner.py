@@ -3,7 +3,7 @@
 Why a process and not a thread: refresh() does pure-Python work for every feed (its bookkeeping, and the
 parsing itself when too few feeds call for a process pool). In a thread of the TUI process it held the GIL
 often enough that the UI's event loop waited up to ~600 ms for it during a 500-feed refresh (measured with
-the earlier asyncio/httpx fetcher; tests/bench/bench_tui.py). In its own process it competes only for a
+an earlier fetcher on asyncio; tests/bench/bench_tui.py). In its own process it competes only for a
 CPU, and the UI keeps painting.
 
 Protocol: stdin gets one JSON object {"db", "config" (config_as_dict), "feed_ids"}; stdout gets one JSON line
@@ -18,6 +18,8 @@ import json
 import os
 import sys
 from typing import Any
+
+from digest.core.exitcode import ExitCode
 
 # The refresh (this process and its parse workers, which inherit it) yields the CPU to the app: on two
 # cores a refresh keeps three processes busy, and at equal priority the UI thread waited up to ~110 ms
@@ -46,14 +48,14 @@ def main() -> int:
             report = refresh(store, config, payload.get("feed_ids"), on_progress=progress)
     except StoreDamagedError as e:  # says what it is and what to do, in one line
         print(e, file=sys.stderr)  # the app shows this last line of stderr
-        return 1
+        return ExitCode.FAILURE
     except StoreError as e:  # a store it cannot open or write (a full disk): the feeds done so far are stored
         print(f"store error: {e}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILURE
     sys.stdout.write(json.dumps({"type": "done", "summary": report.summary_line(), "report": report.to_json()})
                      + "\n")
     sys.stdout.flush()
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":
