@@ -36,14 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     arch = sub.add_parser("archive", help="past issues: list, show, open")
     asub = arch.add_subparsers(dest="archive_command", metavar="ACTION")
     p = asub.add_parser("list", help="every archived issue, newest first")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the issues as JSON")
     p.set_defaults(func=cmd_archive_list)
     p = asub.add_parser("show", help="one issue's manifest: stories, recipients, delivery status")
-    p.add_argument("number", type=store_int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("number", type=store_int, help="the issue's number (see `digest archive list`)")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(func=cmd_archive_show)
     p = asub.add_parser("open", help="open an issue's HTML in the browser (prints its path)")
-    p.add_argument("number", type=store_int)
+    p.add_argument("number", type=store_int, help="the issue's number (see `digest archive list`)")
     p.set_defaults(func=cmd_archive_open)
     arch.set_defaults(func=lambda ctx, a: _help(arch, ctx))
 
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--at", default="07:00", metavar="HH:MM", help="time of day (default 07:00, local time)")
     p.add_argument("--weekly", action="store_true", help="once a week instead of daily")
     p.add_argument("--day", default="mon", help="the weekday for --weekly (default mon)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the schedule as JSON")
     p.set_defaults(func=cmd_cron)
 
 
