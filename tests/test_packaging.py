@@ -27,7 +27,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "-o", str(out)],
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    [whl] = out.glob("digest-*.whl")
+    [whl] = out.glob("digest_news-*.whl")
     return whl
 
 
@@ -40,6 +40,12 @@ def test_wheel_contents(wheel: Path) -> None:
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "digest = digest.cli:console" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    # the distribution's own name (`digest` on the index is another project), and the version written
+    # once, in digest/__init__.py
+    from digest import __version__
+
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert "\nName: digest-news\n" in metadata and f"\nVersion: {__version__}\n" in metadata
 
 
 def _borrow_dependencies(py: Path) -> None:
