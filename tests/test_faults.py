@@ -844,7 +844,7 @@ def test_deeply_nested_html_is_flattened_not_parsed_for_minutes(store: Store, fe
         store.add_feed(url)
     cfg = config()
     started = time.perf_counter()
-    report = refresh_mod.refresh(store, cfg)
+    report = refresh(store, cfg)
     print(f"\nrefresh of the 60k and 400k nested feeds and 3 others: {time.perf_counter() - started:.2f} s")
     by_url = {r.url: r for r in report.results}
     assert all(by_url[u].status == "ok" for u in urls), [(r.url, r.error) for r in report.results]
