@@ -1,4 +1,5 @@
-"""Every CLI command with hostile arguments: a clear line and an exit code, never a traceback (issue 20).
+"""Every CLI command with hostile arguments, on a sound and a damaged store: a clear line and an exit code,
+never a traceback (issue 20).
 
 The commands are found by walking the real argument parser, so a command added later is covered
 without touching this file. Each argument slot (positional or option with a value) gets each hostile
@@ -83,8 +84,30 @@ def world(digest_home: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     return digest_home
 
 
-def test_every_command_with_hostile_arguments(world: Paths) -> None:
-    seen = 0
+def damage(db: Path, how: str) -> None:
+    """8 KB of garbage in the middle of the file, or a schema version no digest wrote."""
+    import random
+    import sqlite3
+
+    if how == "garbage":
+        conn = sqlite3.connect(db)
+        conn.execute("VACUUM")  # every page in use: the garbage cannot land on a free page unnoticed
+        conn.close()
+        size = db.stat().st_size
+        with db.open("r+b") as f:
+            f.seek(max(0, size // 2 - 4096))
+            f.write(random.Random(20).randbytes(8192))
+    else:
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA user_version = -5")
+        conn.close()
+
+
+@pytest.mark.parametrize("store_state", ["sound", "garbage", "user_version"])
+def test_every_command_with_hostile_arguments(world: Paths, store_state: str) -> None:
+    if store_state != "sound":
+        damage(world.db_file, store_state)
+    seen = damaged_said = 0
     for prefix, actions in commands():
         for argv in slot_argvs(prefix, actions):
             out, err = io.StringIO(), io.StringIO()
@@ -101,7 +124,10 @@ def test_every_command_with_hostile_arguments(world: Paths) -> None:
             if code in (1, 2):  # a failure or a usage error says why (3, nothing to send, may be quiet: -q)
                 assert (text + out.getvalue()).strip(), f"digest {argv!r} failed (exit {code}) without saying why"
             seen += 1
+            damaged_said += "is damaged" in text
     assert seen > 300  # the walk found the commands
+    if store_state != "sound":  # the damage was real, and named
+        assert damaged_said > 100, damaged_said
 
 
 @pytest.mark.parametrize("argv", [
