@@ -39,6 +39,7 @@ def make_config(**newsletter: object) -> Config:
     nl.unsubscribe_url = "https://example.com/unsubscribe"
     nl.web_url = "https://example.com/digest/"
     nl.tips_email = "tips@example.com"
+    nl.preferences_url = "https://example.com/preferences"
     for k, v in newsletter.items():
         setattr(nl, k, v)
     return cfg
@@ -136,6 +137,8 @@ class _Walker(HTMLParser):
         self.in_body = False
         self.body_styles = 0
         self.attrs: list[tuple[str, str, str | None]] = []
+        self.open_href: str | None = None
+        self.decorative: list[str] = []  # hrefs of links whose only content is an alt="" image
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
@@ -148,12 +151,17 @@ class _Walker(HTMLParser):
             self.body_styles += 1
         if tag == "img":
             self.imgs.append(a)
+            if a.get("alt") == "" and self.open_href:
+                self.decorative.append(self.open_href)
         if tag == "a" and "href" in a:
             self.hrefs.append(a["href"] or "")
+            self.open_href = a["href"] or ""
         if tag not in self.VOID:
             self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self.open_href = None
         if tag in self.VOID:
             return
         if not self.stack or self.stack[-1] != tag:
@@ -180,9 +188,14 @@ def check_email_html(html: str, *, budget: int = 90_000) -> _Walker:
     for img in w.imgs:
         for attr in ("src", "alt", "width", "height"):
             assert img.get(attr) not in (None,), f"img without {attr}: {img}"
-        assert (img["alt"] or "").strip(), f"img with empty alt: {img}"
+        assert img["alt"] is not None, f"img without alt: {img}"
         assert re.match(r"https?://", img["src"] or ""), img
         assert "display: block" in (img.get("style") or "").replace("display:block", "display: block"), img
+    # an empty alt only on a decorative image: inside a link to the same place as a headline link
+    assert sum(1 for i in w.imgs if (i["alt"] or "").strip()) + len(w.decorative) == len(w.imgs), \
+        "an image with empty alt outside a link"
+    for href in w.decorative:
+        assert w.hrefs.count(href) >= 2, f"image link to {href} is the only link there but has alt=\"\""
     for href in w.hrefs:
         assert re.match(r"(https?:|mailto:)", href), f"unsafe href {href!r}"
     for tag, k, _v in w.attrs:

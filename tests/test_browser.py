@@ -1,4 +1,5 @@
-"""Headless Chromium screenshots of the geekwire digest: 600 px, 375 px (phone) and dark mode.
+"""Headless Chromium screenshots of every theme: 600 px, 375 px (phone), 375 px without the <style> block
+(what the Gmail apps show for non-Google accounts: fluid-hybrid must hold without @media), and dark mode.
 
 The PNGs are kept in tests/artifacts/ (gitignored) for people to look at. Feed images point at
 *.digest-sample.example; Chromium's host resolver maps those names to a local HTTPS server (trustme
@@ -11,19 +12,16 @@ Skipped only when /usr/bin/chromium is missing and CI is not set; under CI a mis
 from __future__ import annotations
 
 import hashlib
-import html
-import json
-import os
 import re
 import ssl
 import struct
-import subprocess
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers_browser import IN_CI, chromium, probe, require_chromium
 from helpers_digest import NOW, load_golden, make_config, make_paths
 
 from digest.core.build import build_digest
@@ -31,17 +29,9 @@ from digest.core.store import Store
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if IN_CI:
-        pytest.fail("CI is set but /usr/bin/chromium is missing: install the Debian package chromium")
-    pytest.skip("headless Chromium (/usr/bin/chromium) is not installed")
+THEMES = ["geekwire", "minimal", "plain"]
+_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S | re.I)
 
 
 def _png(width: int, height: int, seed: bytes) -> bytes:
@@ -103,40 +93,28 @@ def image_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def digest_html(tmp_path_factory) -> Path:
+def pages(tmp_path_factory) -> dict[str, Path]:
+    """theme -> the built golden digest, and theme-nostyle -> the same page with its <style> blocks removed."""
     tmp = tmp_path_factory.mktemp("browser")
-    paths = make_paths(tmp)
-    cfg = make_config()
-    with Store(paths.db_file) as store:
-        load_golden(store, cfg)
-        result = build_digest(store, cfg, paths, now=NOW)
-    return result.html_path
+    out: dict[str, Path] = {}
+    for theme in THEMES:
+        paths = make_paths(tmp / theme)
+        cfg = make_config()
+        with Store(paths.db_file) as store:
+            load_golden(store, cfg)
+            page = build_digest(store, cfg, paths, theme=theme, now=NOW).html_path
+        out[theme] = page
+        bare = page.with_name(f"{theme}-nostyle.html")
+        bare.write_text(_STYLE.sub("", page.read_text(encoding="utf-8")), encoding="utf-8")
+        out[f"{theme}-nostyle"] = bare
+    return out
 
 
-def _chromium(tmp: Path, port: int, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        f"--user-data-dir={tmp / 'profile'}", "--ignore-certificate-errors",
-        f"--host-resolver-rules=MAP *.digest-sample.example 127.0.0.1:{port}, MAP * ~NOTFOUND, "
-        "EXCLUDE 127.0.0.1",
-        "--virtual-time-budget=5000", *extra, url,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-
-
-def _probe(tmp: Path, port: int, page: Path, *extra: str) -> dict[str, object]:
-    """Load a copy of the page with a measuring script (the email itself never has one)."""
-    probe = tmp / f"probe-{page.name}"
-    js = ("<script>addEventListener('load',function(){var i=document.images,ok=0;for(var k=0;k<i.length;k++)"
-          "if(i[k].naturalWidth>0)ok++;document.body.setAttribute('data-probe',JSON.stringify({"
-          "h:document.documentElement.scrollHeight,dark:matchMedia('(prefers-color-scheme: dark)').matches,"
-          "imgs:i.length,loaded:ok}))})</script>")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", js + "</body>"), encoding="utf-8")
-    out = _chromium(tmp, port, probe.as_uri(), "--window-size=600,1000", "--dump-dom", *extra)
-    m = re.search(r'data-probe="([^"]*)"', out.stdout)
-    assert m, f"no probe result; chromium said: {out.stderr[-2000:]}"
-    return json.loads(html.unescape(m.group(1)))
+def _probe(tmp: Path, port: int, page: Path, *extra: str, width: int = 600) -> dict[str, object]:
+    js = ("var i=document.images,ok=0;for(var k=0;k<i.length;k++)if(i[k].naturalWidth>0)ok++;"
+          "return {h:document.documentElement.scrollHeight,w:document.documentElement.scrollWidth,"
+          "dark:matchMedia('(prefers-color-scheme: dark)').matches,imgs:i.length,loaded:ok}")
+    return probe(tmp, port, page, js, *extra, width=width)  # type: ignore[return-value]
 
 
 def _png_facts(path: Path) -> tuple[int, int, float]:
@@ -156,35 +134,43 @@ def _png_facts(path: Path) -> tuple[int, int, float]:
     return width, height, nonzero
 
 
-@pytest.mark.parametrize(("name", "width", "extra"), [
-    ("geekwire-600", 600, ()),
-    ("geekwire-375", 375, ()),
-    ("geekwire-600-dark", 600, ("--force-dark-mode",)),
-])
-def test_screenshot(digest_html, image_server, tmp_path, name, width, extra):
-    _require_chromium()
-    facts = _probe(tmp_path, image_server, digest_html, *extra)
+SHOTS = [("600", 600, False, ()), ("375", 375, False, ()), ("375-nostyle", 375, True, ()),
+         ("600-dark", 600, False, ("--force-dark-mode",))]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize(("shot", "width", "bare", "extra"), SHOTS, ids=[s[0] for s in SHOTS])
+def test_screenshot(pages, image_server, tmp_path, theme, shot, width, bare, extra):
+    require_chromium()
+    page = pages[f"{theme}-nostyle" if bare else theme]
+    facts = _probe(tmp_path, image_server, page, *extra, width=width)
     assert facts["dark"] is ("--force-dark-mode" in extra)
-    assert facts["imgs"] and facts["loaded"] == facts["imgs"], facts  # every picture came from the local server
+    assert facts["loaded"] == facts["imgs"], facts  # every picture came from the local server
+    if theme == "geekwire":
+        assert facts["imgs"], "the geekwire digest has pictures"
+    # nothing wider than the window: a phone never scrolls sideways, with or without the <style> block
+    assert int(facts["w"]) <= width, f"{theme} {shot}: the page is {facts['w']} px wide in a {width} px window"  # type: ignore[call-overload]
     height = int(facts["h"])  # type: ignore[call-overload]
-    assert 1500 <= height <= 15_000, f"implausible page height {height}px"
-    # a phone column is narrower, so the page is taller; give it room (the screenshot is the window)
-    shot_h = height if width >= 600 else int(height * 1.6)
+    assert 1000 <= height <= 20_000, f"implausible page height {height}px"
     ARTIFACTS.mkdir(exist_ok=True)
-    png = ARTIFACTS / f"{name}.png"
+    png = ARTIFACTS / f"{theme}-{shot}.png"
     png.unlink(missing_ok=True)
-    out = _chromium(tmp_path, image_server, digest_html.as_uri(), f"--window-size={width},{shot_h}",
-                    f"--screenshot={png}", *extra)
+    out = chromium(tmp_path, image_server, page.as_uri(), f"--window-size={width},{height}",
+                   f"--screenshot={png}", *extra)
     assert png.is_file(), out.stderr[-2000:]
     w, h, nonzero = _png_facts(png)
-    assert (w, h) == (width, shot_h)
+    assert (w, h) == (width, height)
     assert nonzero > 0.02, f"{png} looks blank ({nonzero:.3%} non-zero filtered bytes)"
-    assert png.stat().st_size > 30_000
+    assert png.stat().st_size > 20_000
 
 
-def test_dark_mode_changes_the_page(digest_html, image_server, tmp_path):
-    _require_chromium()
-    light, dark = ARTIFACTS / "geekwire-600.png", ARTIFACTS / "geekwire-600-dark.png"
-    if not (light.is_file() and dark.is_file()):
-        pytest.skip("run with the screenshot tests")
-    assert light.read_bytes() != dark.read_bytes()
+@pytest.mark.parametrize("theme", THEMES)
+def test_dark_mode_changes_the_page(pages, image_server, tmp_path, theme):
+    require_chromium()
+    shots = {}
+    for name, extra in (("light", ()), ("dark", ("--force-dark-mode",))):
+        png = tmp_path / f"{name}.png"
+        chromium(tmp_path, image_server, pages[theme].as_uri(), "--window-size=600,800", f"--screenshot={png}",
+                 *extra)
+        shots[name] = png.read_bytes()
+    assert shots["light"] != shots["dark"]

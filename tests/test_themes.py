@@ -78,7 +78,7 @@ def test_user_theme_shadowing_a_builtin_can_extend_it(env):
         "email.html.j2": '{% extends "builtin/geekwire/email.html.j2" %}{% block lang %}fr{% endblock %}',
     })
     r = render_digest(store, cfg, paths, store.draft(), theme="geekwire", now=NOW)
-    assert '<html lang="fr">' in r.html and "Read more" in r.html
+    assert '<html lang="fr"' in r.html and "Read more" in r.html
 
 
 def test_broken_user_theme_names_file_and_line(env):

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode
+
+if TYPE_CHECKING:
+    from digest.core.build import BuildResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -29,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", type=Path, help="folder for the preview files (default: the cache dir)")
     p.add_argument("--no-open", action="store_true", help="only write the files and print their paths")
     p.set_defaults(func=cmd_themes_preview)
+    p = tsub.add_parser("check", help="build the sample feeds with a theme and check it against mail clients' "
+                                      "support (caniemail.com data) and the accent colour's contrast")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_themes_check)
     themes.set_defaults(func=lambda ctx, a: (themes.print_help(ctx.stdout), ExitCode.USAGE)[1])
 
 
@@ -102,7 +111,44 @@ def cmd_themes_list(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
-    """The sample feeds go into a throwaway store under the cache dir: the user's store is not touched."""
+    name = _check_theme(ctx, args.name)
+    result = _build_samples(ctx, name, args.out or ctx.paths.cache_dir / "previews" / name)
+    ctx.out(f"preview of theme {name}: {result.story_count} sample stories, {result.html_bytes / 1000:.1f} KB")
+    for p in (result.html_path, result.text_path, result.eml_path):
+        ctx.out(f"  {p}")
+    if not args.no_open:
+        _open(result.html_path)
+    return ExitCode.OK
+
+
+def cmd_themes_check(ctx: Ctx, args: argparse.Namespace) -> int:
+    """The same check the built-in themes pass in tests/test_client_support.py, for any theme."""
+    from digest.core.clientsupport import check
+
+    name = _check_theme(ctx, args.name)
+    result = _build_samples(ctx, name, ctx.paths.cache_dir / "previews" / name)
+    problems, allowed, unknown = check(result.html_path.read_text(encoding="utf-8"))
+    notes = [n for n in result.notes if "accent_color" in n]
+    if args.json:
+        ctx.json({"theme": name, "html": str(result.html_path), "problems": [f.line() for f in problems],
+                  "unknown": unknown, "allowed": [{"feature": f.slug, "fallback": f.allowed} for f in allowed],
+                  "contrast": notes})
+    else:
+        for f in problems:
+            ctx.out(f"problem: {f.line()}")
+        for u in unknown:
+            ctx.out(f"unknown to the support data and the allowlist: {u}")
+        for n in notes:
+            ctx.out(f"contrast: {n}")
+        verdict = "fails" if problems or unknown else "ok"
+        ctx.out(f"theme {name} {verdict}: {len(problems)} unsupported feature(s), {len(unknown)} unknown, "
+                f"{len(allowed)} with a documented fallback (themes/_support/allowlist.toml)")
+    return ExitCode.FAILURE if problems or unknown else ExitCode.OK
+
+
+def _build_samples(ctx: Ctx, name: str, out: Path) -> BuildResult:
+    """Build the sample feeds with a theme. The samples go into a throwaway store under the cache dir:
+    the user's store is not touched."""
     import shutil
     import tempfile
     from datetime import UTC, datetime, timedelta
@@ -113,7 +159,6 @@ def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.store import Store
     from digest.core.themes import ThemeError
 
-    name = _check_theme(ctx, args.name)
     config = ctx.config
     # a preview shows everything in the samples, however old they are by now
     config = dataclasses.replace(
@@ -127,16 +172,10 @@ def cmd_themes_preview(ctx: Ctx, args: argparse.Namespace) -> int:
             newest = store.newest_published()
             now = datetime.fromtimestamp(newest, UTC) + timedelta(hours=1) if newest else datetime.now(UTC)
             auto_select(store, config, now=now.timestamp())
-            out = args.out or ctx.paths.cache_dir / "previews" / name
             try:
                 result = build_digest(store, config, ctx.paths, theme=name, out_dir=out, now=now)
             except ThemeError as e:
                 raise CommandError(f"theme error: {e}", ExitCode.USAGE) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    ctx.out(f"preview of theme {name}: {result.story_count} sample stories, {result.html_bytes / 1000:.1f} KB")
-    for p in (result.html_path, result.text_path, result.eml_path):
-        ctx.out(f"  {p}")
-    if not args.no_open:
-        _open(result.html_path)
-    return ExitCode.OK
+    return result

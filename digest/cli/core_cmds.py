@@ -332,6 +332,9 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
             problems.append(f"newsletter.theme: no theme named {theme!r}")
     except ThemeError as e:
         problems.append(f"newsletter.theme: {e}")
+    from digest.core.emailcss import accent_problems
+
+    problems += accent_problems(cfg.newsletter.accent_color)  # names the colour and the contrast ratio
     if args.smtp or cfg.smtp.host:
         from digest.core import smtp
 

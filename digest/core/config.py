@@ -25,6 +25,7 @@ class NewsletterConfig:
     postal_address: str = ""  # required for sending (CAN-SPAM); building works without it
     unsubscribe_url: str = ""
     unsubscribe_mailto: str = ""
+    preferences_url: str = ""  # "Manage preferences" in the footer (a page of your list provider), when set
     tips_email: str = ""
     web_url: str = ""
     theme: str = "geekwire"

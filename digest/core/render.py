@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from digest.core.models import Digest, DigestItem, Image, Section
+from digest.core.emailcss import accent_palette, accent_problems, outlook_dark_css
+from digest.core.models import Digest, DigestItem, Image, Section, Story
 from digest.core.paths import Paths
 from digest.core.select import draft_sections, trending
 from digest.core.themes import (
@@ -46,6 +47,7 @@ HEAD_STYLE_LIMIT = 16_000  # Gmail drops a <style> block larger than 16 KB (NEWS
 SHORT_BLURB_CHARS = 140  # the budget's first step: one sentence
 SUMMARY_CHARS = 1_200  # `summary` in the context is capped too: a 100 KB feed summary is no use in an email
 WORDS_PER_MINUTE = 230  # a common adult silent-reading rate for non-fiction
+MIN_ARTICLE_WORDS = 120  # below this the text is a teaser, not the article: no reading time is shown
 TRENDING_LIMIT = 5
 TRENDING_WINDOW = timedelta(days=7)  # as select.trending: a week of reports
 _CREDIT = re.compile(r"\(([^()]{0,60}\bPhoto(?:s|graph)?\b[^()]{0,60})\)", re.IGNORECASE)
@@ -86,6 +88,17 @@ def _date(value: Any) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
+def article_text(story: Story) -> str:
+    """The full article behind a story, as plain text, when one has been fetched; "" otherwise.
+
+    HOOK for the articles work (digest.core.articles, DESIGN.md "articles"): once the store keeps fetched
+    articles, return their text here (it arrives as `story.extra["article_text"]` or through the store)
+    and every theme's reading time comes from the article instead of the feed's content."""
+    ex = story.extra or {}
+    value = ex.get("article_text")
+    return plain(value) if isinstance(value, str) else ""
+
+
 def story_context(item: DigestItem) -> dict[str, Any]:
     s = item.story
     headline = plain(item.headline) or plain(s.title) or "(untitled)"
@@ -93,7 +106,8 @@ def story_context(item: DigestItem) -> dict[str, Any]:
     body = plain(s.content) if s.content else ""
     editor = plain(item.blurb)
     blurb = editor or trim_text(summary, BLURB_CHARS)
-    words = len((body or summary).split())
+    text = article_text(s) or body
+    words = len(text.split()) if text else 0
     credit = _CREDIT.search(body) or _CREDIT.search(summary)
     url = safe_url(s.link) or safe_url(s.canonical_link)
     ex = s.extra or {}
@@ -111,7 +125,8 @@ def story_context(item: DigestItem) -> dict[str, Any]:
         "published": s.published,
         "categories": categories,
         "category": categories[0] if categories else "",
-        "reading_minutes": max(1, round(words / WORDS_PER_MINUTE)),
+        # None when only a teaser is known: "1 min read" computed from two sentences misleads
+        "reading_minutes": max(1, round(words / WORDS_PER_MINUTE)) if words >= MIN_ARTICLE_WORDS else None,
         "photo_credit": credit.group(1).strip() if credit else "",
         "company": plain(s.author),
         "city": categories[0] if categories else "",
@@ -127,18 +142,9 @@ def story_context(item: DigestItem) -> dict[str, Any]:
 # -- the context --------------------------------------------------------------------------------------
 
 
-def _tint(hex_color: str, amount: float) -> str:
-    """The accent mixed with white (amount 0..1 of white): a tint for boxes, computed so a user's accent
-    colour gets a matching background without a second setting."""
-    h = hex_color.lstrip("#")
-    if len(h) == 3:
-        h = "".join(c * 2 for c in h)
-    rgb = [int(h[i:i + 2], 16) for i in (0, 2, 4)]
-    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in rgb)
-
-
 def _newsletter(nl: NewsletterConfig, digest: Digest, now: datetime) -> dict[str, Any]:
     accent = nl.accent_color if _HEX.fullmatch(nl.accent_color or "") else "#BE4825"
+    pal = accent_palette(accent)
     tips = nl.tips_email.removeprefix("mailto:").strip()
     sponsor = None
     if nl.sponsor_name:
@@ -156,8 +162,14 @@ def _newsletter(nl: NewsletterConfig, digest: Digest, now: datetime) -> dict[str
         "archive_url": safe_url(nl.web_url),
         "tips_email": tips if "@" in tips else "",
         "tips_url": safe_url(f"mailto:{tips}") if "@" in tips else None,
-        "accent_color": accent,
-        "accent_tint": _tint(accent, 0.9),
+        # the band/button colour, the text on it, the accent as small text on white (AA-adjusted), the
+        # Trending tint, and the accent as text in dark mode (digest.core.emailcss)
+        "accent_color": pal.accent,
+        "accent_on": pal.on_accent,
+        "accent_text": pal.text,
+        "accent_tint": pal.tint,
+        "accent_dark_text": pal.dark_text,
+        "preferences_url": safe_url(nl.preferences_url),
         "sponsor": sponsor,
         "from_name": nl.from_.split("<")[0].strip().strip('"') or nl.title,
         "subject": "",
@@ -212,6 +224,9 @@ def _material(store: Store, config: Config, digest: Digest, sections: list[Secti
     for sec in sections:
         cfg = config.section(sec.name)
         full = [story_context(item) for item in sec.items]
+        if cfg and cfg.kind == "events":  # a calendar reads in date order, whatever order they were flagged in
+            far = datetime.max.replace(tzinfo=UTC)
+            full.sort(key=lambda s: s["event"]["start"] or s["published"] or far)
         short = [dict(s, blurb=trim_text(s["blurb"], SHORT_BLURB_CHARS)) for s in full]
         secs.append((sec.name, cfg.kind if cfg else "stories", full, short))
     trend = []
@@ -265,7 +280,22 @@ def _assemble(m: _Material, config: Config, digest: Digest, *, short: bool = Fal
 
 def _html(chain: list[ThemeInfo], env: jinja2.Environment, ctx: dict[str, Any], text: str) -> str:
     raw = run_template(chain, env, "email.html.j2", {**ctx, "text": text})
-    return _charset_first(inliner(theme_css(chain)).inline(raw))
+    css = theme_css(chain)
+    return _dark_extras(_charset_first(inliner(css).inline(raw)), css, ctx["newsletter"])
+
+
+def _dark_extras(html: str, css: str, nl: dict[str, Any]) -> str:
+    """Two small <style> blocks after the theme's: the accent as text in dark mode (class `ac`; it is a
+    config value, so style.css cannot hold it), and the theme's dark palette again as Outlook.com
+    [data-ogsc]/[data-ogsb] rules. Separate blocks, so a client that rejects attribute selectors drops
+    only the Outlook.com rules (Gmail discards a whole block it cannot parse)."""
+    accent_dark = f".ac {{ color: {nl['accent_dark_text']} !important; }}"
+    blocks = f"<style>@media (prefers-color-scheme: dark) {{ {accent_dark} }}</style>"
+    ogsc = outlook_dark_css(css)
+    if ogsc:
+        blocks += f"<style>{ogsc}\n[data-ogsc] {accent_dark}</style>"
+    head_end = html.find("</head>")
+    return html if head_end < 0 else html[:head_end] + blocks + html[head_end:]
 
 
 _META_CHARSET = re.compile(r"<meta charset=[\"']?utf-8[\"']?\s*/?>", re.IGNORECASE)
@@ -335,7 +365,7 @@ def render_digest(
         return c, _html(chain, env, c, budgeted_text)
 
     ctx, html = attempt()
-    notes: list[str] = []
+    notes: list[str] = accent_problems(config.newsletter.accent_color)  # names the colour and the ratio
     total = ctx["story_count"]
     kb = BUDGET_BYTES // 1000
     if _size(html) > BUDGET_BYTES:
