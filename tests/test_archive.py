@@ -16,6 +16,7 @@ from digest.cli import Ctx, main
 from digest.core import archive
 from digest.core.mail import send_digest
 from digest.core.paths import Paths
+from digest.core.publish import strip_web_view
 from digest.core.store import Store
 
 FAST = (0.01,)
@@ -48,7 +49,10 @@ def test_every_issue_is_kept_with_a_manifest(store: Store, digest_home: Paths) -
     assert eml["Subject"] == report.subject and "undisclosed-recipients" in eml["To"]
     assert not any(a in (d / "digest.eml").read_text() for a in to)  # the archive copy exposes nobody
     sent_html = rec.received[0].message.get_body(("html",)).get_content().replace("\r\n", "\n")
-    assert (d / "index.html").read_text().rstrip("\n") == sent_html.rstrip("\n")
+    page = (d / "index.html").read_text()
+    assert '<meta property="og:title"' in page  # the web view carries OpenGraph tags; the email does not
+    assert "og:title" not in sent_html
+    assert strip_web_view(page).rstrip("\n") == sent_html.rstrip("\n")
 
 
 def test_index_lists_issues_newest_first_and_escapes(store: Store, digest_home: Paths) -> None:

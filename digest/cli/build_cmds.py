@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--open", action="store_true", help="open the HTML in your browser")
     p.add_argument("--auto", action="store_true", help="when nothing is flagged, select by the [select] rules")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--format", choices=("email", "md"), default="email",
+                   help="email: HTML, text and .eml (default); md: Markdown for Buttondown, Ghost or Substack")
     p.set_defaults(func=cmd_build)
 
     themes = sub.add_parser("themes", help="list themes or preview one with the sample feeds")
@@ -64,6 +66,8 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.build import BuildError, build_digest
     from digest.core.themes import ThemeError
 
+    if args.format == "md":
+        return _build_markdown(ctx, args)
     theme = _check_theme(ctx, args.theme)
     try:
         result = build_digest(ctx.store, ctx.config, ctx.paths, theme=theme, out_dir=args.out, auto=args.auto)
@@ -83,6 +87,35 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
             ctx.out(f"note: {note}")
     if args.open:
         _open(result.html_path)
+    return ExitCode.OK
+
+
+def _build_markdown(ctx: Ctx, args: argparse.Namespace) -> int:
+    """digest-N.md: the draft as Markdown (no theme, no size budget: the newsletter platform styles it)."""
+    from datetime import datetime
+
+    from digest.core.build import NOTHING_TO_BUILD
+    from digest.core.fsutil import atomic_write
+    from digest.core.publish import render_markdown
+    from digest.core.render import build_context
+    from digest.core.select import auto_select, draft_sections
+
+    store, config = ctx.store, ctx.config
+    now = datetime.now().astimezone()
+    draft = store.draft()
+    if (draft is None or not store.digest_items(draft.id)) and args.auto:
+        auto_select(store, config, now=now.timestamp())
+        draft = store.draft()
+    if draft is None or not store.digest_items(draft.id):
+        raise CommandError(NOTHING_TO_BUILD, ExitCode.NOTHING_TO_SEND)
+    text = render_markdown(build_context(store, config, draft, draft_sections(store, config, draft.id), now))
+    out = Path(args.out) if args.out is not None else ctx.paths.output_dir
+    path = atomic_write(out / f"digest-{draft.number}.md", text)
+    if args.json:
+        ctx.json({"digest": draft.to_json(), "markdown": str(path)})
+    else:
+        ctx.out(f"digest #{draft.number}: Markdown for pasting into a newsletter platform")
+        ctx.out(f"  {path}")
     return ExitCode.OK
 
 

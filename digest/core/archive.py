@@ -33,6 +33,7 @@ from digest.core.fsutil import atomic_write, private_dir
 from digest.core.message import build_message
 from digest.core.models import Digest
 from digest.core.paths import Paths
+from digest.core.publish import FEED_NAME, strip_web_view, web_view, write_feed
 from digest.core.smtp import MailError
 from digest.core.store import NotFoundError, Store
 
@@ -98,7 +99,8 @@ def _load(store: Store, config: Config, paths: Paths, digest: Digest) -> Issue:
     if manifest and (d / HTML_NAME).exists() and (d / TEXT_NAME).exists():
         ids = [s["id"] for s in manifest.get("stories", [])]
         return Issue(digest.id, digest.number, manifest["subject"], manifest.get("preheader", ""),
-                     (d / HTML_NAME).read_text(encoding="utf-8"), (d / TEXT_NAME).read_text(encoding="utf-8"),
+                     strip_web_view((d / HTML_NAME).read_text(encoding="utf-8")),
+                     (d / TEXT_NAME).read_text(encoding="utf-8"),
                      len(ids), ids, d, resumed=True)
     issue = _render(store, config, paths, digest, None)
     _write_issue(store, config, paths, digest, issue)
@@ -218,7 +220,7 @@ def _write_issue(store: Store, config: Config, paths: Paths, digest: Digest, iss
     issue.dir = d
     eml = build_message(config.newsletter, subject=issue.subject, html=issue.html, text=issue.text,
                         to="undisclosed-recipients:;", date=digest.built_at)
-    atomic_write(d / HTML_NAME, issue.html)
+    atomic_write(d / HTML_NAME, web_view(issue.html, config, digest.number, issue.subject, issue.preheader))
     atomic_write(d / TEXT_NAME, issue.text)
     atomic_write(d / EML_NAME, eml.as_bytes())
     items = {it.story.id: it for it in store.digest_items(digest.id)}
@@ -325,6 +327,7 @@ def rebuild_index(paths: Paths, config: Config) -> Path:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}: archive</title>
+<link rel="alternate" type="application/atom+xml" title="{title}" href="{FEED_NAME}">
 <style>
 body {{ font: 16px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 40rem;
        margin: 2rem auto; padding: 0 1rem; color: #222; }}
@@ -336,13 +339,14 @@ a {{ color: #1a4f8b; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>{esc(config.newsletter.tagline)}</p>
+<p>{esc(config.newsletter.tagline)} · <a href="{FEED_NAME}">Follow with a feed reader</a></p>
 <ol>
 {chr(10).join(rows) or "<li>No issues yet.</li>"}
 </ol>
 </body>
 </html>
 """
+    write_feed(paths, config, list_issues(paths))  # archive/feed.xml, next to index.html
     return atomic_write(paths.archive_dir / "index.html", page)
 
 
