@@ -35,7 +35,7 @@ def test_every_issue_is_kept_with_a_manifest(store: Store, digest_home: Paths) -
         report = send_digest(store, make_config(ctl.port, to), digest_home, retry_delays=FAST)
     d = digest_home.archive_dir / "1"
     assert report.archive_dir == d
-    assert {p.name for p in d.iterdir()} == {"index.html", "digest.txt", "digest.eml", "manifest.json"}
+    assert {p.name for p in d.iterdir()} == {"index.html", "email.html", "digest.txt", "digest.eml", "manifest.json"}
     m = json.loads((d / "manifest.json").read_text())
     assert m["number"] == 1 and m["status"] == "sent" and m["subject"] == report.subject
     assert m["date"].endswith("Z") and m["sent_at"].endswith("Z")
@@ -53,6 +53,7 @@ def test_every_issue_is_kept_with_a_manifest(store: Store, digest_home: Paths) -
     assert '<meta property="og:title"' in page  # the web view carries OpenGraph tags; the email does not
     assert "og:title" not in sent_html
     assert strip_web_view(page).rstrip("\n") == sent_html.rstrip("\n")
+    assert (d / "email.html").read_text().rstrip("\n") == sent_html.rstrip("\n")
 
 
 def test_index_lists_issues_newest_first_and_escapes(store: Store, digest_home: Paths) -> None:

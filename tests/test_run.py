@@ -516,7 +516,7 @@ def test_dry_run_picks_by_the_rules_and_gives_the_draft_back(store: Store, diges
     for _ in range(2):
         code, out, err = digest_run(tmp_path, "--dry-run")
         assert code == 0, (out, err)
-        assert "digest #1: dry run, wrote the issue (newsletter.to lists no recipients)" in out, out
+        assert "dry run, wrote the issue (no recipients: newsletter.to and subscribers are empty)" in out, out
         assert "4 stories" in out
         assert _dry_run_files(digest_home, 1) == ["digest.txt", "index.html"]
         assert "Fresh news item 3" in (digest_home.archive_dir / "1" / "dry-run" / "digest.txt").read_text()

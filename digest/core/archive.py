@@ -2,7 +2,9 @@
 
 Layout (under paths.archive_dir; publishable as static pages, see publish note below):
     index.html                 every issue, newest first, linking to <number>/
-    <number>/index.html        the email's HTML (the web view: {web_url}/<number>/)
+    feed.xml                   an Atom feed of the issues (digest.core.publish)
+    <number>/index.html        the email's HTML (the web view: {web_url}/<number>/), with OpenGraph tags
+    <number>/email.html        the HTML exactly as mailed (per-reader {token} placeholders kept)
     <number>/digest.txt        the text part
     <number>/digest.eml        the message as sent, addressed to "undisclosed-recipients:;"
     <number>/manifest.json     number, date, subject, stories, recipients and their delivery status
@@ -40,6 +42,7 @@ from digest.core.store import NotFoundError, Store
 log = logging.getLogger("digest.archive")
 
 HTML_NAME, TEXT_NAME, EML_NAME, MANIFEST_NAME = "index.html", "digest.txt", "digest.eml", "manifest.json"
+EMAIL_HTML_NAME = "email.html"  # the HTML exactly as mailed ({token} placeholders kept): what a resumed run sends
 
 
 class NothingToSend(MailError):
@@ -98,8 +101,10 @@ def _load(store: Store, config: Config, paths: Paths, digest: Digest) -> Issue:
     manifest = load_manifest(paths, digest.number, missing_ok=True)
     if manifest and (d / HTML_NAME).exists() and (d / TEXT_NAME).exists():
         ids = [s["id"] for s in manifest.get("stories", [])]
-        return Issue(digest.id, digest.number, manifest["subject"], manifest.get("preheader", ""),
-                     strip_web_view((d / HTML_NAME).read_text(encoding="utf-8")),
+        mailed = d / EMAIL_HTML_NAME  # older archives have only the web view
+        html = mailed.read_text(encoding="utf-8") if mailed.exists() else strip_web_view(
+            (d / HTML_NAME).read_text(encoding="utf-8"))
+        return Issue(digest.id, digest.number, manifest["subject"], manifest.get("preheader", ""), html,
                      (d / TEXT_NAME).read_text(encoding="utf-8"),
                      len(ids), ids, d, resumed=True)
     issue = _render(store, config, paths, digest, None)
@@ -220,6 +225,7 @@ def _write_issue(store: Store, config: Config, paths: Paths, digest: Digest, iss
     issue.dir = d
     eml = build_message(config.newsletter, subject=issue.subject, html=issue.html, text=issue.text,
                         to="undisclosed-recipients:;", date=digest.built_at)
+    atomic_write(d / EMAIL_HTML_NAME, issue.html)
     atomic_write(d / HTML_NAME, web_view(issue.html, config, digest.number, issue.subject, issue.preheader))
     atomic_write(d / TEXT_NAME, issue.text)
     atomic_write(d / EML_NAME, eml.as_bytes())

@@ -16,6 +16,7 @@ Delivery guarantee (the README quotes this):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,9 +28,9 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
-from digest.core import archive
+from digest.core import archive, subscribers
 from digest.core.archive import NothingToSend as NothingToSend  # raised by send_digest; its home is archive
-from digest.core.config import Config
+from digest.core.config import Config, NewsletterConfig
 from digest.core.lock import RunLock
 from digest.core.message import POLICY, build_message, make_message_id
 from digest.core.paths import Paths
@@ -141,12 +142,13 @@ def send_digest(
     delays = RETRY_DELAYS if retry_delays is None else tuple(retry_delays)
     if dry_run or to is not None:
         issue = archive.preview_issue(store, config, paths, now=now)
-        recipients = list(to) if to is not None else list(config.newsletter.to)
+        recipients = list(to) if to is not None else subscribers.recipients(store, config)
         if not recipients:
-            raise MailConfigError("newsletter.to lists no recipients (or give --to ADDR)")
+            raise MailConfigError("no recipients: newsletter.to is empty and there are no subscribers "
+                                  "(or give --to ADDR)")
         report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
                             proof=to is not None and not dry_run)
-        base = _base_message(config, issue.subject, issue.html, issue.text, issue.number)
+        base = _base_message(config, issue.subject, issue.html, issue.text, issue.number, paths)
         if dry_run:
             out = archive.dry_run_dir(paths, issue.number)
             for i, r in enumerate(recipients, 1):
@@ -163,7 +165,11 @@ def send_digest(
         _deliver(None, None, config, password, base, rows, report, on_progress, delays, stop=stop)
         return report
 
-    password = _ready(config, need_recipients=True)
+    # newsletter.to's addresses are checked when it has any; the list may also be empty with subscribers
+    password = _ready(config, need_recipients=bool(config.newsletter.to))
+    if not config.newsletter.to and not subscribers.recipients(store, config) and archive.pending_digest(store) is None:
+        raise MailConfigError("no recipients: newsletter.to is empty and there are no subscribers "
+                              "(`digest subscribers add ADDR`)")
     with RunLock(paths.lock_file):  # raises LockHeld (exit 75) while another process delivers
         report = _send_issue(store, config, paths, password, on_progress, delays, force_unknown, now, stop)
     log.info("%s", report.summary_line())
@@ -179,9 +185,13 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
             raise NothingToSend("no recipient is in the unknown state: nothing to resend")
         issue = unknown
     else:
-        issue = archive.issue_for_delivery(store, config, paths, recipients=config.newsletter.to, now=now)
+        issue = archive.issue_for_delivery(store, config, paths, recipients=subscribers.recipients(store, config),
+                                           now=now)
     report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
                         archive_dir=issue.dir, resumed=issue.resumed)
+    # whoever unsubscribed since the issue was frozen (a resumed run) is never sent to
+    for gone in store.drop_queued_deliveries(issue.digest_id, store.unsubscribed_keys()):
+        log.info("digest #%s: %s unsubscribed; not sent", issue.number, gone)
     rows = store.deliveries(issue.digest_id)
     todo = []
     for row in rows:
@@ -194,7 +204,7 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
                         issue.number, row["recipient"])
         else:
             todo.append(row)
-    base = _base_message(config, issue.subject, issue.html, issue.text, issue.number)
+    base = _base_message(config, issue.subject, issue.html, issue.text, issue.number, paths)
     try:
         _deliver(store, issue.digest_id, config, password, base, todo, report, on_progress, delays,
                  done_before=len(rows) - len(todo), force_unknown=force_unknown, stop=stop)
@@ -224,10 +234,15 @@ def _ready(config: Config, *, need_recipients: bool) -> str | None:
     return password
 
 
-def _base_message(config: Config, subject: str, html: str, text: str, number: int) -> _Template:
-    return _Template(build_message(config.newsletter, subject=subject, html=html, text=text,
+def _base_message(config: Config, subject: str, html: str, text: str, number: int,
+                  paths: Paths | None = None) -> _Template:
+    base = _Template(build_message(config.newsletter, subject=subject, html=html, text=text,
                                    to="undisclosed-recipients:;",
                                    message_id=make_message_id(config.newsletter.from_, f"digest{number}")))
+    nl = config.newsletter
+    if paths is not None and any(subscribers.TOKEN_PLACEHOLDER in x for x in (html, text, nl.unsubscribe_url)):
+        base.personal = (subscribers.secret(paths), nl, subject, html, text)
+    return base
 
 
 class _Template:
@@ -238,6 +253,9 @@ class _Template:
     copy is byte-for-byte what EmailMessage.as_bytes() would give for that recipient."""
 
     SWAP = ("to", "message-id", "date")
+    # (HMAC key, newsletter, subject, html, text) when the unsubscribe URL carries {token}: then each
+    # reader's copy is built whole, since the token sits inside the quoted-printable body
+    personal: tuple[bytes, NewsletterConfig, str, str, str] | None = None
 
     def __init__(self, msg: EmailMessage) -> None:
         raw = bytes(msg.as_bytes(policy=POLICY))
@@ -257,6 +275,14 @@ class _Template:
             raise ValueError(f"message lacks headers {sorted(missing)}")
 
     def render(self, recipient: str, message_id: str, date: float | None = None) -> bytes:
+        if self.personal is not None:
+            key, nl, subject, html, text = self.personal
+            token, mark = subscribers.token_for(key, recipient), subscribers.TOKEN_PLACEHOLDER
+            mine = dataclasses.replace(nl, unsubscribe_url=nl.unsubscribe_url.replace(mark, token))
+            msg = build_message(mine, subject=subject, html=html.replace(mark, token),
+                                text=text.replace(mark, token), to=recipient,
+                                message_id=message_id, date=time.time() if date is None else date)
+            return bytes(msg.as_bytes(policy=POLICY))
         fields = list(self.fields)
         for name, value in (("To", recipient), ("Message-ID", message_id),
                             ("Date", format_datetime(datetime.fromtimestamp(

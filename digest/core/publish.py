@@ -80,6 +80,7 @@ def web_view(html: str, config: Config, number: int, subject: str, description: 
     clients ignore these, and the sent message stays exactly as rendered."""
     esc = htmlmod.escape
     url = issue_url(config, number)
+    html = html.replace("{token}", "")  # a public page has no reader: the unsubscribe link asks for one
     tags = [
         '<meta property="og:type" content="article">',
         f'<meta property="og:site_name" content="{esc(config.newsletter.title)}">',
@@ -100,8 +101,7 @@ def web_view(html: str, config: Config, number: int, subject: str, description: 
 
 
 def strip_web_view(html: str) -> str:
-    """The email HTML back from an archived web view (a resumed delivery sends the same bytes as the
-    first run did)."""
+    """The email HTML back from an archived web view (archives written before email.html existed)."""
     return re.sub(re.escape(WEB_START) + ".*?" + re.escape(WEB_END), "", html, count=1, flags=re.S)
 
 

@@ -209,9 +209,9 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
     """The dry run's delivery: the issue (index.html, digest.txt) and one .eml per recipient, byte for byte
     what `digest send --dry-run` writes, into archive/N/dry-run/. Nothing is frozen, queued or marked sent.
     A previous rehearsal's files there are replaced, so the folder shows this run only."""
-    from digest.core import archive
+    from digest.core import archive, mail, subscribers
     from digest.core.fsutil import atomic_write
-    from digest.core.message import POLICY, build_message, make_message_id
+    from digest.core.message import make_message_id
 
     issue = archive.preview_issue(store, config, paths, now=now)  # raises NothingToSend: exit 3
     out = archive.dry_run_dir(paths, issue.number)
@@ -222,11 +222,12 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
     atomic_write(out / archive.HTML_NAME, issue.html)
     atomic_write(out / archive.TEXT_NAME, issue.text)
     nl = config.newsletter
-    for i, recipient in enumerate(nl.to, 1):
-        msg = build_message(nl, subject=issue.subject, html=issue.html, text=issue.text, to=recipient,
-                            message_id=make_message_id(nl.from_, f"digest{issue.number}"))
-        archive.write_dry_run(out, i, recipient, bytes(msg.as_bytes(policy=POLICY)))
-    what = f"{len(nl.to)} message(s)" if nl.to else "the issue (newsletter.to lists no recipients)"
+    to = subscribers.recipients(store, config)  # newsletter.to + subscribers - unsubscribed
+    base = mail._base_message(config, issue.subject, issue.html, issue.text, issue.number, paths)
+    for i, recipient in enumerate(to, 1):  # each with its own unsubscribe token, as `send` builds them
+        archive.write_dry_run(out, i, recipient,
+                              base.render(recipient, make_message_id(nl.from_, f"digest{issue.number}")))
+    what = f"{len(to)} message(s)" if to else "the issue (no recipients: newsletter.to and subscribers are empty)"
     line = (f"{'resumed ' if resumed else ''}digest #{issue.number}: dry run, wrote {what} to {out} "
             f"({issue.story_count} stories; nothing sent, nothing marked sent)")
     log.info("%s", line)

@@ -12,6 +12,7 @@ Where things go:
     drafts.py       the draft and its items (flag, unflag, move), digests
     issues.py       the issue state machine: freeze, unfreeze, reconcile, mark sent
     deliveries.py   deliveries: one row per recipient, queued -> sending -> sent | failed
+    subscribers.py  subscribers: added addresses, and who unsubscribed (never sent to again)
 
 Adding a table: append its CREATE statements to MIGRATIONS in schema.py as a new entry (never edit a
 released one, and whoever lands second after a parallel change puts theirs after the other's;
@@ -38,6 +39,7 @@ from digest.core.store.queries import QueriesMixin
 from digest.core.store.rows import STORY_COLUMNS
 from digest.core.store.schema import MIGRATIONS
 from digest.core.store.stories import StoryQuery, fts_query, title_key
+from digest.core.store.subscribers import SubscribersMixin
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MIGRATIONS", "STORY_COLUMNS", "Connection", "FeedExistsError", "NotFoundError", "Store",
@@ -45,5 +47,5 @@ __all__ = [
 ]
 
 
-class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin):
+class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin):
     """The store's whole API: see the modules above for each part."""

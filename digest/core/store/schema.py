@@ -116,4 +116,20 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 2: subscribers (digest.core.subscribers): the people `newsletter.to` does not list, and everyone who
+    # unsubscribed. `key` is the address as compared (address_key); `token` the HMAC the unsubscribe
+    # link carries, never the address in clear.
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        address TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'unsubscribed')),
+        token TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL DEFAULT '',
+        added_at REAL NOT NULL,
+        unsubscribed_at REAL
+    );
+    """,
 ]

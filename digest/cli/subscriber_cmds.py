@@ -1,0 +1,126 @@
+"""digest subscribers list|add|remove|import|export|unsubscribe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from digest.cli import CommandError, Ctx, ExitCode
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    subs = sub.add_parser("subscribers", help="who gets the digest besides newsletter.to, and who unsubscribed")
+    ssub = subs.add_subparsers(dest="subscribers_command", metavar="ACTION")
+    p = ssub.add_parser("list", help="subscribers and unsubscribed addresses (newsletter.to is in the config)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--recipients", action="store_true",
+                   help="the addresses the next issue goes to: newsletter.to + subscribers - unsubscribed")
+    p.set_defaults(func=cmd_list)
+    p = ssub.add_parser("add", help="add addresses")
+    p.add_argument("address", nargs="+")
+    p.add_argument("--name", default="", help="the name (with one address)")
+    p.set_defaults(func=cmd_add)
+    p = ssub.add_parser("remove", help="forget a subscriber (an unsubscribed address stays recorded)")
+    p.add_argument("address")
+    p.set_defaults(func=cmd_remove)
+    p = ssub.add_parser("import", help="add the addresses of a CSV (column email/address, optional name)")
+    p.add_argument("csv", type=Path)
+    p.set_defaults(func=cmd_import)
+    p = ssub.add_parser("export", help="every subscriber as CSV (to FILE, or standard output)")
+    p.add_argument("file", nargs="?", type=Path)
+    p.set_defaults(func=cmd_export)
+    p = ssub.add_parser("unsubscribe", help="record unsubscribes: tokens from the links, or addresses "
+                                            "('-' reads one per line from standard input)")
+    p.add_argument("value", nargs="+", metavar="TOKEN|ADDRESS")
+    p.set_defaults(func=cmd_unsubscribe)
+    subs.set_defaults(func=lambda ctx, a: (subs.print_help(ctx.stdout), ExitCode.USAGE)[1])
+
+
+def _error(e: Exception) -> CommandError:
+    return CommandError(str(e), ExitCode.USAGE)
+
+
+def cmd_list(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core import subscribers
+
+    if args.recipients:
+        rec = subscribers.recipients(ctx.store, ctx.config)
+        if args.json:
+            ctx.json(rec)
+        else:
+            for r in rec:
+                ctx.out(r)
+        return ExitCode.OK
+    rows = ctx.store.subscribers()
+    if args.json:
+        ctx.json(rows)
+        return ExitCode.OK
+    for r in rows:
+        name = f" ({r['name']})" if r["name"] else ""
+        ctx.out(f"{r['status']:<12} {r['address']}{name}")
+    active = sum(r["status"] == "active" for r in rows)
+    ctx.out(f"{active} active, {len(rows) - active} unsubscribed; newsletter.to lists {len(ctx.config.newsletter.to)}")
+    return ExitCode.OK
+
+
+def cmd_add(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core import subscribers
+
+    pairs = [(a, args.name if len(args.address) == 1 else "") for a in args.address]
+    try:
+        added, known = subscribers.add(ctx.store, ctx.paths, pairs, "cli")
+    except subscribers.SubscriberError as e:
+        raise _error(e) from None
+    ctx.out(f"added {added}" + (f", {known} already listed" if known else ""))
+    return ExitCode.OK
+
+
+def cmd_remove(ctx: Ctx, args: argparse.Namespace) -> int:
+    if not ctx.store.remove_subscriber(args.address):
+        row = ctx.store.subscriber(args.address)
+        why = "it unsubscribed (the record stays, so it is never sent to again)" if row else "no such subscriber"
+        raise CommandError(f"{args.address}: not removed: {why}", ExitCode.FAILURE)
+    ctx.out(f"removed {args.address}")
+    return ExitCode.OK
+
+
+def cmd_import(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core import subscribers
+
+    try:
+        pairs = subscribers.read_csv(args.csv)
+        added, known = subscribers.add(ctx.store, ctx.paths, pairs, f"import:{args.csv.name}")
+    except subscribers.SubscriberError as e:
+        raise _error(e) from None
+    ctx.out(f"{args.csv}: {len(pairs)} address(es), {added} added, {known} already listed")
+    return ExitCode.OK
+
+
+def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core import subscribers
+    from digest.core.fsutil import atomic_write
+
+    text = subscribers.write_csv(ctx.store.subscribers())
+    if args.file:
+        atomic_write(args.file, text)
+        ctx.out(f"wrote {args.file}")
+    else:
+        ctx.stdout.write(text)
+    return ExitCode.OK
+
+
+def cmd_unsubscribe(ctx: Ctx, args: argparse.Namespace) -> int:
+    from digest.core import subscribers
+
+    values = [v for arg in args.value for v in (sys.stdin.read().split() if arg == "-" else [arg])]
+    failed = 0
+    for v in values:
+        try:
+            address, new = subscribers.unsubscribe(ctx.store, ctx.paths, ctx.config, v)
+        except subscribers.SubscriberError as e:
+            ctx.err(f"digest: {e}")
+            failed += 1
+            continue
+        ctx.out(f"{'unsubscribed' if new else 'already unsubscribed'}: {address}")
+    return ExitCode.USAGE if failed else ExitCode.OK

@@ -1,0 +1,142 @@
+"""Subscribers: the table and its commands, newsletter.to merged in, one unsubscribe URL per reader (an
+HMAC token, never the address), and an unsubscribed address never sent to again, also by a resumed
+issue. Delivery runs against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import stat
+
+import pytest
+from helpers_smtp import make_config, make_draft, recipients, smtp_server
+
+from digest.cli import Ctx, main
+from digest.core import archive, subscribers
+from digest.core.mail import send_digest
+from digest.core.paths import Paths
+from digest.core.store import Store
+
+FAST = (0.01,)
+UNSUB = "https://example.org/unsubscribe?t={token}"
+
+
+def cli(paths: Paths, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    if stdin is not None and monkeypatch is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), ctx=Ctx(paths, stdout=out, stderr=err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_add_list_remove_import_export(store: Store, digest_home: Paths, tmp_path) -> None:
+    code, out, err = cli(digest_home, "subscribers", "add", "Ann <ann@example.net>", "bob@example.net")
+    assert code == 0 and "added 2" in out, err
+    assert cli(digest_home, "subscribers", "add", "ann@EXAMPLE.NET")[1].strip() == "added 0, 1 already listed"
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("Name,Email\nCara,cara@example.net\n,dan@example.net\n", encoding="utf-8")
+    code, out, err = cli(digest_home, "subscribers", "import", str(csv_file))
+    assert code == 0 and "2 address(es), 2 added" in out, err
+    rows = json.loads(cli(digest_home, "subscribers", "list", "--json")[1])
+    assert [r["address"] for r in rows] == ["ann@example.net", "bob@example.net", "cara@example.net", "dan@example.net"]
+    assert rows[2]["name"] == "Cara" and rows[2]["source"] == "import:people.csv"
+    assert all(len(r["token"]) == 26 and "@" not in r["token"] for r in rows)  # never the address in clear
+    assert cli(digest_home, "subscribers", "remove", "bob@example.net")[0] == 0
+    code, out, _ = cli(digest_home, "subscribers", "export")
+    assert out.splitlines()[0] == "email,name,status,source,token" and "bob@" not in out and "cara@" in out
+    key = digest_home.data_dir / subscribers.SECRET_NAME
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) == 64
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("add", "not-an-address"), "not an email address: 'not-an-address'"),
+    (("unsubscribe", "zzzz"), "unknown unsubscribe token 'zzzz'"),
+    (("import", "/nonexistent/x.csv"), "/nonexistent/x.csv: cannot read"),
+])
+def test_bad_input_is_one_line_and_exit_2(store: Store, digest_home: Paths, argv, message) -> None:
+    code, out, err = cli(digest_home, "subscribers", *argv)
+    assert code == 2 and message in err and "Traceback" not in err, (out, err)
+
+
+def test_a_bad_csv_row_stores_nothing(store: Store, digest_home: Paths, tmp_path) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_text("email\nok@example.net\nnope\n", encoding="utf-8")
+    code, _, err = cli(digest_home, "subscribers", "import", str(f))
+    assert code == 2 and "bad.csv: line 3: not an email address: 'nope'" in err
+    assert store.subscribers() == []
+
+
+def test_each_reader_gets_their_own_unsubscribe_link_and_it_works(store: Store, digest_home: Paths,
+                                                                 monkeypatch) -> None:
+    to = recipients(2)  # newsletter.to
+    subscribers.add(store, digest_home, [("sub@example.net", "Sub")], "cli")
+    make_draft(store, 2)
+    with smtp_server() as (ctl, rec):
+        cfg = make_config(ctl.port, to)
+        cfg.newsletter.unsubscribe_url = UNSUB
+        report = send_digest(store, cfg, digest_home, retry_delays=FAST)
+        assert sorted(report.sent) == sorted([*to, "sub@example.net"])
+        got = {r.rcpt_tos[0]: r.message for r in rec.received}
+    key = subscribers.secret(digest_home)
+    tokens = {}
+    for address, msg in got.items():
+        token = subscribers.token_for(key, address)
+        tokens[address] = token
+        assert msg["List-Unsubscribe"].startswith(f"<https://example.org/unsubscribe?t={token}>")
+        html = msg.get_body(("html",)).get_content()
+        text = msg.get_body(("plain",)).get_content()
+        assert f'href="https://example.org/unsubscribe?t={token}"' in html and f"?t={token}" in text
+        assert "{token}" not in html and address not in msg["List-Unsubscribe"]
+    assert len(set(tokens.values())) == 3
+    # the public web view carries no reader's token; the archive keeps the mailed template
+    page = (digest_home.archive_dir / "1" / "index.html").read_text()
+    assert "{token}" not in page and not any(t in page for t in tokens.values())
+    # the web form's token comes back: that reader is recorded and skipped from now on
+    code, out, err = cli(digest_home, "subscribers", "unsubscribe", tokens["reader2@example.net"])
+    assert code == 0 and "unsubscribed: reader2@example.net" in out, err
+    code, out, _ = cli(digest_home, "subscribers", "unsubscribe", "-", monkeypatch=monkeypatch,
+                       stdin=f"{tokens['sub@example.net']}\n{tokens['sub@example.net']}\n")
+    assert out.splitlines() == ["unsubscribed: sub@example.net", "already unsubscribed: sub@example.net"]
+    assert subscribers.recipients(store, cfg) == ["reader1@example.net"]
+    make_draft(store, 1, prefix="Next")
+    with smtp_server() as (ctl, rec):
+        cfg.smtp.port = ctl.port
+        report = send_digest(store, cfg, digest_home, retry_delays=FAST)
+        assert report.sent == ["reader1@example.net"]
+        assert [r.rcpt_tos for r in rec.received] == [["reader1@example.net"]]
+    # a stale CSV cannot bring an unsubscribed reader back
+    assert subscribers.add(store, digest_home, [("sub@example.net", "")], "import:old.csv") == (0, 1)
+    assert "sub@example.net" not in subscribers.recipients(store, cfg)
+
+
+def test_a_resumed_issue_skips_who_unsubscribed_after_the_freeze(store: Store, digest_home: Paths) -> None:
+    to = recipients(3)
+    make_draft(store, 2)
+    with smtp_server() as (ctl, rec):
+        cfg = make_config(ctl.port, to)
+        cfg.newsletter.unsubscribe_url = UNSUB
+        # an earlier run froze the issue and queued everyone, then died before sending
+        issue = archive.issue_for_delivery(store, cfg, digest_home, recipients=subscribers.recipients(store, cfg))
+        assert [r["recipient"] for r in store.deliveries(issue.digest_id)] == to
+        assert cli(digest_home, "subscribers", "unsubscribe", "reader2@example.net")[0] == 0
+        report = send_digest(store, cfg, digest_home, retry_delays=FAST)
+        assert report.resumed and sorted(report.sent) == ["reader1@example.net", "reader3@example.net"]
+        assert "reader2@example.net" not in rec.by_rcpt()
+        # the resumed copies still carry each reader's token (read back from the archive's email.html)
+        msg = rec.by_rcpt()["reader3@example.net"][0].message
+        token = subscribers.token_for(subscribers.secret(digest_home), "reader3@example.net")
+        assert f"?t={token}" in msg.get_body(("html",)).get_content()
+    assert store.get_digest(digest_id=issue.digest_id).status == "sent"
+
+
+def test_subscribers_alone_are_enough_to_send(store: Store, digest_home: Paths) -> None:
+    make_draft(store, 1)
+    with smtp_server() as (ctl, rec):
+        cfg = make_config(ctl.port, [])
+        with pytest.raises(Exception, match="no recipients: newsletter.to is empty and there are no subscribers"):
+            send_digest(store, cfg, digest_home, retry_delays=FAST)
+        subscribers.add(store, digest_home, [("only@example.net", "")], "cli")
+        report = send_digest(store, cfg, digest_home, retry_delays=FAST)
+        assert report.sent == ["only@example.net"]
+    assert re.fullmatch(r"[a-z2-7]{26}", store.subscriber("only@example.net")["token"])  # type: ignore[index]
