@@ -49,8 +49,8 @@ def cmd_list(ctx: Ctx, args: argparse.Namespace) -> int:
         if args.json:
             ctx.json(rec)
         else:
-            for r in rec:
-                ctx.out(r)
+            for address in rec:
+                ctx.out(address)
         return ExitCode.OK
     rows = ctx.store.subscribers()
     if args.json:

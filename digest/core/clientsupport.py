@@ -284,7 +284,8 @@ def check(html: str, data: dict[str, dict[str, object]] | None = None,
             continue
         f = Finding(slug, str(feat["title"]), gaps, examples)
         entry = allow.get(slug)
-        if entry and set(gaps) <= set(entry.get("clients", gaps)):  # type: ignore[arg-type]
+        covered: list[str] = list(entry.get("clients", gaps)) if entry else []  # type: ignore[call-overload]
+        if entry and set(gaps) <= set(covered):
             f.allowed = f"{entry.get('fallback', '')} ({entry.get('reason', '')})"
             allowed.append(f)
         else:

@@ -55,8 +55,8 @@ def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]]) -> No
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     ET.SubElement(author, f"{{{ATOM}}}name").text = nl.from_.split("<")[0].strip().strip('"') or nl.title
     shown = issues[:FEED_LIMIT]
-    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(
-        max(((m.get("sent_at") or m.get("date")) for m in shown), default=None))
+    stamps = [str(m.get("sent_at") or m.get("date")) for m in shown if m.get("sent_at") or m.get("date")]
+    ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(max(stamps, default=None))
     for m in shown:
         number = int(m["number"])
         manifest = load_manifest(paths, number, missing_ok=True) or {}
