@@ -29,6 +29,9 @@ EMAIL_IDIOMS = [
     r"obsolete\. Use CSS instead\.",
     # mso-hide:all hides the preheader in Outlook for Windows; not a standard CSS property
     r'CSS: "mso-hide": Property "mso-hide" doesn.t exist\.',
+    # the VML and Office namespaces on <html>: Outlook for Windows needs them for the VML button and the
+    # 96-DPI <o:OfficeDocumentSettings> block (both inside MSO conditional comments)
+    r'Attribute "xmlns:(v|o)" not allowed here\.',
 ]
 
 
