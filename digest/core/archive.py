@@ -352,7 +352,8 @@ a {{ color: #1a4f8b; }}
 </body>
 </html>
 """
-    write_feed(paths, config, list_issues(paths))  # archive/feed.xml, next to index.html
+    # archive/feed.xml, next to index.html
+    write_feed(paths, config, list_issues(paths), lambda n: load_manifest(paths, n, missing_ok=True))
     return atomic_write(paths.archive_dir / "index.html", page)
 
 

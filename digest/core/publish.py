@@ -12,6 +12,7 @@ from __future__ import annotations
 import html as htmlmod
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -36,10 +37,11 @@ def _iso(value: str | None) -> str:
     return value or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]]) -> None:
+def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]],
+               manifest: Callable[[int], dict[str, Any] | None]) -> None:
     """archive/feed.xml: one Atom entry per issue (newest first), each linking to its web view.
-    `issues` is archive.list_issues(); manifests give the preheader and the stories for the summary."""
-    from digest.core.archive import load_manifest  # the archive module calls us; import at use
+    `issues` is archive.list_issues(); `manifest(number)` (the archive's reader, passed in so this module
+    does not import the archive that calls it) gives the preheader and the stories for the summary."""
 
     ET.register_namespace("", ATOM)
     nl = config.newsletter
@@ -59,7 +61,7 @@ def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]]) -> No
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _iso(max(stamps, default=None))
     for m in shown:
         number = int(m["number"])
-        manifest = load_manifest(paths, number, missing_ok=True) or {}
+        meta = manifest(number) or {}
         url = issue_url(config, number)
         entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
         ET.SubElement(entry, f"{{{ATOM}}}title").text = f"#{number}: {m.get('subject', '')}"
@@ -67,9 +69,9 @@ def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]]) -> No
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=url)
         ET.SubElement(entry, f"{{{ATOM}}}published").text = _iso(m.get("date"))
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = _iso(m.get("sent_at") or m.get("date"))
-        heads = "".join(f"<li>{htmlmod.escape(s.get('headline', ''))}</li>" for s in manifest.get("stories", []))
+        heads = "".join(f"<li>{htmlmod.escape(s.get('headline', ''))}</li>" for s in meta.get("stories", []))
         summary = ET.SubElement(entry, f"{{{ATOM}}}summary", type="html")
-        summary.text = f"<p>{htmlmod.escape(manifest.get('preheader', ''))}</p><ul>{heads}</ul>"
+        summary.text = f"<p>{htmlmod.escape(meta.get('preheader', ''))}</p><ul>{heads}</ul>"
     data = ET.tostring(feed, encoding="unicode", xml_declaration=False)
     atomic_write(paths.archive_dir / FEED_NAME, '<?xml version="1.0" encoding="utf-8"?>\n' + data + "\n")
 
