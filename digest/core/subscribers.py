@@ -104,7 +104,8 @@ def unsubscribe(store: Store, paths: Paths, config: Config, token_or_address: st
             address = row["address"]
         else:
             candidates = [*config.newsletter.to, *store.delivered_addresses()]
-            matches = [a for a in candidates if hmac.compare_digest(token_for(key, a), value.lower())]
+            given = value.lower().encode("utf-8")  # bytes: compare_digest refuses non-ASCII str
+            matches = [a for a in candidates if hmac.compare_digest(token_for(key, a).encode("ascii"), given)]
             if not matches:
                 raise SubscriberError(f"unknown unsubscribe token {value!r} (no subscriber or newsletter.to "
                                       "address has it)")
