@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_themes_preview)
     p = tsub.add_parser("check", help="build the sample feeds with a theme and check it against mail clients' "
                                       "support (caniemail.com data) and the accent colour's contrast")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="the theme (built-in or yours)")
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=cmd_themes_check)
     themes.set_defaults(func=lambda ctx, a: (themes.print_help(ctx.stdout), ExitCode.USAGE)[1])
 
