@@ -81,12 +81,15 @@ def fast_parse(data: bytes, url: str, content_type: str = "") -> tuple[str, str,
     return None
 
 
-def _text(el: etree._Element | None) -> str:
+def _text(el: etree._Element | None, repair: bool = True) -> str:
+    """The element's text as feedparser reads it: stripped, and repaired (fastgate.fp_text) except where
+    feedparser reads it raw (`repair` False: an Atom author's name)."""
     if el is None:
         return ""
     if len(el):  # child elements where text was expected: let feedparser decide what it means
         raise _Decline
-    return fp_text((el.text or "").strip())
+    text = (el.text or "").strip()
+    return fp_text(text) if repair else text
 
 
 # Item children _rss reads every occurrence of, in document order.
@@ -319,7 +322,7 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     _feed_ok(root, _ATOM_FEED_READ)
     if not all(author_child_ok(c) for a in root.iterfind(f"{ATOM}author") for c in a):
         raise _Decline
-    feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"))
+    feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"), repair=False)
     for entry in root.iterfind(f"{ATOM}entry"):
         # one pass over the entry's children, then the same reads in the same order as before (see _rss)
         first, many = _children(entry, _ATOM_MANY, _ATOM_ONE)
@@ -348,7 +351,7 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         authors = many.get(f"{ATOM}author", ())
         if not all(author_child_ok(c) for a in authors for c in a):
             raise _Decline
-        names = [_text(n) for a in authors for n in a.iterfind(f"{ATOM}name")]
+        names = [_text(n, repair=False) for a in authors for n in a.iterfind(f"{ATOM}name")]
         if len(names) > 1:
             raise _Decline  # several authors: feedparser's author is the last, its authors list keeps all
         names = [n for n in names if n] or ([feed_author] if feed_author else [])
