@@ -140,3 +140,15 @@ def test_subscribers_alone_are_enough_to_send(store: Store, digest_home: Paths) 
         report = send_digest(store, cfg, digest_home, retry_delays=FAST)
         assert report.sent == ["only@example.net"]
     assert re.fullmatch(r"[a-z2-7]{26}", store.subscriber("only@example.net")["token"])  # type: ignore[index]
+
+
+def test_config_check_accepts_subscribers_instead_of_newsletter_to(store: Store, digest_home: Paths) -> None:
+    digest_home.config_file.write_text(
+        '[newsletter]\nfrom = "D <d@example.org>"\npostal_address = "1 Way"\n'
+        'unsubscribe_url = "https://example.org/u?t={token}"\n[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\n',
+        encoding="utf-8")
+    code, _, err = cli(digest_home, "config", "check")
+    assert code == 2 and "newsletter.to lists no recipients" in err
+    subscribers.add(store, digest_home, [("a@example.net", "")], "cli")
+    code, out, err = cli(digest_home, "config", "check")
+    assert code == 0 and "config ok" in out, err

@@ -321,6 +321,15 @@ def _toml_value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
+def _has_subscribers(ctx: Ctx) -> bool:
+    from digest.core.store import StoreError
+
+    try:
+        return bool(ctx.store.subscribers("active"))
+    except StoreError:  # a damaged store is reported by `digest store check`; the config is judged alone
+        return False
+
+
 def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     cfg = ctx.config  # raises ConfigError (exit 2) naming the key
     problems: list[str] = []
@@ -340,6 +349,8 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
 
         # the settings always; with --smtp also a real connect + TLS + AUTH (nothing is sent)
         problems += smtp.config_check_smtp(cfg) if args.smtp else smtp.smtp_problems(cfg)
+        if smtp.NO_RECIPIENTS in problems and ctx.paths.db_file.exists() and _has_subscribers(ctx):
+            problems.remove(smtp.NO_RECIPIENTS)  # digest subscribers add: the table is the list
     where = str(ctx.paths.config_file) if cfg.source else f"{ctx.paths.config_file} (absent: defaults)"
     if problems:
         for p in problems:

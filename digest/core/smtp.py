@@ -58,6 +58,9 @@ def _is_address(addr: str) -> bool:
     return bool(re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", addr))
 
 
+NO_RECIPIENTS = "newsletter.to lists no recipients"  # not a problem when the subscribers table has some
+
+
 def config_problems(config: Config, *, need_recipients: bool, check_password: bool) -> list[str]:
     smtp, nl = config.smtp, config.newsletter
     out: list[str] = []
@@ -70,7 +73,7 @@ def config_problems(config: Config, *, need_recipients: bool, check_password: bo
         out.append("newsletter.from is not set (the default digest@localhost would be rejected by relays)")
     if need_recipients:
         if not nl.to:
-            out.append("newsletter.to lists no recipients")
+            out.append(NO_RECIPIENTS)
         for r in nl.to:
             if not _is_address(parseaddr(r)[1]) or "\n" in r or "\r" in r:
                 out.append(f"newsletter.to: {r!r} is not an email address")
