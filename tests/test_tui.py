@@ -558,11 +558,14 @@ async def test_feeds_screen_refresh_one(digest_home: Paths, store: Store, feed_s
 
 
 async def test_build_then_send_after_confirming_the_recipients(digest_home: Paths, store: Store) -> None:
-    """s with SMTP configured: a confirmation naming the recipients, then send_digest in a worker against a
-    real SMTP server on 127.0.0.1."""
+    """s with SMTP configured: a confirmation naming the recipients (newsletter.to and the subscribers),
+    then send_digest in a worker against a real SMTP server on 127.0.0.1."""
     from helpers_smtp import make_config, make_draft, smtp_server
 
+    from digest.core.subscribers import add
+
     make_draft(store, 2)
+    add(store, digest_home, [("cara@example.org", "Cara")], "cli")
     with smtp_server() as (ctl, recorder):
         config = make_config(ctl.port, ["ann@example.org", "bob@example.org"])
         app = new_app(store, digest_home, config=config)
@@ -574,11 +577,13 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
             await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
             await pilot.press("s")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="confirmation")
-            assert "ann@example.org" in app.screen.body and "bob@example.org" in app.screen.body
+            body = app.screen.body
+            assert "ann@example.org" in body and "bob@example.org" in body and "cara@example.org" in body
             assert not recorder.received  # nothing goes out before the confirmation
             await pilot.press("y")
-            await wait_for(pilot, lambda: any("sent 2" in n for n in notes(app)), 30, "sent notice")
-        assert sorted(r for m in recorder.received for r in m.rcpt_tos) == ["ann@example.org", "bob@example.org"]
+            await wait_for(pilot, lambda: any("sent 3" in n for n in notes(app)), 30, "sent notice")
+        assert sorted(r for m in recorder.received for r in m.rcpt_tos) == [
+            "ann@example.org", "bob@example.org", "cara@example.org"]
 
 
 async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home: Paths, store: Store) -> None:

@@ -387,11 +387,18 @@ class DigestScreen(Screen[None]):
         self.app.call_from_thread(self._confirm_send, problems)
 
     def _confirm_send(self, problems: list[str]) -> None:
+        from digest.core.smtp import NO_RECIPIENTS
+        from digest.core.subscribers import recipients
+
+        to = recipients(self.dapp.store, self.dapp.config)  # newsletter.to + subscribers - unsubscribed
+        if to and NO_RECIPIENTS in problems:
+            problems = [p for p in problems if p != NO_RECIPIENTS]
         if problems:
             self.notify("\n".join(problems), title="Sending is not set up", severity="warning", timeout=12)
             return
-        to = self.dapp.config.newsletter.to
-        body = "Send the built digest to:\n" + "\n".join(f"  {a}" for a in to)
+        body = "Send the built digest to:\n" + "\n".join(f"  {a}" for a in to[:10])
+        if len(to) > 10:
+            body += f"\n  …and {len(to) - 10} more"
         if self.last_build is None:
             body += "\n\n(Nothing was built in this session: the last built digest is sent.)"
 
