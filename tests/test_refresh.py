@@ -1013,7 +1013,7 @@ def test_a_long_wal_is_made_to_start_over_under_the_writer_lock(
     grown = os.path.getsize(wal)
     checkpointer = checkpoint_mod.Checkpointer(str(store.path))
     checkpointer._writer_lock = RecordingLock(events)  # type: ignore[assignment]
-    checkpointer._db.set_trace_callback(lambda sql: events.append("checkpoint") if "checkpoint" in sql else None)
+    checkpointer._store.db.set_trace_callback(lambda sql: events.append("checkpoint") if "checkpoint" in sql else None)
     checkpointer.committed(40)
     checkpointer.close()
     if restart_frames == 1:

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 
 from digest.core.ingest import WriterLock
+from digest.core.store import Store
 
 # New stories the parse workers store between two checkpoints of the WAL, and the WAL's length (4 KB
 # pages) at which it is made to start over (see Checkpointer).
@@ -28,7 +29,7 @@ class Checkpointer:
     checkpoints, 5-9 ms after this thread's."""
 
     def __init__(self, db_path: str) -> None:
-        self._db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        self._store = Store(db_path)  # its own connection: the thread checkpoints while the refresh reads
         self._writer_lock = WriterLock(db_path)
         self._pending = 0  # new stories not yet checkpointed
         self._due = False
@@ -60,14 +61,13 @@ class Checkpointer:
                 self._checkpoint()
 
     def _checkpoint(self) -> None:
-        _, frames, _ = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if frames >= WAL_RESTART_FRAMES:
+        if self._store.wal_checkpoint() >= WAL_RESTART_FRAMES:
             # Workers commit while a checkpoint copies, so one rarely ends with every frame copied, and the
             # WAL only starts over (from its first frame) when one does: it grew to 150 MB over 500 feeds.
             # Under the workers' writer lock nothing is committed meanwhile, and what the copy above left
             # is soon copied: the next commit then starts the WAL over.
             with self._writer_lock:
-                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self._store.wal_checkpoint()
 
     def close(self) -> None:
         """Ends the thread once a checkpoint already asked for is done."""
@@ -75,5 +75,5 @@ class Checkpointer:
             self._closed = True
             self._wake.notify()
         self._thread.join()
-        self._db.close()
+        self._store.close()
         self._writer_lock.close()
