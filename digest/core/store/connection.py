@@ -184,8 +184,10 @@ class Connection:
         that writes, so a damaged store is not written to; the whole file is read (~0.7 s for 220 MB,
         100k stories; a few ms for a few thousand), one small table in well under a millisecond."""
         problems = [p for t in tables for p in self.check(table=t)] if tables is not None else self.check()
-        if problems:
-            self.damaged = StoreDamagedError(self.path, problems[0])
+        lines = [line.strip() for p in problems for line in p.splitlines() if line.strip()]
+        if lines:  # one line for the user: the first problem, and how many more `digest store check` lists
+            more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+            self.damaged = StoreDamagedError(self.path, lines[0] + more)
             raise self.damaged
 
     def check(self, max_problems: int = 10, *, table: str | None = None) -> list[str]:
