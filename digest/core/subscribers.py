@@ -86,7 +86,9 @@ def recipients(store: Store, config: Config) -> list[str]:
 def add(store: Store, paths: Paths, addresses: list[tuple[str, str]], source: str) -> tuple[int, int]:
     """(address, name) pairs, all checked before any is stored: (added, already there)."""
     key = secret(paths)
-    rows = [(valid_address(a), name.strip(), token_for(key, valid_address(a))) for a, name in addresses]
+    # "Ann <ann@example.com>" keeps Ann as the name when none is given
+    rows = [(valid_address(a), (name or parseaddr(a)[0]).strip(), token_for(key, valid_address(a)))
+            for a, name in addresses]
     return store.add_subscribers(rows, source)
 
 
