@@ -174,3 +174,59 @@ def test_dark_mode_changes_the_page(pages, image_server, tmp_path, theme):
                  *extra)
         shots[name] = png.read_bytes()
     assert shots["light"] != shots["dark"]
+
+
+@pytest.fixture(scope="module")
+def teaser_digest(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A digest built from three teaser feeds without pictures: every picture in it comes from the
+    og:image of the story's article page (served on 127.0.0.1, fetched at build)."""
+    from articlepages import article_page, html_response, teaser_feed
+    from feedserver import FeedServer
+
+    from digest.core.refresh import refresh
+
+    tmp = tmp_path_factory.mktemp("teasers")
+    paths = make_paths(tmp)
+    cfg = make_config()
+    og = []
+    with FeedServer() as srv, Store(paths.db_file) as store:
+        for f in range(3):
+            links = []
+            for k in range(3):
+                i = f * 3 + k
+                image = f"https://images.digest-sample.example/og/{i}.jpg"
+                og.append(image)
+                srv.route(f"/a/{i}", html_response(article_page(
+                    f"Story {i}", image=image, image_size=(1200, 800),
+                    description=f"Story {i}: what the article says, in the words of its own site's description.")))
+                links.append((f"Seattle startup number {i} raises a new round", srv.url(f"/a/{i}")))
+            srv.feed(f"/feed{f}.xml", teaser_feed(f"Teasers {f}", links))
+            store.add_feed(srv.url(f"/feed{f}.xml"), title=f"Teaser feed {f}", section="Top Stories")
+        refresh(store, cfg)
+        for sid in store.story_ids():
+            store.flag(sid, "Top Stories")
+        result = build_digest(store, cfg, paths, now=NOW)
+    return result.html_path, og
+
+
+def test_screenshot_of_a_digest_from_teaser_feeds(teaser_digest, image_server, tmp_path):
+    """The lead picture and the thumbnails come from the articles' og:image."""
+    require_chromium()
+    page, og = teaser_digest
+    text = page.read_text(encoding="utf-8")
+    srcs = re.findall(r'<img[^>]*\bsrc="([^"]+)"', text)
+    assert set(og) <= set(srcs), srcs  # every story has its article's picture
+    lead = re.search(r'<img[^>]*class="lead-img"[^>]*>', text)
+    assert lead and 'width="600"' in lead.group(0) and re.search(r'src="https://images\.digest-sample\.example/og/',
+                                                                 lead.group(0))
+    assert "Read more…" not in text and "in the words of its own site" in text  # blurbs from og:description
+    facts = _probe(tmp_path, image_server, page)
+    assert facts["imgs"] and facts["loaded"] == facts["imgs"] >= len(og), facts
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = ARTIFACTS / "geekwire-teasers-600.png"
+    png.unlink(missing_ok=True)
+    height = int(facts["h"])  # type: ignore[call-overload]
+    out = chromium(tmp_path, image_server, page.as_uri(), f"--window-size=600,{height}", f"--screenshot={png}")
+    assert png.is_file(), out.stderr[-2000:]
+    w, h, nonzero = _png_facts(png)
+    assert (w, h) == (600, height) and nonzero > 0.02

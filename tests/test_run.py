@@ -512,7 +512,8 @@ def test_dry_run_picks_by_the_rules_and_gives_the_draft_back(store: Store, diges
          "date": format_datetime(now, usegmt=True), "description": f"<p>Body {i}.</p>"} for i in range(4)
     ]), etag='"v1"')
     store.add_feed(feed_server.url("/news.xml"), title="News", section="Top Stories")
-    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "Rehearsal"\n')  # no [smtp], no recipients
+    # no [smtp], no recipients; four stories of one feed (the per-feed cap is tested in test_select)
+    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "Rehearsal"\n[select]\nmax_per_feed = 0\n')
     for _ in range(2):
         code, out, err = digest_run(tmp_path, "--dry-run")
         assert code == 0, (out, err)

@@ -148,6 +148,7 @@ def test_auto_select_never_resends_and_starts_after_last_digest(store):
     cfg = make_config()
     cfg.sections = [SectionConfig("Top Stories", 10)]
     cfg.select.since_last_digest = True
+    cfg.select.max_per_feed = 0  # three stories of one feed: the per-feed cap is tested on its own
     (a, b) = _feeds(store, n=2, sections=("Top Stories",))
     store.save_stories(a.id, [story(i, feed="a", age_h=10 + i) for i in range(3)])
     assert auto_select(store, cfg, now=NOW_TS) == 3  # no digest sent yet: max_age_hours applies
@@ -173,3 +174,56 @@ def test_auto_select_orders_events_by_start(store):
     ])
     auto_select(store, cfg, now=NOW_TS)
     assert [i.story.guid for i in draft_sections(store, cfg)[0].items] == ["e-2", "e-3", "e-1"]
+
+
+def test_ads_are_never_auto_selected_nor_trending_unless_turned_off(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 10)]
+    cfg.select.since_last_digest = False
+    a, b, c = _feeds(store, sections=("Top Stories",))
+    ad_link = "https://ads.example.com/click?id=1"
+    for f, feed in ((a, "a"), (b, "b"), (c, "c")):  # one ad carried by three feeds: Trending's top, were it news
+        store.save_stories(f.id, [
+            story(1, feed=feed, title="Sponsored: The cloud that scales with you", link="https://cloud.example/x"),
+            story(2, feed=feed, title="Ad - Try the new Acme phone today and save", link=ad_link),
+            story(3, feed=feed, title=f"Real news from feed {feed} about Seattle startups", age_h=2),
+        ])
+    store.save_stories(a.id, [story(4, feed="a", title="[Sponsor] Acme Corp hiring event this week", age_h=0.5),
+                              story(5, feed="a", title="Kelpline raises a seed round", age_h=0.2,
+                                    link="https://ad.doubleclick.net/ddm/clk/123;abc")])
+    titles = {cl.story.title for cl in trending(store, since=NOW_TS - 7 * 86_400)}
+    assert not any("Sponsored" in t or t.startswith("Ad -") for t in titles)
+    auto_select(store, cfg, now=NOW_TS)
+    picked = [i.story.title for i in store.digest_items()]
+    assert sorted(picked) == sorted(f"Real news from feed {f} about Seattle startups" for f in "abc")
+    # the rule can be turned off: then the ads count like any story (and trend)
+    assert any(cl.story.title.startswith("Sponsored") for cl in trending(store, since=NOW_TS - 7 * 86_400,
+                                                                          skip_ads=False))
+    for item in store.digest_items():
+        store.unflag(item.story.id)
+    cfg.select.skip_ads = False
+    cfg.select.max_per_feed = 0
+    auto_select(store, cfg, now=NOW_TS)
+    assert any(i.story.title.startswith("Sponsored") for i in store.digest_items())
+
+
+def test_auto_select_takes_at_most_max_per_feed_of_one_feed(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 5), SectionConfig("Jobs", 6, "jobs")]
+    cfg.select.since_last_digest = False
+    noisy, quiet = _feeds(store, n=2, sections=("Top Stories",))
+    jobs = store.add_feed("https://jobs.example.com/feed", title="Jobs", section="Jobs")
+    store.save_stories(noisy.id, [story(i, feed="n", age_h=0.1 * (i + 1)) for i in range(8)])  # the newest
+    store.save_stories(quiet.id, [story(i, feed="q", age_h=5 + i) for i in range(2)])
+    store.save_stories(jobs.id, [story(i, feed="j", age_h=1 + i) for i in range(5)])
+    assert cfg.select.max_per_feed == 2  # the default
+    auto_select(store, cfg, now=NOW_TS)
+    sections = {s.name: [i.story.guid for i in s.items] for s in draft_sections(store, cfg)}
+    assert sections["Top Stories"] == ["n-0", "n-1", "q-0", "q-1"]  # 2 of the noisy feed, then the others
+    assert len(sections["Jobs"]) == 5  # a jobs board is one feed by nature: not capped
+    for item in store.digest_items():
+        store.unflag(item.story.id)
+    cfg.select.max_per_feed = 3
+    auto_select(store, cfg, now=NOW_TS)
+    top = [i.story.guid for i in draft_sections(store, cfg)[0].items]
+    assert top == ["n-0", "n-1", "n-2", "q-0", "q-1"]

@@ -794,3 +794,55 @@ def test_the_refresh_runner_reports_a_store_error_in_one_line(tmp_path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"the store {bad} is damaged: file is not a database; run `digest store check` or restore a backup"]
+
+
+async def test_article_key_shows_the_full_article_in_a_worker(digest_home: Paths, store: Store,
+                                                              feed_server: Any) -> None:
+    from articlepages import PARAGRAPHS, article_page, html_response
+
+    from digest.core.models import ParsedStory
+
+    feed_server.route("/a/ok", html_response(article_page("Forkyard raises $12M", site_name="Example News")))
+    feed = store.add_feed(feed_server.url("/feed.xml"), title="Teasers", section="Startups")
+    store.save_stories(feed.id, [
+        ParsedStory(guid=f"t-{i}", link=feed_server.url(path), canonical_link=feed_server.url(path),
+                    title=title, summary="A teaser. Read more…", published_at=FROZEN_NOW - 60 * (i + 1))
+        for i, (title, path) in enumerate([("Works", "/a/ok"), ("Broken link", "/a/missing")])
+    ], now=FROZEN_NOW)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        reader = app.screen.query_one("#reader")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: reader.story is not None, what="reader")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: reader.article is not None, what="article shown")
+        body = app.screen.query_one("#reader-body")
+        assert PARAGRAPHS[0][:60] in body.source
+        assert not reader.loading
+        await pilot.press("t")  # again: back to the feed's text
+        await wait_for(pilot, lambda: reader.article is None, what="feed text again")
+        assert "A teaser" in body.source
+        story_list(app).focus()
+        await pilot.press("j")
+        await wait_for(pilot, lambda: reader.story is not None and reader.story.title == "Broken link", what="2nd")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: "HTTP 404" in reader.article_note, what="one-line error")
+        assert reader.article_note.count("\n") == 0 and not reader.loading
+        await pilot.press("t")  # the failure is recorded: answered again without a request
+        await wait_for(pilot, lambda: not reader.loading and "HTTP 404" in reader.article_note, what="again")
+        assert len(feed_server.requests_for("/a/missing")) == 1
+
+
+async def test_feeds_screen_toggles_full_text(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Alpha", ["A1"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen" and app.screen.feeds)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: store.feed_by_url("https://alpha.example/feed").full_text, what="on")
+        await wait_for(pilot, lambda: app.screen.feeds and app.screen.feeds[0].full_text, what="reloaded")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: not store.feed_by_url("https://alpha.example/feed").full_text, what="off")

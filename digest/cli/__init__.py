@@ -141,13 +141,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     Each command's parser is a full ArgumentParser, and building all of them took ~7 ms of every run's
     start, a refresh from cron included; `digest --help` still builds all."""
-    from digest.cli import build_cmds, completion_cmds, core_cmds, deliver_cmds, subscriber_cmds
+    from digest.cli import article_cmds, build_cmds, completion_cmds, core_cmds, deliver_cmds, subscriber_cmds
 
     p = _Parser(prog="digest", description="Read feeds, curate the best stories, send an email digest.")
     p.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     only = _OneCommand(sub, command) if command else None
-    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, completion_cmds):
+    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, completion_cmds, article_cmds):
         module.register(only or sub)
     if only and not only.found:
         return build_parser()

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("url", help="a feed's URL, a path to a feed file, or a website (its feed is found)")
     p.add_argument("--section", default="", help="the digest section its stories go to")
     p.add_argument("--title", default="", help="a name for the feed (default: the feed's own title)")
+    p.add_argument("--full-text", action="store_true",
+                   help="fetch the full article of each new story at refresh (for feeds that send only a teaser)")
     p.set_defaults(func=cmd_feeds_add)
     p = fsub.add_parser("list", help="every feed with its health")
     p.add_argument("--json", action="store_true", help="print the feeds as JSON")
@@ -111,10 +113,12 @@ def cmd_feeds_add(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.feeds import FeedAddError, add_feed
 
     try:
-        feed = add_feed(ctx.store, ctx.config, args.url, section=args.section, title=args.title)
+        feed = add_feed(ctx.store, ctx.config, args.url, section=args.section, title=args.title,
+                        full_text=args.full_text)
     except FeedAddError as e:
         raise CommandError(f"cannot add feed: {e}") from None
-    ctx.out(f"added feed {feed.id}: {feed.name} <{feed.url}>" + (f" [{feed.section}]" if feed.section else ""))
+    ctx.out(f"added feed {feed.id}: {feed.name} <{feed.url}>" + (f" [{feed.section}]" if feed.section else "")
+            + (" (full articles fetched at refresh)" if feed.full_text else ""))
     return ExitCode.OK
 
 

@@ -86,13 +86,15 @@ def pending_digest(store: Store) -> Digest | None:
 
 
 def _render(store: Store, config: Config, paths: Paths, digest: Digest, now: float | None) -> Issue:
+    from digest.core.articles import fetch_for_digest
     from digest.core.render import render_digest  # deferred: Jinja2 + css-inline
 
     ids = store.item_story_ids(digest.id)  # read before rendering: see complete_issue
     when = datetime.fromtimestamp(now, UTC) if now is not None else None
+    notes = fetch_for_digest(store, config, digest.id)  # [articles] at_build: pictures and blurbs for teasers
     r = render_digest(store, config, paths, digest, now=when)
     return Issue(digest.id, digest.number, r.subject, r.preheader, r.html, r.text, r.story_count, ids,
-                 notes=list(r.notes))
+                 notes=notes + list(r.notes))
 
 
 def _load(store: Store, config: Config, paths: Paths, digest: Digest) -> Issue:

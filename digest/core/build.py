@@ -65,6 +65,9 @@ def build_digest(
     if draft is None or not store.digest_items(draft.id):
         raise BuildError(NOTHING_TO_BUILD)
     theme = theme or config.newsletter.theme
+    from digest.core.articles import fetch_for_digest  # pycurl and trafilatura only when a page is fetched
+
+    fetch_notes = fetch_for_digest(store, config, draft.id)
     rendered = render_digest(store, config, paths, draft, theme=theme, now=now)
     out = Path(out_dir) if out_dir is not None else paths.output_dir
     stem = out / f"digest-{draft.number}"
@@ -78,7 +81,7 @@ def build_digest(
     built = {"html": str(html_path), "text": str(text_path), "eml": str(eml_path)}
     store.update_digest(draft.id, theme=theme, paths=built, built_at=time.time())
     digest = store.get_digest(digest_id=draft.id)
-    notes = list(rendered.notes)
+    notes = fetch_notes + list(rendered.notes)
     if not config.newsletter.postal_address:
         notes.append("newsletter.postal_address is not set: the law (CAN-SPAM) requires it before sending")
     if not (config.newsletter.unsubscribe_url or config.newsletter.unsubscribe_mailto):

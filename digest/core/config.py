@@ -57,6 +57,22 @@ class SelectConfig:
     max_age_hours: int = 72
     include_keywords: list[str] = field(default_factory=list)
     exclude_keywords: list[str] = field(default_factory=list)
+    # Ads ("Sponsored: ...", "[Sponsor]", ad-network links) are never picked nor Trending (digest.core.ads).
+    skip_ads: bool = True
+    # At most this many stories of one feed in an automatic selection, so one noisy feed cannot fill the
+    # issue (0: no cap).
+    max_per_feed: int = 2
+
+
+@dataclass(slots=True)
+class ArticlesConfig:
+    """The page behind a story (digest.core.articles)."""
+
+    # Before a build, fetch the article of flagged stories that have no picture or only a teaser.
+    at_build: bool = True
+    # Links come from feed authors: loopback, private and link-local addresses are refused unless this is
+    # set (or the story's own feed is on such a host).
+    allow_private: bool = False
 
 
 @dataclass(slots=True)
@@ -78,6 +94,7 @@ class Config:
     refresh: RefreshConfig = field(default_factory=RefreshConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    articles: ArticlesConfig = field(default_factory=ArticlesConfig)
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for the TUI
     source: Path | None = None
 
@@ -117,6 +134,7 @@ _LIMITS: dict[str, Any] = {
     "smtp.rate_per_s": (0, 10_000),
     "smtp.timeout_s": (1, 600),
     "select.max_age_hours": (1, 24 * 365),
+    "select.max_per_feed": (0, 500),
     "sections.max_auto": (0, 500),
     "sections.kind": ("stories", "jobs", "events"),
 }
@@ -168,7 +186,7 @@ def _fill(obj: Any, data: Any, where: str) -> Any:
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
     cfg = Config(source=source)
     for key, value in data.items():
-        if key in ("newsletter", "refresh", "select", "smtp"):
+        if key in ("newsletter", "refresh", "select", "smtp", "articles"):
             _fill(getattr(cfg, key), value, key)
         elif key == "sections":
             if not isinstance(value, list) or not value:
@@ -190,7 +208,7 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
             cfg.keys = dict(value)
         else:
             raise ConfigError(
-                f"unknown table [{key}] (known: newsletter, sections, refresh, select, smtp, keys)"
+                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, keys)"
             )
     check_newsletter(cfg.newsletter)
     return cfg
@@ -292,6 +310,12 @@ max_bytes = 10_000_000
 since_last_digest = true
 include_keywords = []
 exclude_keywords = []
+skip_ads = true              # ads are never auto-selected nor Trending
+max_per_feed = 2             # at most this many stories of one feed in an automatic selection
+
+[articles]
+at_build = true              # fetch the page behind flagged teaser / picture-less stories at build
+allow_private = false        # article links to loopback / private addresses are refused
 
 # [smtp]
 # host = "smtp.example.com"
@@ -313,6 +337,7 @@ def config_as_dict(cfg: Config) -> dict[str, Any]:
         "sections": [table(s) for s in cfg.sections],
         "refresh": table(cfg.refresh),
         "select": table(cfg.select),
+        "articles": table(cfg.articles),
         "smtp": table(cfg.smtp),
         "keys": dict(cfg.keys),
     }

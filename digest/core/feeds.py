@@ -102,14 +102,16 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
     raise FeedAddError(f"{url}: the page's feed link does not lead to a feed")
 
 
-def add_feed(store: Store, config: Config, url: str, *, section: str = "", title: str = "") -> Feed:
-    """Check the location really gives a feed (finding it from a website if need be), then store it."""
+def add_feed(store: Store, config: Config, url: str, *, section: str = "", title: str = "",
+             full_text: bool = False) -> Feed:
+    """Check the location really gives a feed (finding it from a website if need be), then store it.
+    full_text: fetch the article behind each new story at refresh (for feeds that truncate)."""
     location = normalise_location(url)
     if store.feed_by_url(location):
         raise FeedAddError(f"{location}: already added")
     feed_url, feed_title = _probe(location, config)
     try:
-        return store.add_feed(feed_url, title=title or feed_title, section=section)
+        return store.add_feed(feed_url, title=title or feed_title, section=section, full_text=full_text)
     except FeedExistsError as e:
         raise FeedAddError(str(e)) from None
 
@@ -151,7 +153,8 @@ def import_opml(store: Store, path: Path | str, *, allow_files: bool = False) ->
             result.skipped.append(item.url)
             continue
         known.add(url)
-        result.added.append(store.add_feed(url, title=item.title, section=item.section, site_url=item.site_url))
+        result.added.append(store.add_feed(url, title=item.title, section=item.section, site_url=item.site_url,
+                                           full_text=item.full_text))
     return result
 
 

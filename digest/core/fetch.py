@@ -205,11 +205,11 @@ class Fetcher:
     FetchResult with status "error" and a one-line reason."""
 
     def __init__(self, *, concurrency: int, per_host: int, timeout_s: float, max_bytes: int, now: float,
-                 user_agent: str = "") -> None:
+                 user_agent: str = "", accept: str = ACCEPT) -> None:
         self.concurrency, self.per_host = concurrency, per_host
         self.timeout_s, self.max_bytes, self.now = timeout_s, max_bytes, now
         self._headers = [f"User-Agent: {user_agent or USER_AGENT}".encode("latin-1", "replace"),
-                         f"Accept: {ACCEPT}".encode(), b"Accept-Encoding: gzip, deflate"]
+                         f"Accept: {accept}".encode(), b"Accept-Encoding: gzip, deflate"]
         self._ca = _ca_options()
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)

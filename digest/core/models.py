@@ -66,6 +66,7 @@ class Feed:
     retry_after: float | None = None
     disabled: bool = False
     added_at: float = 0.0
+    full_text: bool = False  # fetch the article behind each new story at refresh (feeds that truncate)
     story_count: int = 0
     unread_count: int = 0
 
@@ -91,6 +92,7 @@ class Feed:
             "last_fetch_at": _iso(self.last_fetch_at),
             "retry_after": _iso(self.retry_after),
             "disabled": self.disabled,
+            "full_text": self.full_text,
             "story_count": self.story_count,
             "unread_count": self.unread_count,
         }
@@ -214,3 +216,59 @@ class FetchResult:
     # True when the fetch began on a private address (an intranet feed the user added), so links found in
     # what it gave may lead to private addresses too; False when it began on a public one (digest.core.addresses)
     private_ok: bool | None = None
+
+
+@dataclass(slots=True)
+class Article:
+    """The page behind a story's link, as fetched and extracted (digest.core.articles), or why it could
+    not be: status "ok" or "error" (with `error` and `retry_at`, when it may be tried again)."""
+
+    story_id: int
+    url: str
+    status: str
+    fetched_at: float
+    attempts: int = 1
+    retry_at: float | None = None
+    title: str = ""
+    text: str = ""  # plain text, paragraphs separated by blank lines
+    html: str = ""  # the main text as HTML, through the same nh3 allowlist as feed HTML
+    image_url: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    description: str = ""
+    author: str = ""
+    published_at: float | None = None
+    site_name: str = ""
+    canonical_url: str = ""
+    error: str = ""
+    text_words: int = 0  # read, not stored: the article's length (reading time) when `text` is cut short
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def image(self) -> Image | None:
+        return Image(self.image_url, self.image_width, self.image_height) if self.image_url else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.story_id,
+            "url": self.url,
+            "status": self.status,
+            "title": self.title,
+            "text": self.text,
+            "html": self.html,
+            "image": self.image_url,
+            "image_width": self.image_width,
+            "image_height": self.image_height,
+            "description": self.description,
+            "author": self.author,
+            "published_at": _iso(self.published_at),
+            "site_name": self.site_name,
+            "canonical_url": self.canonical_url,
+            "fetched_at": _iso(self.fetched_at),
+            "error": self.error,
+            "attempts": self.attempts,
+            "retry_at": _iso(self.retry_at),
+        }

@@ -1,7 +1,9 @@
 """OPML 2.0 import and export, so a newsboat or Feedly user can move in (and out).
 
 Sections travel as outline groups (a folder outline holding feed outlines), the way Feedly, Inoreader
-and newsboat's exporters write them; a feed's `category` attribute is read too.
+and newsboat's exporters write them; a feed's `category` attribute is read too. A feed whose articles are
+fetched at refresh carries `fullText="true"` (OPML 2.0 allows any attribute on an outline; readers that do
+not know it ignore it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class OpmlFeed:
     title: str = ""
     site_url: str = ""
     section: str = ""
+    full_text: bool = False
 
 
 def _resolve(url: str, base_dir: Path | None) -> str:
@@ -60,8 +63,9 @@ def read_opml(data: bytes, base_dir: Path | None = None, *, source: str = "OPML"
                 if label == url:  # exporters (ours too) put the URL in `text` when a feed has no title
                     label = ""
                 category = clean_line(child.get("category") or "").strip().strip("/").split(",")[0].split("/")[-1]
+                full_text = (child.get("fullText") or "").strip().lower() in ("true", "1", "yes")
                 out.append(OpmlFeed(_resolve(url, base_dir), label, clean_line(child.get("htmlUrl") or "").strip(),
-                                    section or category))
+                                    section or category, full_text))
             else:
                 walk(child, label or section)
 
@@ -81,6 +85,8 @@ def write_opml(feeds: list[Feed], title: str = "digest feeds") -> str:
             attrs.append(f"htmlUrl={quoteattr(f.site_url)}")
         if f.section:
             attrs.append(f"category={quoteattr('/' + f.section)}")
+        if f.full_text:
+            attrs.append('fullText="true"')
         return f"{indent}<outline {' '.join(attrs)}/>"
 
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",

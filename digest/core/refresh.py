@@ -46,6 +46,9 @@ WORKER_DIED = (f"the parse worker died while storing this feed, twice (out of me
 class RefreshReport:
     results: list[FeedResult] = field(default_factory=list)
     seconds: float = 0.0
+    # the articles of new stories of full_text feeds (digest.core.articles): fetched, and failed of those
+    articles: int = 0
+    articles_failed: int = 0
 
     def _count(self, *statuses: str) -> int:
         return sum(1 for r in self.results if r.status in statuses)
@@ -79,12 +82,17 @@ class RefreshReport:
                  f"{self.failed} failed"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
-        return f"refreshed {', '.join(parts)}; {self.new} new stories in {self.seconds:.1f}s"
+        line = f"refreshed {', '.join(parts)}; {self.new} new stories in {self.seconds:.1f}s"
+        if self.articles:
+            line += f"; {self.articles} full articles fetched" + (
+                f" ({self.articles_failed} failed)" if self.articles_failed else "")
+        return line
 
     def to_json(self) -> dict[str, Any]:
         return {
             "feeds": len(self.results), "ok": self.ok, "not_modified": self.not_modified, "failed": self.failed,
             "skipped": self.skipped, "new_stories": self.new, "seconds": round(self.seconds, 3),
+            "articles": self.articles, "articles_failed": self.articles_failed,
             "results": [r.to_json() for r in self.results],
         }
 
@@ -327,6 +335,15 @@ def refresh(
     executor = parse_executor(feeds)
     try:
         refresher = Refresher(store, config, now=now)
-        return refresher.run(feeds, on_progress, force=feed_ids is not None, executor=executor)
+        report = refresher.run(feeds, on_progress, force=feed_ids is not None, executor=executor)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)  # run() shuts it down; this covers a run never begun
+    full_text = [f.id for f in feeds if f.full_text]
+    if full_text and report.new:
+        from digest.core.articles import fetch_new_articles
+
+        start = time.perf_counter()
+        got = fetch_new_articles(store, config, full_text, since=refresher.now)
+        report.articles, report.articles_failed = len(got), sum(1 for a in got if not a.ok)
+        report.seconds += time.perf_counter() - start
+    return report

@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from digest.core.articles import is_teaser
 from digest.core.emailcss import accent_palette, accent_problems, outlook_dark_css
-from digest.core.models import Digest, DigestItem, Image, Section, Story
+from digest.core.models import Article, Digest, DigestItem, Image, Section, Story
 from digest.core.paths import Paths
 from digest.core.select import draft_sections, trending
 from digest.core.themes import (
@@ -46,6 +47,7 @@ BUDGET_BYTES = 90_000
 HEAD_STYLE_LIMIT = 16_000  # Gmail drops a <style> block larger than 16 KB (NEWSLETTER.md #3)
 SHORT_BLURB_CHARS = 140  # the budget's first step: one sentence
 SUMMARY_CHARS = 1_200  # `summary` in the context is capped too: a 100 KB feed summary is no use in an email
+MIN_DESCRIPTION_CHARS = 60  # a page description shorter than this ("Read the story") is no blurb
 WORDS_PER_MINUTE = 230  # a common adult silent-reading rate for non-fiction
 MIN_ARTICLE_WORDS = 120  # below this the text is a teaser, not the article: no reading time is shown
 TRENDING_LIMIT = 5
@@ -91,23 +93,44 @@ def _date(value: Any) -> datetime | None:
 def article_text(story: Story) -> str:
     """The full article behind a story, as plain text, when one has been fetched; "" otherwise.
 
-    HOOK for the articles work (digest.core.articles, DESIGN.md "articles"): once the store keeps fetched
-    articles, return their text here (it arrives as `story.extra["article_text"]` or through the store)
-    and every theme's reading time comes from the article instead of the feed's content."""
+    The articles table (digest.core.articles) reaches story_context as its `article`; this reads the text
+    a caller may put in `story.extra["article_text"]` instead, for a story whose article is not stored."""
     ex = story.extra or {}
     value = ex.get("article_text")
     return plain(value) if isinstance(value, str) else ""
 
 
-def story_context(item: DigestItem) -> dict[str, Any]:
+def _article_blurb(article: Article) -> str:
+    """The blurb a teaser story gets from its article: the page's own description when it reads as a
+    whole (some sites cut it with an ellipsis), else the article's first sentences."""
+    desc = plain(article.description)
+    if len(desc) >= MIN_DESCRIPTION_CHARS and not desc.endswith(("…", "...")):
+        return trim_text(desc, BLURB_CHARS)
+    text = " ".join(plain(article.text).split())
+    return trim_text(text or desc, BLURB_CHARS)
+
+
+def story_context(item: DigestItem, article: Article | None = None) -> dict[str, Any]:
+    """One story for the templates. `article` (the page behind it, when fetched) fills in what the feed
+    left out: the picture when the feed gave none, the blurb when the feed's summary is a teaser. The
+    editor's own blurb and headline always win."""
     s = item.story
     headline = plain(item.headline) or plain(s.title) or "(untitled)"
     summary = plain(s.summary)
     body = plain(s.content) if s.content else ""
     editor = plain(item.blurb)
+    art = article if article is not None and article.ok else None
     blurb = editor or trim_text(summary, BLURB_CHARS)
-    text = article_text(s) or body
-    words = len(text.split()) if text else 0
+    if not editor and art is not None and is_teaser(s.summary, s.content):
+        blurb = _article_blurb(art) or blurb
+    image = _image(s.image, headline)
+    if image is None and art is not None:
+        image = _image(art.image, headline)
+    if art is not None:  # the fetched article (its text is cut short here: its word count is kept)
+        words = art.text_words
+    else:
+        text = article_text(s) or body
+        words = len(text.split()) if text else 0
     credit = _CREDIT.search(body) or _CREDIT.search(summary)
     url = safe_url(s.link) or safe_url(s.canonical_link)
     ex = s.extra or {}
@@ -119,9 +142,9 @@ def story_context(item: DigestItem) -> dict[str, Any]:
         "blurb": blurb,
         "editor_blurb": bool(editor),
         "summary": trim_text(summary, SUMMARY_CHARS),
-        "image": _image(s.image, headline),
+        "image": image,
         "source": plain(s.feed_title),
-        "author": plain(s.author),
+        "author": plain(s.author) or (plain(art.author) if art is not None else ""),
         "published": s.published,
         "categories": categories,
         "category": categories[0] if categories else "",
@@ -202,36 +225,39 @@ class _Material:
     trending: list[dict[str, Any]]
 
 
-_TRENDING_CACHE: dict[tuple[int, str, int, int, int], list[Any]] = {}
+_TRENDING_CACHE: dict[tuple[int, str, int, int, int, bool], list[Any]] = {}
 
 
-def _trending(store: Store, since: float) -> list[Any]:
+def _trending(store: Store, since: float, skip_ads: bool = True) -> list[Any]:
     """Trending for the digest, cached while the store is unchanged: the TUI's live preview renders
     on every edit, and Trending is the one query that grows with the store (~0.1 s at 100k stories).
     The key has this connection's change count and SQLite's data_version (bumped by other
     connections' commits), and `since` to the minute."""
     version, changes = store.change_key()
-    key = (id(store), str(store.path), changes, version, int(since // 60))
+    key = (id(store), str(store.path), changes, version, int(since // 60), skip_ads)
     if key not in _TRENDING_CACHE:
         if len(_TRENDING_CACHE) > 32:
             _TRENDING_CACHE.clear()
-        _TRENDING_CACHE[key] = trending(store, since=since, limit=TRENDING_LIMIT)
+        _TRENDING_CACHE[key] = trending(store, since=since, limit=TRENDING_LIMIT, skip_ads=skip_ads)
     return _TRENDING_CACHE[key]
 
 
 def _material(store: Store, config: Config, digest: Digest, sections: list[Section], now: datetime) -> _Material:
+    trending_clusters = _trending(store, (now - TRENDING_WINDOW).timestamp(), config.select.skip_ads)
+    ids = [it.story.id for sec in sections for it in sec.items] + [c.story.id for c in trending_clusters]
+    articles = store.articles_for(ids, brief=True)
     secs = []
     for sec in sections:
         cfg = config.section(sec.name)
-        full = [story_context(item) for item in sec.items]
+        full = [story_context(item, articles.get(item.story.id)) for item in sec.items]
         if cfg and cfg.kind == "events":  # a calendar reads in date order, whatever order they were flagged in
             far = datetime.max.replace(tzinfo=UTC)
             full.sort(key=lambda s: s["event"]["start"] or s["published"] or far)
         short = [dict(s, blurb=trim_text(s["blurb"], SHORT_BLURB_CHARS)) for s in full]
         secs.append((sec.name, cfg.kind if cfg else "stories", full, short))
     trend = []
-    for c in _trending(store, (now - TRENDING_WINDOW).timestamp()):
-        ctx = story_context(DigestItem(c.story, "", 0))
+    for c in trending_clusters:
+        ctx = story_context(DigestItem(c.story, "", 0), articles.get(c.story.id))
         ctx.update(count=c.count, sources=c.feed_titles)
         trend.append(ctx)
     return _Material(_newsletter(config.newsletter, digest, now), secs, trend)
@@ -345,6 +371,31 @@ def _largest_fitting(lo: int, hi: int, render: Any) -> tuple[dict[str, Any], str
     return best
 
 
+def _pictures(store: Store, m: _Material, config: Config, paths: Paths, digest: Digest) -> list[str]:
+    """With newsletter.web_url set, the issue's pictures become our own light copies published with the
+    archive (digest.core.pictures): the lead 600 px wide, every other one a square thumbnail."""
+    if not config.newsletter.web_url:
+        return []
+    from digest.core.articles import private_allowed
+    from digest.core.pictures import localise
+
+    found: list[tuple[dict[str, Any], str]] = []
+    for i, (_name, kind, full, _short) in enumerate(m.sections):
+        for j, ctx in enumerate(full):
+            if ctx["image"]:
+                found.append((ctx, "lead" if i == 0 and j == 0 and kind == "stories" else "thumb"))
+    found += [(ctx, "thumb") for ctx in m.trending if ctx["image"]]
+    if not found:
+        return []
+    feeds = {sid: feed_url for sid, (_link, feed_url) in store.article_targets(c["id"] for c, _ in found).items()}
+    private = private_allowed(config, feeds.values())
+    images = [(ctx["image"], kind, private.get(feeds.get(ctx["id"], ""), config.articles.allow_private))
+              for ctx, kind in found]
+    base = f"{config.newsletter.web_url.rstrip('/')}/{digest.number}/img"
+    # archive/N/ is digest.core.archive's issue_dir (not imported: archive imports render)
+    return localise(images, config, paths.archive_dir / str(digest.number) / "img", base)
+
+
 def render_digest(
     store: Store, config: Config, paths: Paths, digest: Digest, *, theme: str | None = None,
     now: datetime | None = None,
@@ -354,6 +405,7 @@ def render_digest(
     chain = theme_chain(name, {t.name: t for t in list_themes(paths)})
     env = environment_for(chain, paths.user_themes_dir)
     m = _material(store, config, digest, draft_sections(store, config, digest.id), now)
+    picture_notes = _pictures(store, m, config, paths, digest)
     ctx = _assemble(m, config, digest)
     text = run_template(chain, env, "email.txt.j2", ctx) if find_file(chain, "email.txt.j2") else ""
 
@@ -366,6 +418,7 @@ def render_digest(
 
     ctx, html = attempt()
     notes: list[str] = accent_problems(config.newsletter.accent_color)  # names the colour and the ratio
+    notes += picture_notes
     total = ctx["story_count"]
     kb = BUDGET_BYTES // 1000
     if _size(html) > BUDGET_BYTES:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from digest.core.ads import is_ad
 from digest.core.models import Section, Story
 
 if TYPE_CHECKING:
@@ -61,24 +62,32 @@ def _merge(groups: list[tuple[set[int], set[int], float]]) -> list[tuple[set[int
     return merged
 
 
-def trending(store: Store, *, since: float | None = None, limit: int = 10) -> list[Cluster]:
+# Ad clusters are dropped after the stories are read: this many clusters past the limit are read, so a few
+# ads carried by several feeds do not shorten the list.
+AD_SLACK = 10
+
+
+def trending(store: Store, *, since: float | None = None, limit: int = 10, skip_ads: bool = True) -> list[Cluster]:
     """Stories carried by at least two distinct feeds (same canonical link or same headline key),
-    most feeds first, then most recent. `since` defaults to a week ago."""
+    most feeds first, then most recent. `since` defaults to a week ago. Ads are left out unless
+    `skip_ads` is False ([select] skip_ads)."""
     since = time.time() - TRENDING_WINDOW_S if since is None else since
     clusters = _merge(_groups(store, since))
     clusters.sort(key=lambda c: (-len(c[1]), -c[2], min(c[0])))
-    clusters = clusters[:limit] if limit else clusters
+    clusters = clusters[:limit + (AD_SLACK if skip_ads else 0)] if limit else clusters
     stories = {s.id: s for s in store.stories_by_ids(sorted({i for c in clusters for i in c[0]}))}
     out = []
     for ids, feeds, _newest in clusters:
         members = sorted((stories[i] for i in ids if i in stories), key=lambda s: (s.published_at, s.id))
+        if skip_ads:
+            members = [s for s in members if not is_ad(s.title, s.link)]
         if not members:
             continue
         # the representative: the first report that has a picture, else simply the first report
         rep = next((s for s in members if s.image), members[0])
         titles = sorted({s.feed_title for s in members if s.feed_title}, key=str.casefold)
         out.append(Cluster(rep, len(feeds), [s.id for s in members], titles))
-    return out
+    return out[:limit] if limit else out
 
 
 def trending_counts(store: Store, *, since: float) -> dict[int, int]:
@@ -114,9 +123,14 @@ def _keywords_allow(store: Store, story_id: int, include: list[str], exclude: li
     return not include or any(w in text for w in include)
 
 
+def _is_ad_story(store: Store, story_id: int) -> bool:
+    return is_ad(*store.story_title_link(story_id))
+
+
 def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
     """Fill an empty draft by the [select] rules; returns how many stories were added (0 when the draft
-    already has items: a person's choices always win over the rules)."""
+    already has items: a person's choices always win over the rules). Ads are never picked
+    (`skip_ads`), and one feed gives at most `max_per_feed` stories, so a noisy feed cannot fill the issue."""
     now = time.time() if now is None else now
     draft = store.draft()
     if draft is not None and store.digest_items(draft.id):
@@ -140,16 +154,23 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     first = config.sections[0]
     ranked = sorted(rows, key=lambda r: (-counts.get(r[0], 1), -r[1], -r[0]))
     picked: dict[str, list[int]] = {}
+    per_feed: dict[int, int] = {}
     seen_clusters: set[frozenset[int]] = set()
     open_sections = sum(1 for sec in config.sections if sec.max_auto > 0)
-    for story_id, _published, section in ranked:
+    for story_id, _published, section, feed_id in ranked:
         if open_sections == 0:
             break  # every section has its stories: the rest of the candidates cannot change anything
         sec = sections.get((section or "").casefold(), first)
         chosen = picked.setdefault(sec.name, [])
         if len(chosen) >= sec.max_auto:
             continue
+        # the cap is for story sections: a jobs board or an events calendar is one feed by nature
+        capped = rules.max_per_feed and sec.kind == "stories"
+        if capped and per_feed.get(feed_id, 0) >= rules.max_per_feed:
+            continue
         if (include or exclude) and not _keywords_allow(store, story_id, include, exclude):
+            continue
+        if rules.skip_ads and _is_ad_story(store, story_id):
             continue
         key = cluster_of.get(story_id)
         if key is not None:  # one story per cluster: the same news from three feeds goes in once
@@ -157,6 +178,8 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
                 continue
             seen_clusters.add(key)
         chosen.append(story_id)
+        if capped:
+            per_feed[feed_id] = per_feed.get(feed_id, 0) + 1
         if len(chosen) == sec.max_auto:
             open_sections -= 1
     added = 0

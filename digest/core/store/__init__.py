@@ -13,6 +13,7 @@ Where things go:
     issues.py       the issue state machine: freeze, unfreeze, reconcile, mark sent
     deliveries.py   deliveries: one row per recipient, queued -> sending -> sent | failed
     subscribers.py  subscribers: added addresses, and who unsubscribed (never sent to again)
+    articles.py     articles: the page behind a story (digest.core.articles), or why it could not be had
 
 Adding a table: append its CREATE statements to MIGRATIONS in schema.py as a new entry (never edit a
 released one, and whoever lands second after a parallel change puts theirs after the other's;
@@ -23,6 +24,7 @@ mixin to `Store` below. Callers get model objects (digest.core.models) or plain 
 
 from __future__ import annotations
 
+from digest.core.store.articles import ArticlesMixin
 from digest.core.store.connection import (
     BUSY_TIMEOUT_MS,
     Connection,
@@ -47,5 +49,5 @@ __all__ = [
 ]
 
 
-class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin):
+class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin, ArticlesMixin):
     """The store's whole API: see the modules above for each part."""

@@ -201,7 +201,12 @@ class Connection:
             if is_damage(e):
                 return [str(e)]
             raise
-        return [] if rows == ["ok"] else rows
+        if rows == ["ok"]:
+            return []
+        # SQLite may put several problems in one row, under a "*** in database main ***" header: one line
+        # each, so every message that names a problem stays one line
+        lines = [line.strip() for row in rows for line in row.splitlines()]
+        return [line for line in lines if line and not line.startswith("*** in database")][:max_problems]
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

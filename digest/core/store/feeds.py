@@ -12,17 +12,18 @@ from digest.core.store.rows import FEED_SELECT, feed_row
 
 FEED_FIELDS = frozenset({
     "url", "title", "site_url", "section", "etag", "last_modified", "last_status", "last_error",
-    "consecutive_failures", "last_success_at", "last_fetch_at", "retry_after", "disabled",
+    "consecutive_failures", "last_success_at", "last_fetch_at", "retry_after", "disabled", "full_text",
 })
 
 
 class FeedsMixin(Connection):
-    def add_feed(self, url: str, *, title: str = "", section: str = "", site_url: str = "") -> Feed:
+    def add_feed(self, url: str, *, title: str = "", section: str = "", site_url: str = "",
+                 full_text: bool = False) -> Feed:
         try:
             with self.tx() as db:
                 cur = db.execute(
-                    "INSERT INTO feeds(url, title, section, site_url, added_at) VALUES (?, ?, ?, ?, ?)",
-                    (url, title, section, site_url, time.time()),
+                    "INSERT INTO feeds(url, title, section, site_url, added_at, full_text) VALUES (?, ?, ?, ?, ?, ?)",
+                    (url, title, section, site_url, time.time(), int(full_text)),
                 )
         except sqlite3.IntegrityError:
             existing = self.feed_by_url(url)

@@ -57,7 +57,8 @@ def feed_row(r: sqlite3.Row) -> Feed:
         etag=r["etag"], last_modified=r["last_modified"], last_status=r["last_status"],
         last_error=r["last_error"], consecutive_failures=r["consecutive_failures"],
         last_success_at=r["last_success_at"], last_fetch_at=r["last_fetch_at"], retry_after=r["retry_after"],
-        disabled=bool(r["disabled"]), added_at=r["added_at"], story_count=r["story_count"],
+        disabled=bool(r["disabled"]), added_at=r["added_at"], full_text=bool(r["full_text"]),
+        story_count=r["story_count"],
         unread_count=r["unread_count"],
     )
 

@@ -132,4 +132,30 @@ MIGRATIONS: list[str] = [
         unsubscribed_at REAL
     );
     """,
+    # 3: the page behind a story (digest.core.articles), in its own table so story lists stay narrow; a
+    # failed fetch is a row too (status 'error', its reason, when to try again), so it is not retried at
+    # every keypress. Per feed: fetch the article of every new story at refresh (feeds that truncate).
+    """
+    CREATE TABLE articles (
+        story_id INTEGER PRIMARY KEY REFERENCES stories(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+        fetched_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        retry_at REAL,
+        title TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        html TEXT NOT NULL DEFAULT '',
+        image_url TEXT,
+        image_width INTEGER,
+        image_height INTEGER,
+        description TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        published_at REAL,
+        site_name TEXT NOT NULL DEFAULT '',
+        canonical_url TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT ''
+    );
+    ALTER TABLE feeds ADD COLUMN full_text INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

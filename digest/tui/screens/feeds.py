@@ -22,7 +22,7 @@ from digest.tui.widgets.refresh_bar import RefreshBar
 if TYPE_CHECKING:
     from digest.tui.app import DigestApp
 
-FEED_ACTIONS = {"remove", "section", "refresh_one"}
+FEED_ACTIONS = {"remove", "section", "refresh_one", "full_text"}
 
 
 def health(feed: Feed) -> Text:
@@ -43,6 +43,8 @@ class FeedsScreen(Screen[None]):
         Binding("x,delete", "remove", "Remove", id="feeds.remove", tooltip="Remove the feed and its stories"),
         Binding("s", "section", "Section", id="feeds.section", tooltip="Change the feed's section"),
         Binding("R", "refresh_one", "Refresh", id="feeds.refresh", tooltip="Refresh this feed"),
+        Binding("t", "full_text", "Full text", id="feeds.full_text", show=False,
+                tooltip="Fetch the full article of each new story at refresh (for feeds that send a teaser)"),
         Binding("r", "refresh_all", "Refresh all", id="refresh", show=False),
         Binding("i", "import_opml", "Import", id="feeds.import", tooltip="Import an OPML file"),
         Binding("E", "export_opml", "Export", id="feeds.export", tooltip="Export the feeds as OPML"),
@@ -148,6 +150,8 @@ class FeedsScreen(Screen[None]):
             lines.append(f"[red]{escape(f.last_error or f.last_status)}[/]")
         elif f.last_fetch_at:
             lines.append(f"[dim]last fetched {escape(short_date(f.last_fetch_at))} UTC: {escape(f.last_status)}[/]")
+        if f.full_text:
+            lines.append("[b]full text[/]: the article of each new story is fetched at refresh (t turns it off)")
         detail.update("\n".join(lines))
         self.refresh_bindings()
 
@@ -192,6 +196,15 @@ class FeedsScreen(Screen[None]):
             self.load()
 
         self.app.push_screen(ChoiceModal(f"Section for {f.name}", names, f.section or "(no section)"), chosen)
+
+    def action_full_text(self) -> None:
+        f = self.current_feed
+        if f is None:
+            return
+        self.dapp.store.update_feed(f.id, full_text=not f.full_text)
+        self.notify(f"{f.name}: " + ("full articles are fetched at refresh." if not f.full_text
+                                     else "only the feed's own text from now on."), timeout=4)
+        self.load()
 
     def action_refresh_one(self) -> None:
         f = self.current_feed

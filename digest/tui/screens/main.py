@@ -43,7 +43,7 @@ MIN_PREFIX = 2  # the last word typed is searched as a prefix once it has this m
 FIRST_PAGE = 200  # ids fetched before the full list: several screens of rows
 FIRST_PAINT_WAIT_S = 0.25  # the longest the full id list waits for the first page to be painted
 
-STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link"}
+STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link", "article"}
 
 
 class MainScreen(StoryActions, Screen[None]):
@@ -56,6 +56,8 @@ class MainScreen(StoryActions, Screen[None]):
         Binding("slash", "search", "Search", id="search", tooltip="Search titles and summaries"),
         Binding("escape", "clear", "Clear", id="clear", tooltip="Clear the search", show=False),
         Binding("o", "open_link", "Browser", id="open", show=False, tooltip="Open the story in the browser"),
+        Binding("t", "article", "Full text", id="article", show=False,
+                tooltip="Fetch the full article behind the story and show it in the reader (again: the feed's text)"),
         Binding("r", "refresh_all", "Refresh", id="refresh", tooltip="Refresh all feeds"),
         Binding("R", "refresh_feed", "Refresh feed", id="refresh_feed", show=False,
                 tooltip="Refresh the current feed"),

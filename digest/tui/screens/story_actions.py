@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import work
+
 from digest.core.store import NotFoundError
+from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.story_list import StoryList
 
 if TYPE_CHECKING:
@@ -112,3 +115,35 @@ class StoryActions:
         if not story.read:
             self.dapp.store.set_read([story.id], True)
             self._after_story_change(story.id)
+
+    def action_article(self) -> None:
+        """The full article behind the story, in the reader (again: back to the feed's text). Fetched in a
+        worker with a spinner; a stored article or a recent failure answers at once, with no request."""
+        reader = self.query_one(Reader)
+        story = self._current_story()
+        if story is None:
+            return
+        if reader.story is None or reader.story.id != story.id:
+            reader.show(story)
+        if reader.article is not None:
+            reader.show_feed_text()
+            return
+        reader.fetching_article()
+        self._article_worker(story.id, reader)
+
+    @work(thread=True, exclusive=True, group="article", exit_on_error=False)
+    def _article_worker(self, story_id: int, reader: Reader) -> None:
+        from digest.core.articles import fetch_article  # pycurl and trafilatura: only when asked
+
+        store = self.dapp.open_worker_store()
+        try:
+            article = fetch_article(store, self.dapp.config, story_id)
+            error = "" if article.ok else f"{article.url}: {article.error}"
+        except LookupError as e:
+            article, error = None, str(e)
+        except Exception as e:  # noqa: BLE001 - shown as the reader's one line; the app goes on
+            article, error = None, f"could not fetch the article: {e}"
+        finally:
+            store.close()
+        self.app.call_from_thread(reader.show_article, story_id, article, error)
+

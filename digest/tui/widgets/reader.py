@@ -1,4 +1,5 @@
-"""The reader pane: headline, source, author, date, categories, image link, then the story's text."""
+"""The reader pane: headline, source, author, date, categories, image link, then the story's text (or,
+after the `article` key, the full article fetched from the story's link)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from digest.core.models import Story
+from digest.core.models import Article, Story
 from digest.core.textclean import terminal_text
 from digest.tui.htmltext import html_to_markdown
 from digest.tui.timefmt import date
@@ -31,6 +32,8 @@ class Reader(VerticalScroll, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.story: Story | None = None
+        self.article: Article | None = None  # shown in place of the feed's text
+        self.article_note = ""  # one line under the head: fetching, or why the article could not be had
 
     def compose(self) -> ComposeResult:
         yield Static("", id="reader-head", markup=True)
@@ -48,6 +51,7 @@ class Reader(VerticalScroll, can_focus=True):
 
     def show_placeholder(self, text: str) -> None:
         self.story = None
+        self.article, self.article_note, self.loading = None, "", False
         self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
         if self.query("#reader-body"):
             self._set_body("")
@@ -55,6 +59,8 @@ class Reader(VerticalScroll, can_focus=True):
     def show(self, story: Story) -> None:
         same = self.story is not None and self.story.id == story.id
         self.story = story
+        if not same:
+            self.article, self.article_note, self.loading = None, "", False
         head = [f"[b]{escape(story.headline or story.title or '(untitled)')}[/b]"]
         if story.headline and story.headline != story.title:
             head.append(f"[dim]original: {escape(story.title)}[/]")
@@ -74,6 +80,12 @@ class Reader(VerticalScroll, can_focus=True):
             head.append(f"[b $warning]★ in the digest[/] [dim]({escape(story.draft_section or '')})[/]")
             if story.blurb:
                 head.append(f"[i]{escape(story.blurb)}[/]")
+        if self.article is not None:
+            a = self.article
+            what = " · ".join(x for x in (a.site_name, a.author) if x)
+            head.append(f"[b $success]full article[/] [dim]{escape(what)}[/]")
+        if self.article_note:
+            head.append(self.article_note)
         # terminal_text: no control character from a stored row reaches the terminal
         self.query_one("#reader-head", Static).update(terminal_text("\n".join(head)))
         if not same:
@@ -82,6 +94,34 @@ class Reader(VerticalScroll, can_focus=True):
                 body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
             self._set_body(body)
             self.scroll_home(animate=False)
+
+    def fetching_article(self) -> None:
+        """The spinner while the article is fetched (in a worker: the app goes on)."""
+        self.loading = True
+
+    def show_article(self, story_id: int, article: Article | None, error: str = "") -> None:
+        """The article in place of the feed's text, or one line saying why there is none. Ignored when the
+        reader has moved to another story meanwhile."""
+        if self.story is None or self.story.id != story_id:
+            return
+        self.loading = False
+        if article is not None and article.ok:
+            self.article, self.article_note = article, ""
+            body = html_to_markdown(article.html) or escape(article.text) or "*(the page has no text)*"
+            if len(body) > MAX_MARKDOWN:
+                body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
+            self._set_body(body)
+            self.scroll_home(animate=False)
+        else:
+            self.article_note = f"[b $error]article:[/] {escape(error)}"
+        self.show(self.story)
+
+    def show_feed_text(self) -> None:
+        """Back from the article to the feed's own text."""
+        if self.story is None:
+            return
+        story, self.story = self.story, None
+        self.show(story)
 
     def on_markdown_link_clicked(self, event: Any) -> None:
         event.stop()
