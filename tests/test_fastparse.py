@@ -307,3 +307,16 @@ def test_ordinary_channel_and_item_extras_stay_on_the_fast_path(extra: str) -> N
     assert fast_parse(data, "http://127.0.0.1/f") is not None
     fast, slow = _both(data, "http://127.0.0.1/f")
     assert fast == slow and fast.stories[0].image and fast.stories[0].author == "Dana"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_atom_entries_without_an_author_have_the_feeds_on_both_paths(where: str) -> None:
+    """RFC 4287 4.2.1: an entry without atom:author has the feed's. feedparser leaves it out; parse.py adds it
+    on that path as the fast path does, wherever the feed's author stands."""
+    author = "<author><name>Feed Person</name><email>fp@ex.example</email></author>"
+    entries = ("<entry><id>urn:1</id><title>a</title></entry>"
+               "<entry><id>urn:2</id><title>b</title><author><name>Own</name></author></entry>")
+    data = _ATOM.format(ns="", body=author + entries if where == "before" else entries + author).encode()
+    fast, slow = _both(data, "http://127.0.0.1/f")
+    assert [s.author for s in slow.stories] == ["Feed Person", "Own"]
+    assert fast.stories == slow.stories

@@ -148,10 +148,17 @@ def _media_ok(m: etree._Element, titled: bool) -> None:
         raise _Decline
 
 
-def _feed_ok(node: etree._Element, read: frozenset[str]) -> None:
-    """The channel's (feed's) children other than those read: see fastgate.feed_child_ok."""
+def _feed_ok(node: etree._Element, read: frozenset[str], one: frozenset[str] = frozenset()) -> None:
+    """The channel's (feed's) children other than those read: see fastgate.feed_child_ok. A tag in `one`
+    seen twice declines too: which one feedparser keeps depends on where the items stand."""
+    seen = set()
     for child in node:
-        if child.tag not in read and not feed_child_ok(child):
+        tag = child.tag
+        if tag in one:
+            if tag in seen:
+                raise _Decline
+            seen.add(tag)
+        elif tag not in read and not feed_child_ok(child):
             raise _Decline
 
 
@@ -168,7 +175,7 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         raise _Decline
     [channel] = channels
     _feed_ok(root, _RSS_ROOT_READ)
-    _feed_ok(channel, _RSS_CHANNEL_READ)
+    _feed_ok(channel, _RSS_CHANNEL_READ, _RSS_CHANNEL_ONE)
     entries = []
     for item in channel.iterfind("item"):
         # same reads, in the same order, as find()/iterfind() on the item (so _Decline and the `or`
@@ -264,6 +271,7 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
 # The children of <rss> and of its <channel> that _rss reads; fastgate.feed_child_ok rules on the others.
 _RSS_ROOT_READ = frozenset(("channel",))
 _RSS_CHANNEL_READ = frozenset(("title", "link", "item"))
+_RSS_CHANNEL_ONE = frozenset(("title", "link"))
 
 
 def _is_permalink(guid: etree._Element) -> bool:
@@ -315,13 +323,16 @@ _ATOM_ONE = frozenset((f"{ATOM}title", f"{ATOM}id", f"{ATOM}published", f"{ATOM}
 
 # The children of an Atom <feed> that _atom reads; fastgate.feed_child_ok rules on the others.
 _ATOM_FEED_READ = frozenset((f"{ATOM}title", f"{ATOM}link", f"{ATOM}id", f"{ATOM}entry", f"{ATOM}author"))
+_ATOM_FEED_ONE = frozenset((f"{ATOM}title", f"{ATOM}id"))
 
 
 def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
     entries = []
-    _feed_ok(root, _ATOM_FEED_READ)
-    if not all(author_child_ok(c) for a in root.iterfind(f"{ATOM}author") for c in a):
-        raise _Decline
+    _feed_ok(root, _ATOM_FEED_READ, _ATOM_FEED_ONE)
+    feed_authors = root.findall(f"{ATOM}author")
+    if len(feed_authors) > 1 or not all(author_child_ok(c) for a in feed_authors for c in a):
+        raise _Decline  # several: parse.py takes feedparser's, the last
+    # an entry without an <author> has the feed's (RFC 4287), as parse.py gives it on the feedparser path
     feed_author = _text(root.find(f"{ATOM}author/{ATOM}name"), repair=False)
     for entry in root.iterfind(f"{ATOM}entry"):
         # one pass over the entry's children, then the same reads in the same order as before (see _rss)
@@ -354,7 +365,7 @@ def _atom(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         names = [_text(n, repair=False) for a in authors for n in a.iterfind(f"{ATOM}name")]
         if len(names) > 1:
             raise _Decline  # several authors: feedparser's author is the last, its authors list keeps all
-        names = [n for n in names if n] or ([feed_author] if feed_author else [])
+        names = [n for n in names if n] or ([feed_author] if feed_author and not authors else [])
         if names:
             e["author"] = names[0]
             e["authors"] = [{"name": n} for n in names]

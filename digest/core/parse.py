@@ -133,8 +133,10 @@ def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float,
         title=html_to_text(feed.get("title", ""))[:300], site_url=site, kind=version or "unknown",
         warning=_bozo_reason(d) if d.get("bozo") else "",
     )
+    # Atom (RFC 4287 4.2.1): an entry without an author has the feed's; feedparser leaves it out
+    inherited = (feed.get("author_detail") or {}).get("name", "") if version.startswith("atom") else ""
     for e in d.entries:
-        out.stories.append(_entry(e, url, now))
+        out.stories.append(_entry(e, url, now, inherited))
     return out
 
 
@@ -173,7 +175,7 @@ def _detail_base(e: Any, key: str, default: str) -> str:
     return default
 
 
-def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
+def _entry(e: Any, feed_url: str, now: float, inherited_author: str = "") -> ParsedStory:
     base = _detail_base(e, "summary_detail", feed_url)
     link = safe_link(e.get("link", ""), base)
     if not link:
@@ -200,6 +202,8 @@ def _entry(e: Any, feed_url: str, now: float) -> ParsedStory:
     author = (e.get("author") or "").strip()
     if not author and e.get("authors"):
         author = ", ".join(a.get("name", "") for a in e["authors"] if a.get("name"))
+    elif not author:
+        author = inherited_author
     author = _byline(author)
     categories: list[str] = []
     for t in e.get("tags") or []:
