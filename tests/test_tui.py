@@ -105,12 +105,12 @@ async def test_search_as_you_type_and_escape_clears(digest_home: Paths, store: S
         await pilot.press("p", "i", "e")
         await wait_for(pilot, lambda: stories.ids == [ids[2]], what="narrower search")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: len(stories.ids) == 4, what="cleared search")
-        assert not app.screen.query_one("#search").display
+        await wait_for(pilot, lambda: len(stories.ids) == 4 and not app.screen.query_one("#search").display,
+                       what="cleared search")
         # FTS syntax characters do not raise; a word that matches nothing says so
         await pilot.press("slash", *'"(* zzz', "enter")
-        await wait_for(pilot, lambda: stories.ids == [], what="no match")
-        assert "No story matches" in stories.empty_text
+        await wait_for(pilot, lambda: stories.ids == [] and "No story matches" in stories.empty_text,
+                       what="no match")
 
 
 async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, store: Store) -> None:
@@ -593,12 +593,13 @@ async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home:
     async with app.run_test(size=SIZE) as pilot:
         stories = await list_ready(pilot, app, 150)
         await pilot.press("end")
-        assert stories.cursor == 149
-        assert stories.scroll_offset.y + stories.scrollable_content_region.height >= 150
+        await wait_for(pilot, lambda: stories.cursor == 149 and
+                       stories.scroll_offset.y + stories.scrollable_content_region.height >= 150, what="the end")
         await pilot.press("slash", *"kelp", "enter")
-        await wait_for(pilot, lambda: len(stories.ids) == 100, what="search")
+        # the ids change first; the virtual size follows at the next layout
+        await wait_for(pilot, lambda: len(stories.ids) == 100 and stories.virtual_size.height == 100, what="search")
         height = stories.scrollable_content_region.height
-        assert stories.virtual_size.height == 100 and stories.max_scroll_y == 100 - height
+        assert stories.max_scroll_y == 100 - height
         await pilot.press("end")
         await wait_for(pilot, lambda: stories.cursor == 99 and stories.scroll_offset.y == stories.max_scroll_y,
                        what="the end of the list")
