@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,22 @@ KINDS: list[tuple[str, tuple[str, ...]]] = [
     ("CLI, config, paths", ("digest/cli/", "config.py", "paths.py", "argparse")),
 ]
 DIGEST = [sys.executable, "-m", "digest"]
+# `digest refresh` run so that it reports its own CPU on the way out: getrusage(RUSAGE_SELF) is the
+# refreshing process (all its threads: fetching, hand-over, checkpoints), RUSAGE_CHILDREN the parse
+# workers it forked and reaped. An exact split, where py-spy's samples count a thread blocked in a pipe
+# write or a select as on-CPU.
+_SPLIT = """
+import json, os, resource, sys
+from digest.cli import console
+sys.argv = ["digest", "refresh"]
+try:
+    code = console()
+finally:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.environ["DIGEST_PROFILE_SPLIT"], "w") as out:
+        json.dump({"self": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime}, out)
+raise SystemExit(code)
+"""
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -61,6 +79,18 @@ def cold_home(home: Path, base: str, n: int) -> Path:
     subprocess.run([*DIGEST, "feeds", "import", str(home / "feeds.opml")], env=env_for(home), check=True,
                    capture_output=True)
     return home
+
+
+def split_run(home: Path) -> tuple[float, float, float]:
+    """One cold refresh of home: (CPU of the whole tree, of the refreshing process, of its parse workers)."""
+    out = home / "split.json"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", _SPLIT], env={**env_for(home), "DIGEST_PROFILE_SPLIT": str(out)},
+                   check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    got = json.loads(out.read_text())
+    return tree, got["self"], got["workers"]
 
 
 def kind_of(frames: list[str]) -> str:
@@ -97,7 +127,13 @@ def main() -> None:
     ap.add_argument("--native", action="store_true", help="py-spy --native: C frames too (slower to sample)")
     ap.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     ap.add_argument("--top", type=int, default=15, help="frames to list by own samples")
+    ap.add_argument("--split-only", type=int, metavar="ROUNDS", default=0,
+                    help="no py-spy: ROUNDS cold refreshes, each split exactly into the refreshing process and "
+                         "its workers by getrusage; prints the medians")
     args = ap.parse_args()
+    if args.split_only:
+        split_only(args.feeds, args.split_only)
+        return
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install py-spy")
@@ -141,6 +177,30 @@ def main() -> None:
         print(f"\ntop {args.top} frames by own samples (all processes):")
         for frame, c in own.most_common(args.top):
             print(f"  {us(c):7.1f} µs  {frame[:110]}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def split_only(feeds: int, rounds: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="digest-profile-"))
+    try:
+        write_feeds(work / "feeds", feeds)
+        runs = []
+        with FeedServer(work / "feeds") as base:
+            for r in range(rounds):
+                home = cold_home(work / f"r{r}", base, feeds)
+                runs.append(split_run(home))
+                db = sqlite3.connect(home / "data" / "digest.db")
+                stories = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
+                db.close()
+                shutil.rmtree(home, ignore_errors=True)
+        print(f"{feeds} feeds, {stories} stories stored, {rounds} cold refreshes; {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        for i, label in enumerate(("whole tree", "refreshing process", "parse workers")):
+            values = [run[i] / stories * 1e6 for run in runs]
+            print(f"  {label:20} median {statistics.median(values):6.0f} µs per story "
+                  f"({', '.join(f'{v:.0f}' for v in values)}); {statistics.median(values) * stories / feeds / 1000:.2f}"
+                  " ms per feed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
