@@ -13,15 +13,9 @@ from pathlib import Path
 import pytest
 from feedserver import FeedServer, Response, SlowFeed, simple_rss
 
-from digest.core.fetch import (
-    Fetcher,
-    FetchResult,
-    fetch_local,
-    fetch_one,
-    is_local,
-    local_path,
-    parse_retry_after,
-)
+from digest.core.fetch import Fetcher, FetchResult, fetch_one
+from digest.core.fetchwire import parse_retry_after
+from digest.core.localfeeds import fetch_local, is_local, local_path
 
 NOW = 1_795_600_000.0
 

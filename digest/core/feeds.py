@@ -9,8 +9,9 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from digest.core.config import Config
-from digest.core.fetch import fetch_local, fetch_one, is_local, local_path
+from digest.core.fetch import fetch_one
 from digest.core.links import canonical_feed_url
+from digest.core.localfeeds import fetch_local, is_local, local_path
 from digest.core.models import Feed
 from digest.core.opml import read_opml, write_opml
 from digest.core.parse import ParseError, parse_feed

@@ -30,171 +30,25 @@ import time
 import zlib
 from collections import deque
 from functools import partial
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import pycurl
 
 from digest import __version__
 from digest.core.addresses import address_refusal
+from digest.core.fetchwire import BodyTooLarge, Decoder, ca_options, wire_url
 from digest.core.models import FetchResult
 from digest.core.textclean import clean_line
+from digest.core.transfer import Transfer, answer, err, failure
 
 USER_AGENT = f"digest/{__version__} (newsletter digest feed reader; libcurl)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 MAX_REDIRECTS = 10  # what browsers and curl allow
-# Decompression never produces more than this per step.
-CHUNK = 64 * 1024
 # A connection that takes longer to open, or a body that stalls longer, fails before the total limit.
 STEP_S = 10.0
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-def is_local(url: str) -> bool:
-    try:
-        scheme = urlsplit(url).scheme
-    except ValueError:  # "http://[::1/feed": not a file either; fetching it says what is wrong
-        return False
-    return url.startswith("file://") or not scheme or (len(url) > 1 and url[1] == ":")
-
-
-def local_path(url: str) -> Path:
-    if url.startswith("file://"):
-        return Path(unquote(urlsplit(url).path))
-    return Path(url).expanduser()
-
-
-def fetch_local(url: str, *, max_bytes: int, last_modified: str | None = None) -> FetchResult:
-    """A feed file on disk; its mtime plays the part of Last-Modified, so an unchanged file is
-    'not modified' and costs no parse."""
-    path = local_path(url)
-    try:
-        st = path.stat()
-        stamp = f"mtime:{st.st_mtime_ns}:{st.st_size}"
-        if last_modified == stamp:
-            return FetchResult("not_modified", last_modified=stamp, final_url=url)
-        if st.st_size > max_bytes:
-            return FetchResult("error", error=f"file larger than {max_bytes:,} bytes", final_url=url)
-        with path.open("rb") as f:
-            body = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        return FetchResult("error", error=f"no such file: {path}", final_url=url)
-    except IsADirectoryError:
-        return FetchResult("error", error=f"is a folder, not a feed file: {path}", final_url=url)
-    except OSError as e:
-        return FetchResult("error", error=f"cannot read {path}: {e.strerror or e}", final_url=url)
-    if len(body) > max_bytes:
-        return FetchResult("error", error=f"file larger than {max_bytes:,} bytes", final_url=url)
-    return FetchResult("ok", body=body, last_modified=stamp, final_url=url)
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After is either seconds or an HTTP date (RFC 9110 10.2.3). Capped at a week, so a typo on
-    the server does not silence a feed for ever."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        delay = float(value)
-    else:
-        import email.utils  # here: ~6 ms to import (email.charset, calendar, ...), for a rare header
-
-        try:
-            dt = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        delay = dt.timestamp() - now
-    return now + max(0.0, min(delay, 7 * 86_400))
-
-
-class _Decoder:
-    """Content-Encoding decoding in bounded steps. Done here rather than by libcurl (which is asked for
-    no decoding): each received chunk is inflated CHUNK bytes at a time and the body limit is checked
-    between steps, so a gzip bomb is cut off after about `limit` decoded bytes, never inflated whole."""
-
-    def __init__(self, encoding: str) -> None:
-        enc = encoding.lower().strip()
-        if enc in ("", "identity"):
-            self.z = None
-        elif enc in ("gzip", "x-gzip"):
-            self.z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif enc == "deflate":
-            self.z = zlib.decompressobj()
-        else:
-            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-        self.raw_deflate_tried = False
-
-    def feed(self, data: bytes, limit: int) -> list[bytes]:
-        if self.z is None:
-            return [data]
-        out = []
-        try:
-            chunk = self.z.decompress(data, CHUNK)
-            out.append(chunk)
-            total = len(chunk)
-            while self.z.unconsumed_tail:
-                if total > limit:
-                    raise BodyTooLarge
-                chunk = self.z.decompress(self.z.unconsumed_tail, CHUNK)
-                total += len(chunk)
-                out.append(chunk)
-        except zlib.error:
-            if not self.raw_deflate_tried and isinstance(self.z, type(zlib.decompressobj())):
-                # some servers send raw deflate without the zlib header
-                self.raw_deflate_tried = True
-                self.z = zlib.decompressobj(-zlib.MAX_WBITS)
-                return self.feed(data, limit)
-            raise
-        return out
-
-
-# curl errors, by what they mean for the feed's error line
-_CONNECT = {pycurl.E_COULDNT_CONNECT, pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_RESOLVE_PROXY}
-_BROKEN = {8, 16, 18, 52, 55, 56, 61, 92, 95}  # weird reply, HTTP/2, partial file, got nothing, send, recv...
-_TLS = {35, 51, 53, 54, 58, 59, 60, 64, 66, 80, 82, 83, 90, 91, 98}
-_CA_FILE = 77  # CURLE_SSL_CACERT_BADFILE
-
-
-class _Transfer:
-    """One feed's fetch: every hop of it. `remaining` is its time left; it runs only while a hop is out."""
-
-    __slots__ = ("key", "url", "etag", "last_modified", "current", "host", "seen", "permanent", "remaining",
-                 "hop_start", "code", "reason", "headers", "decoder", "parts", "total", "abort", "private_ok")
-
-    def __init__(self, key: int, url: str, etag: str | None, last_modified: str | None,
-                 timeout_s: float, private_ok: bool | None = None) -> None:
-        self.key, self.url, self.etag, self.last_modified = key, url, etag, last_modified
-        # None: decided by the first hop's address (a feed the user added may be on their intranet)
-        self.private_ok = private_ok
-        self.current = url
-        self.host = ""
-        self.seen: list[str] = []
-        self.permanent = True
-        self.remaining = timeout_s
-        self.hop_start = 0.0
-        self._reset_response()
-
-    def _reset_response(self) -> None:
-        self.code = 0
-        self.reason = ""
-        self.headers: list[tuple[str, str]] = []
-        self.decoder: _Decoder | None = None
-        self.parts: list[bytes] = []
-        self.total = 0
-        self.abort = ""
-
-    def header(self, name: str) -> str | None:
-        """A header's value exactly as received (latin-1 maps every byte to one character and back)."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
 
 
 class Fetcher:
@@ -210,7 +64,7 @@ class Fetcher:
         self.timeout_s, self.max_bytes, self.now = timeout_s, max_bytes, now
         self._headers = [f"User-Agent: {user_agent or USER_AGENT}".encode("latin-1", "replace"),
                          f"Accept: {accept}".encode(), b"Accept-Encoding: gzip, deflate"]
-        self._ca = _ca_options()
+        self._ca = ca_options()
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._on_socket)
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._on_timer)
@@ -220,9 +74,9 @@ class Fetcher:
         os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ)
         self._timer: float | None = None  # when curl wants socket_action(SOCKET_TIMEOUT)
-        self._waiting: dict[str, deque[_Transfer]] = {}  # by host, in the order feeds were added
+        self._waiting: dict[str, deque[Transfer]] = {}  # by host, in the order feeds were added
         self._host_running: dict[str, int] = {}
-        self._running: dict[pycurl.Curl, _Transfer] = {}
+        self._running: dict[pycurl.Curl, Transfer] = {}
         self._spare: list[pycurl.Curl] = []
         self._finished: list[tuple[int, FetchResult]] = []
         # Set by the caller while it holds as many fetched bodies as it wants: requests under way finish,
@@ -237,7 +91,7 @@ class Fetcher:
         it is, so may the rest); False for a link written by others (a feed's article or image link, a
         page's feed link found from a public page): every hop must connect to a public address; True to
         allow any address (a link found on an intranet feed, or a setting that says so)."""
-        self._queue(_Transfer(key, url, etag, last_modified, self.timeout_s, private_ok))
+        self._queue(Transfer(key, url, etag, last_modified, self.timeout_s, private_ok))
 
     @property
     def busy(self) -> bool:
@@ -294,7 +148,7 @@ class Fetcher:
 
     # -- scheduling ----------------------------------------------------------------------------------
 
-    def _queue(self, t: _Transfer, *, first: bool = False) -> None:
+    def _queue(self, t: Transfer, *, first: bool = False) -> None:
         """Check the URL the next hop goes to and queue it behind its host's other feeds."""
         try:
             parts = urlsplit(t.current)
@@ -305,7 +159,7 @@ class Fetcher:
             if not parts.hostname:
                 raise ValueError("no host")
         except ValueError as e:
-            self._finish(t, _err(f"invalid URL {t.current!r}: {e}", t.code or None, t.current))
+            self._finish(t, err(f"invalid URL {t.current!r}: {e}", t.code or None, t.current))
             return
         t.host = parts.netloc.lower()
         q = self._waiting.get(t.host)
@@ -329,17 +183,17 @@ class Fetcher:
                 return  # every waiting host is at its limit
             self._start(t)
 
-    def _start(self, t: _Transfer) -> None:
+    def _start(self, t: Transfer) -> None:
         try:
-            url = _wire_url(t.current)
+            url = wire_url(t.current)
         except ValueError as e:
-            self._finish(t, _err(f"invalid URL {t.current!r}: {e}", None, t.current))
+            self._finish(t, err(f"invalid URL {t.current!r}: {e}", None, t.current))
             return
         t.seen.append(t.current)
         t._reset_response()
         h = self._spare.pop() if self._spare else pycurl.Curl()
         headers = list(self._headers)
-        # validators go back byte for byte as they came (see _Transfer.header)
+        # validators go back byte for byte as they came (see Transfer.header)
         if t.etag:
             headers.append(b"If-None-Match: " + t.etag.encode("latin-1", "replace"))
         if t.last_modified:
@@ -390,13 +244,13 @@ class Fetcher:
         h.reset()
         self._spare.append(h)
         if errno:
-            self._finish(t, self._failure(t, errno, message))
+            self._finish(t, failure(t, errno, message, self.timeout_s))
         elif code in REDIRECTS:
             self._redirect(t, code)
         else:
-            self._finish(t, self._answer(t, code))
+            self._finish(t, answer(t, code, self.now))
 
-    def _finish(self, t: _Transfer, result: FetchResult) -> None:
+    def _finish(self, t: Transfer, result: FetchResult) -> None:
         result.final_url = result.final_url or t.current
         result.private_ok = t.private_ok
         self._finished.append((t.key, result))
@@ -418,7 +272,7 @@ class Fetcher:
     def _on_timer(self, ms: int) -> None:
         self._timer = None if ms < 0 else time.monotonic() + ms / 1000
 
-    def _on_prereq(self, t: _Transfer, primary_ip: str, local_ip: str, primary_port: int,
+    def _on_prereq(self, t: Transfer, primary_ip: str, local_ip: str, primary_port: int,
                    local_port: int) -> int:
         """The address check of every hop, on the address this request is about to go to."""
         why = address_refusal(primary_ip)
@@ -430,7 +284,7 @@ class Fetcher:
             return int(pycurl.PREREQFUNC_ABORT)
         return int(pycurl.PREREQFUNC_OK)
 
-    def _on_header(self, t: _Transfer, line: bytes) -> int | None:
+    def _on_header(self, t: Transfer, line: bytes) -> int | None:
         if line.startswith(b"HTTP/"):  # a new response: an interim 1xx, or the final answer
             t._reset_response()
             fields = line.split(None, 2)
@@ -454,13 +308,13 @@ class Fetcher:
             t.abort = f"body larger than {self.max_bytes:,} bytes ({int(declared):,} declared)"
             return 0
         try:
-            t.decoder = _Decoder(t.header("content-encoding") or "")
+            t.decoder = Decoder(t.header("content-encoding") or "")
         except ValueError as e:
             t.abort = str(e)
             return 0
         return None
 
-    def _on_body(self, t: _Transfer, data: bytes) -> int | None:
+    def _on_body(self, t: Transfer, data: bytes) -> int | None:
         if t.decoder is None:  # not a 2xx answer: the body is not kept, but it is still bounded
             t.total += len(data)
             if t.total > self.max_bytes:
@@ -483,114 +337,26 @@ class Fetcher:
 
     # -- outcomes ------------------------------------------------------------------------------------
 
-    def _redirect(self, t: _Transfer, code: int) -> None:
+    def _redirect(self, t: Transfer, code: int) -> None:
         location = t.header("location")
         if not location:
-            return self._finish(t, _err(f"HTTP {code} redirect without a Location", code, t.current))
+            return self._finish(t, err(f"HTTP {code} redirect without a Location", code, t.current))
         try:
             target = urljoin(t.current, location)
             scheme = urlsplit(target).scheme.lower()
         except ValueError as e:
-            return self._finish(t, _err(f"unusable URL in the server's answer: {e}", code, t.current))
+            return self._finish(t, err(f"unusable URL in the server's answer: {e}", code, t.current))
         if scheme not in ("http", "https"):
-            return self._finish(t, _err(f"redirect to a non-http URL ({scheme}:) refused", code, t.current))
+            return self._finish(t, err(f"redirect to a non-http URL ({scheme}:) refused", code, t.current))
         if target in t.seen:
-            return self._finish(t, _err(f"redirect loop ({len(t.seen)} hops back to {target})", code, t.current))
+            return self._finish(t, err(f"redirect loop ({len(t.seen)} hops back to {target})", code, t.current))
         if len(t.seen) > MAX_REDIRECTS:
-            return self._finish(t, _err(f"too many redirects (more than {MAX_REDIRECTS})", code, target))
+            return self._finish(t, err(f"too many redirects (more than {MAX_REDIRECTS})", code, target))
         t.permanent = t.permanent and code in (301, 308)
         t.current = target
         if t.remaining <= 0:
-            return self._finish(t, _err(f"timed out after {self.timeout_s:g}s", None, target))
+            return self._finish(t, err(f"timed out after {self.timeout_s:g}s", None, target))
         self._queue(t, first=True)
-
-    def _answer(self, t: _Transfer, code: int) -> FetchResult:
-        etag, last_modified = t.header("etag"), t.header("last-modified")
-        if code == 304:
-            result = FetchResult("not_modified", http_status=304, etag=etag, last_modified=last_modified)
-        elif code in (429, 503):
-            retry = parse_retry_after(t.header("retry-after"), self.now)
-            when = f", retry after {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(retry))}" if retry else ""
-            return FetchResult("retry", http_status=code, retry_after=retry,
-                               error=f"HTTP {code} {t.reason}".strip() + when, final_url=t.current)
-        elif code == 410:
-            return FetchResult("gone", http_status=code, final_url=t.current,
-                               error="HTTP 410 Gone: the feed was removed; no longer fetched")
-        elif code >= 400 or code < 200:
-            return _err(f"HTTP {code} {t.reason}".strip(), code, t.current)
-        else:
-            result = FetchResult("ok", body=b"".join(t.parts), http_status=code,
-                                 content_type=t.header("content-type") or "", etag=etag, last_modified=last_modified)
-        result.final_url = t.current
-        if t.current != t.url and t.permanent:
-            result.new_url = t.current
-        return result
-
-    def _failure(self, t: _Transfer, errno: int, message: str) -> FetchResult:
-        code = t.code or None
-        if t.abort:
-            return _err(t.abort, code, t.current)
-        if errno == pycurl.E_OPERATION_TIMEDOUT:
-            if t.remaining <= 0.05:
-                return _err(f"timed out after {self.timeout_s:g}s", code, t.current)
-            return _err(f"timed out: {message}", code, t.current)
-        if errno in _CONNECT:
-            return _err(f"cannot connect: {message}", code, t.current)
-        if errno in _BROKEN:
-            return _err(f"connection broken: {message}", code, t.current)
-        if errno == _CA_FILE:
-            return _err(f"cannot load the CA certificates ({_ca_source()}): {message}", code, t.current)
-        if errno in _TLS:
-            return _err(f"TLS error: {message}", code, t.current)
-        if errno == pycurl.E_URL_MALFORMAT:
-            return _err(f"invalid URL {t.current!r}: {message}", code, t.current)
-        if errno == pycurl.E_UNSUPPORTED_PROTOCOL:  # the scheme was checked: the answer was not HTTP
-            return _err(f"protocol error: {message}", code, t.current)
-        return _err(f"network error: {message} (curl error {errno})", code, t.current)
-
-
-def _err(msg: str, code: int | None, url: str) -> FetchResult:
-    return FetchResult("error", error=msg, http_status=code, final_url=url)
-
-
-def _wire_url(url: str) -> str:
-    """The URL as it goes on the wire: curl takes ASCII, so a host is IDNA-encoded and the rest
-    percent-encoded, as browsers do."""
-    if url.isascii():
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError as e:
-        raise ValueError(f"bad host name {host!r}: {e}") from None
-    netloc = parts.netloc.rsplit("@", 1)
-    hostport = netloc[-1].replace(host, ascii_host, 1) if host else netloc[-1]
-    userinfo = quote(netloc[0], safe=":%") + "@" if len(netloc) == 2 else ""
-    safe = "/:@!$&'()*+,;=%~-._?"
-    return urlunsplit((parts.scheme, userinfo + hostport, quote(parts.path, safe=safe),
-                       quote(parts.query, safe=safe), quote(parts.fragment, safe=safe)))
-
-
-def _ca_source() -> str:
-    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-    named = " and ".join(f"{k}={v}" for k, v in (("SSL_CERT_FILE", cafile), ("SSL_CERT_DIR", capath)) if v)
-    if cafile and not os.path.isfile(cafile):
-        named += ": no such file"
-    return named or "certifi"
-
-
-def _ca_options() -> list[tuple[int, str | None]]:
-    """Where certificates are verified against: SSL_CERT_FILE / SSL_CERT_DIR when either is set (only
-    those, as OpenSSL and Python read them), else certifi's bundle (what requests and pip use). libcurl
-    caches the parsed store on the multi handle, so it is read once per refresh."""
-    cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-    if cafile or capath:
-        return [(pycurl.CAINFO, cafile or None), (pycurl.CAPATH, capath or None)]
-    import certifi
-
-    return [(pycurl.CAINFO, certifi.where())]
-
 
 def fetch_one(url: str, *, timeout_s: float, max_bytes: int, user_agent: str = "",
               etag: str | None = None, last_modified: str | None = None, now: float | None = None,

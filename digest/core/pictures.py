@@ -115,7 +115,8 @@ def _size(path: Path) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(path) as img:
-        return img.size
+        width, height = img.size
+    return int(width), int(height)
 
 
 def _download(keys: list[tuple[str, str]], config: Config, folder: Path, done: dict[tuple[str, str], Path],

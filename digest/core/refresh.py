@@ -201,7 +201,7 @@ class _Run:
     def go(self, fetcher: Fetcher, force: bool) -> None:
         """Start every feed's fetch (or skip it), then hand bodies over and collect results until every
         feed is done."""
-        from digest.core.fetch import fetch_local, is_local
+        from digest.core.localfeeds import fetch_local, is_local
 
         self.fetcher = fetcher
         cfg = self.refresher.cfg
