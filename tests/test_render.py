@@ -8,8 +8,9 @@ from html import unescape
 import pytest
 from helpers_digest import NOW, check_email_html, check_text, fill_store, make_config, make_paths, story
 
+from digest.core.context import _image
 from digest.core.models import Image
-from digest.core.render import BUDGET_BYTES, _image, render_digest
+from digest.core.render import BUDGET_BYTES, render_digest
 from digest.core.store import Store
 from digest.core.themes import linkify, plain, safe_url, trim_text, wrap
 
