@@ -88,6 +88,17 @@ class SmtpConfig:
 
 
 @dataclass(slots=True)
+class StoreConfig:
+    """Retention (digest.core.store.retention): how long a story is kept after digest first saw it.
+    Flagged stories, stories in a draft or an issued digest and each feed's newest keep_min_per_feed are
+    never removed; 0 days keeps every story."""
+
+    keep_days: int = 90  # read stories
+    keep_unread_days: int = 180
+    keep_min_per_feed: int = 20
+
+
+@dataclass(slots=True)
 class Config:
     newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
     sections: list[SectionConfig] = field(default_factory=list)
@@ -95,6 +106,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     articles: ArticlesConfig = field(default_factory=ArticlesConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for the TUI
     source: Path | None = None
 
@@ -137,6 +149,9 @@ _LIMITS: dict[str, Any] = {
     "select.max_per_feed": (0, 500),
     "sections.max_auto": (0, 500),
     "sections.kind": ("stories", "jobs", "events"),
+    "store.keep_days": (0, 100 * 365),
+    "store.keep_unread_days": (0, 100 * 365),
+    "store.keep_min_per_feed": (0, 100_000),
 }
 
 SECRET_KEYS = {"password"}
@@ -186,7 +201,7 @@ def _fill(obj: Any, data: Any, where: str) -> Any:
 def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
     cfg = Config(source=source)
     for key, value in data.items():
-        if key in ("newsletter", "refresh", "select", "smtp", "articles"):
+        if key in ("newsletter", "refresh", "select", "smtp", "articles", "store"):
             _fill(getattr(cfg, key), value, key)
         elif key == "sections":
             if not isinstance(value, list) or not value:
@@ -208,7 +223,7 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
             cfg.keys = dict(value)
         else:
             raise ConfigError(
-                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, keys)"
+                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, store, keys)"
             )
     check_newsletter(cfg.newsletter)
     return cfg
@@ -317,6 +332,11 @@ max_per_feed = 2             # at most this many stories of one feed in an autom
 at_build = true              # fetch the page behind flagged teaser / picture-less stories at build
 allow_private = false        # article links to loopback / private addresses are refused
 
+[store]
+keep_days = 90            # read stories, counted from when digest first saw them (0 = keep all)
+keep_unread_days = 180    # unread stories
+keep_min_per_feed = 20    # each feed's newest stories stay whatever their age
+
 # [smtp]
 # host = "smtp.example.com"
 # port = 587
@@ -339,5 +359,6 @@ def config_as_dict(cfg: Config) -> dict[str, Any]:
         "select": table(cfg.select),
         "articles": table(cfg.articles),
         "smtp": table(cfg.smtp),
+        "store": table(cfg.store),
         "keys": dict(cfg.keys),
     }
