@@ -6,6 +6,7 @@ import argparse
 import time
 
 from digest.cli import CommandError, Ctx, ExitCode, store_int
+from digest.core import clock
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,7 +21,7 @@ def cmd_article(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.articles import fetch_article
 
     story = ctx.store.get_story(args.id)  # NotFoundError names the id
-    start = time.time()
+    start = clock.now()
     try:
         article = fetch_article(ctx.store, ctx.config, story.id, refetch=args.refetch)
     except LookupError as e:

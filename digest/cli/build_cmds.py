@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode
+from digest.core import clock
 
 if TYPE_CHECKING:
     from digest.core.build import BuildResult
@@ -92,7 +93,6 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
 
 def _build_markdown(ctx: Ctx, args: argparse.Namespace) -> int:
     """digest-N.md: the draft as Markdown (no theme, no size budget: the newsletter platform styles it)."""
-    from datetime import datetime
 
     from digest.core.build import NOTHING_TO_BUILD
     from digest.core.fsutil import atomic_write
@@ -101,7 +101,7 @@ def _build_markdown(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.select import auto_select, draft_sections
 
     store, config = ctx.store, ctx.config
-    now = datetime.now().astimezone()
+    now = clock.now_local()
     draft = store.draft()
     if (draft is None or not store.digest_items(draft.id)) and args.auto:
         auto_select(store, config, now=now.timestamp())
@@ -203,7 +203,7 @@ def _build_samples(ctx: Ctx, name: str, out: Path) -> BuildResult:
         with Store(tmp / "preview.db") as store:
             load_sample_feeds(store, config)
             newest = store.newest_published()
-            now = datetime.fromtimestamp(newest, UTC) + timedelta(hours=1) if newest else datetime.now(UTC)
+            now = datetime.fromtimestamp(newest, UTC) + timedelta(hours=1) if newest else clock.now_utc()
             auto_select(store, config, now=now.timestamp())
             try:
                 result = build_digest(store, config, ctx.paths, theme=name, out_dir=out, now=now)

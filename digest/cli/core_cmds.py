@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from digest.cli import CommandError, Ctx, ExitCode, positive_int, store_int
+from digest.core import clock
 from digest.core.config import SAMPLE_CONFIG, config_as_dict
 from digest.core.fsutil import atomic_write
 from digest.core.models import Story
@@ -91,7 +91,7 @@ _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$", re.I)
 
 
 def parse_since(value: str, now: float | None = None) -> float:
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     m = _SINCE.match(value)
     if m:
         n, unit = float(m.group(1)), m.group(2).lower()
@@ -140,7 +140,7 @@ def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
     if not feeds:
         ctx.out("no feeds yet: `digest feeds add URL` or `digest feeds import FILE.opml`")
         return ExitCode.OK
-    now = time.time()
+    now = clock.now()
     for f in feeds:
         health = f.last_status or "never fetched"
         if f.consecutive_failures:

@@ -24,12 +24,12 @@ import html as htmlmod
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from digest.core import clock
 from digest.core.config import Config
 from digest.core.fsutil import atomic_write, private_dir
 from digest.core.message import build_message
@@ -242,7 +242,7 @@ def _write_issue(store: Store, config: Config, paths: Paths, digest: Digest, iss
                         "url": s.canonical_link or s.link, "source": s.feed_title, "author": s.author,
                         "published_at": _iso(s.published_at)})
     manifest = {
-        "number": digest.number, "date": _iso(digest.built_at or time.time()), "sent_at": None,
+        "number": digest.number, "date": _iso(digest.built_at or clock.now()), "sent_at": None,
         "status": digest.status, "title": config.newsletter.title, "subject": issue.subject,
         "preheader": issue.preheader, "theme": digest.theme or config.newsletter.theme,
         "files": {"html": HTML_NAME, "text": TEXT_NAME, "eml": EML_NAME},

@@ -19,11 +19,11 @@ trafilatura is imported only when a page is extracted (~0.2 s of imports).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from digest.core import clock
 from digest.core.links import safe_link
 from digest.core.models import Article, FetchResult, Story
 from digest.core.sanitize import html_to_text, sanitize_html
@@ -200,7 +200,7 @@ def extract(body: bytes, url: str, content_type: str = "", *, story_id: int = 0,
             break
     published = _timestamp(meta.get("article:published_time")) or _timestamp(doc.date if doc else None)
     return Article(
-        story_id=story_id, url=url, status="ok", fetched_at=time.time() if now is None else now, attempts=0,
+        story_id=story_id, url=url, status="ok", fetched_at=clock.now() if now is None else now, attempts=0,
         title=html_to_text(_first_nonempty(meta, "og:title", "twitter:title") or (doc.title if doc else "") or ""),
         text=text, text_words=len(text.split()), html=clean, image_url=img[0] if img else None,
         image_width=img[1] if img else None, image_height=img[2] if img else None,
@@ -280,7 +280,7 @@ def fetch_articles(store: Store, config: Config, story_ids: Iterable[int], *, re
     of every story asked about that has a link."""
     from digest.core.fetch import Fetcher  # pycurl: only when something is fetched
 
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     targets = store.article_targets(story_ids)
     known = store.article_states(targets)
     out = store.articles_for([sid for sid in targets if not (refetch or due(known.get(sid), now))])
@@ -337,7 +337,7 @@ def fetch_for_digest(store: Store, config: Config, digest_id: int, *, now: float
     Returns notes for the build's output (how many could not be fetched)."""
     if not config.articles.at_build:
         return []
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     want = [it.story.id for it in store.digest_items(digest_id) if wants_article(it.story)]
     states = store.article_states(want)
     todo = [sid for sid in want if due(states.get(sid), now)]

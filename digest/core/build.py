@@ -5,12 +5,12 @@ The draft stays a draft: building can be repeated as the editor changes things; 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digest.core import clock
 from digest.core.fsutil import atomic_write
 from digest.core.message import build_message
 from digest.core.models import Digest
@@ -57,7 +57,7 @@ def build_digest(
     store: Store, config: Config, paths: Paths, *, theme: str | None = None, out_dir: Path | None = None,
     auto: bool = False, now: datetime | None = None,
 ) -> BuildResult:
-    now = now or datetime.now().astimezone()  # local: the header shows the sender's date
+    now = now or clock.now_local()  # local: the header shows the sender's date
     draft = store.draft()
     if (draft is None or not store.digest_items(draft.id)) and auto:
         auto_select(store, config, now=now.timestamp())
@@ -79,7 +79,7 @@ def build_digest(
     text_path = atomic_write(stem.with_suffix(".txt"), rendered.text)
     eml_path = atomic_write(stem.with_suffix(".eml"), msg.as_bytes())
     built = {"html": str(html_path), "text": str(text_path), "eml": str(eml_path)}
-    store.update_digest(draft.id, theme=theme, paths=built, built_at=time.time())
+    store.update_digest(draft.id, theme=theme, paths=built, built_at=clock.now())
     digest = store.get_digest(digest_id=draft.id)
     notes = fetch_notes + list(rendered.notes)
     if not config.newsletter.postal_address:

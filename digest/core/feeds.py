@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+from digest.core import clock
 from digest.core.config import Config
 from digest.core.fetch import fetch_one
 from digest.core.links import canonical_feed_url
@@ -199,7 +199,7 @@ def load_sample_feeds(store: Store, config: Config, *, now: float | None = None)
     The sample stories are dated November 2026; their dates are moved forward together so the newest
     is an hour old. Otherwise, months later, the demo would have nothing "new", no Trending (a 7-day
     window) and nothing for the automatic rules to pick."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     added = import_opml(store, sample_feeds_dir() / "feeds.opml", allow_files=True).added
     ids = [f.id for f in added]
     report = refresh(store, config, ids, now=now)

@@ -36,6 +36,7 @@ from urllib.parse import urljoin, urlsplit
 import pycurl
 
 from digest import __version__
+from digest.core import clock
 from digest.core.addresses import address_refusal
 from digest.core.fetchwire import BodyTooLarge, Decoder, ca_options, wire_url
 from digest.core.models import FetchResult
@@ -363,7 +364,7 @@ def fetch_one(url: str, *, timeout_s: float, max_bytes: int, user_agent: str = "
               private_ok: bool | None = None) -> FetchResult:
     """One URL, on its own (adding a feed, tests). private_ok as in Fetcher.add."""
     with Fetcher(concurrency=1, per_host=1, timeout_s=timeout_s, max_bytes=max_bytes,
-                 now=time.time() if now is None else now, user_agent=user_agent) as fetcher:
+                 now=clock.now() if now is None else now, user_agent=user_agent) as fetcher:
         fetcher.add(0, url, etag=etag, last_modified=last_modified, private_ok=private_ok)
         while True:
             for _, result in fetcher.poll(None):

@@ -28,7 +28,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
 
-from digest.core import archive, subscribers
+from digest.core import archive, clock, subscribers
 from digest.core.archive import NothingToSend as NothingToSend  # raised by send_digest; its home is archive
 from digest.core.config import Config, NewsletterConfig
 from digest.core.lock import RunLock
@@ -281,12 +281,12 @@ class _Template:
             mine = dataclasses.replace(nl, unsubscribe_url=nl.unsubscribe_url.replace(mark, token))
             msg = build_message(mine, subject=subject, html=html.replace(mark, token),
                                 text=text.replace(mark, token), to=recipient,
-                                message_id=message_id, date=time.time() if date is None else date)
+                                message_id=message_id, date=clock.now() if date is None else date)
             return bytes(msg.as_bytes(policy=POLICY))
         fields = list(self.fields)
         for name, value in (("To", recipient), ("Message-ID", message_id),
                             ("Date", format_datetime(datetime.fromtimestamp(
-                                time.time() if date is None else date, UTC)))):
+                                clock.now() if date is None else date, UTC)))):
             if "\r" in value or "\n" in value:  # what EmailMessage.__setitem__ refuses: header injection
                 raise ValueError(f"{name}: line breaks are not allowed in a header: {value!r}")
             header = POLICY.header_factory(name, value)  # parsed like msg[name] = value: RFC 2047, folding

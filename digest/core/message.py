@@ -16,6 +16,7 @@ from email.policy import EmailPolicy
 from email.utils import parseaddr
 from urllib.parse import quote
 
+from digest.core import clock
 from digest.core.config import NewsletterConfig
 
 QP_LINE_MAX = 76  # RFC 2045 6.7 (2): encoded lines no longer than 76 characters
@@ -81,7 +82,7 @@ def build_message(
     msg["To"] = ", ".join(to) if isinstance(to, list) else to
     if nl.reply_to:
         msg["Reply-To"] = nl.reply_to
-    msg["Date"] = email.utils.formatdate(date, usegmt=True)
+    msg["Date"] = email.utils.formatdate(clock.now() if date is None else date, usegmt=True)
     msg["Message-ID"] = message_id or make_message_id(nl.from_)
     unsub = list_unsubscribe(nl)
     if unsub:

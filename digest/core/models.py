@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from digest.core import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now_utc()
 
 
 def from_ts(ts: float | None) -> datetime | None:

@@ -10,11 +10,11 @@ import calendar
 import html
 import json
 import re
-import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from digest.core import clock
 from digest.core.links import canonical_url, safe_link
 from digest.core.models import Image, ParsedFeed, ParsedStory
 from digest.core.sanitize import first_image, html_to_text, sanitize_html, summary_text
@@ -95,7 +95,7 @@ def looks_like_json(data: bytes, content_type: str = "") -> bool:
 def parse_feed(data: bytes, url: str = "", content_type: str = "", *, now: float | None = None) -> ParsedFeed:
     """Parse one feed document. Raises ParseError when the bytes are not a feed at all; a feed that is
     readable despite errors (feedparser's 'bozo') is returned with a warning."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     if not data or not data.strip():
         raise ParseError("empty response")
     if looks_like_json(data, content_type):

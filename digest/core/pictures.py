@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digest.core import clock
 from digest.core.fsutil import atomic_write
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ def _download(keys: list[tuple[str, str]], config: Config, folder: Path, done: d
     for url, kind in keys:
         kinds.setdefault(url, []).append(kind)
     with Fetcher(concurrency=cfg.concurrency, per_host=cfg.per_host, timeout_s=cfg.timeout_s,
-                 max_bytes=cfg.max_bytes, now=time.time(), user_agent=cfg.user_agent, accept=ACCEPT) as fetcher:
+                 max_bytes=cfg.max_bytes, now=clock.now(), user_agent=cfg.user_agent, accept=ACCEPT) as fetcher:
         for i, url in enumerate(urls):
             fetcher.add(i, url, private_ok=private[url])
         left = len(urls)

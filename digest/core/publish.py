@@ -13,10 +13,10 @@ import html as htmlmod
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from digest.core import clock
 from digest.core.config import Config
 from digest.core.fsutil import atomic_write
 from digest.core.paths import Paths
@@ -34,7 +34,7 @@ def issue_url(config: Config, number: int) -> str:
 
 
 def _iso(value: str | None) -> str:
-    return value or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value or clock.now_utc().isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_feed(paths: Paths, config: Config, issues: list[dict[str, Any]],

@@ -17,6 +17,7 @@ from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
+from digest.core import clock
 from digest.core.checkpoint import Checkpointer
 from digest.core.config import Config
 from digest.core.ingest import PARSE_CPU_BUDGET_S, FeedResult, apply_feed_updates, close_worker_stores, ingest_jobs
@@ -106,7 +107,7 @@ class Refresher:
     def __init__(self, store: Store, config: Config, *, now: float | None = None) -> None:
         self.store = store
         self.cfg = config.refresh
-        self.now = time.time() if now is None else now
+        self.now = clock.now() if now is None else now
 
     def run(self, feeds: list[Feed], on_progress: Progress | None, *, force: bool = False,
             executor: Executor | None = None) -> RefreshReport:

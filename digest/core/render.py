@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from digest.core import clock
 from digest.core.context import _newsletter, _preheader, _subject, story_context
 from digest.core.emailcss import accent_problems, outlook_dark_css
 from digest.core.models import Digest, DigestItem, Section
@@ -240,7 +241,7 @@ def render_digest(
     store: Store, config: Config, paths: Paths, digest: Digest, *, theme: str | None = None,
     now: datetime | None = None,
 ) -> Rendered:
-    now = now or datetime.now().astimezone()  # the reader's date in the header, not UTC's
+    now = now or clock.now_local()  # the reader's date in the header, not UTC's
     name = theme or config.newsletter.theme
     chain = theme_chain(name, {t.name: t for t in list_themes(paths)})
     env = environment_for(chain, paths.user_themes_dir)
@@ -291,7 +292,7 @@ def render_digest(
 def render_text(store: Store, config: Config, paths: Paths, digest: Digest, *, theme: str | None = None,
                 now: datetime | None = None) -> str:
     """Only the text part (the TUI's live preview): no HTML, no inlining."""
-    now = now or datetime.now().astimezone()  # the reader's date in the header, not UTC's
+    now = now or clock.now_local()  # the reader's date in the header, not UTC's
     chain = theme_chain(theme or config.newsletter.theme, {t.name: t for t in list_themes(paths)})
     ctx = build_context(store, config, digest, draft_sections(store, config, digest.id), now)
     return run_template(chain, environment_for(chain, paths.user_themes_dir), "email.txt.j2", ctx)

@@ -7,10 +7,10 @@ a store of 100k stories (tests/bench/bench_build.py measures it).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from digest.core import clock
 from digest.core.ads import is_ad
 from digest.core.models import Section, Story
 
@@ -71,7 +71,7 @@ def trending(store: Store, *, since: float | None = None, limit: int = 10, skip_
     """Stories carried by at least two distinct feeds (same canonical link or same headline key),
     most feeds first, then most recent. `since` defaults to a week ago. Ads are left out unless
     `skip_ads` is False ([select] skip_ads)."""
-    since = time.time() - TRENDING_WINDOW_S if since is None else since
+    since = clock.now() - TRENDING_WINDOW_S if since is None else since
     clusters = _merge(_groups(store, since))
     clusters.sort(key=lambda c: (-len(c[1]), -c[2], min(c[0])))
     clusters = clusters[:limit + (AD_SLACK if skip_ads else 0)] if limit else clusters
@@ -131,7 +131,7 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     """Fill an empty draft by the [select] rules; returns how many stories were added (0 when the draft
     already has items: a person's choices always win over the rules). Ads are never picked
     (`skip_ads`), and one feed gives at most `max_per_feed` stories, so a noisy feed cannot fill the issue."""
-    now = time.time() if now is None else now
+    now = clock.now() if now is None else now
     draft = store.draft()
     if draft is not None and store.digest_items(draft.id):
         return 0

@@ -8,11 +8,11 @@ sender cannot claim a recipient the first one holds.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 from email.utils import parseaddr
 from typing import Any
 
+from digest.core import clock
 from digest.core.message import make_message_id
 from digest.core.models import Digest
 from digest.core.store.connection import Connection
@@ -31,7 +31,7 @@ def address_key(recipient: str) -> str:
 def queue_in_tx(db: sqlite3.Connection, digest_id: int, number: int, from_: str, recipients: Sequence[str]) -> None:
     """Insert a 'queued' row (with its own Message-ID) per distinct address, inside the caller's
     transaction, so freezing an issue and queueing its recipients commit together."""
-    now = time.time()
+    now = clock.now()
     seen: set[str] = set()
     for r in recipients:
         key = address_key(r)
@@ -62,7 +62,7 @@ class DeliveriesMixin(Connection):
             cur = db.execute(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, at = ? "
                 f"WHERE digest_id = ? AND recipient = ? AND status IN ({marks(len(allowed))})",
-                (time.time(), digest_id, recipient, *allowed),
+                (clock.now(), digest_id, recipient, *allowed),
             )
         return cur.rowcount == 1
 
@@ -74,7 +74,7 @@ class DeliveriesMixin(Connection):
             db.execute(
                 "UPDATE deliveries SET status = ?, reply = coalesce(?, reply), attempts = attempts + ?, at = ? "
                 "WHERE digest_id = ? AND recipient = ?",
-                (status, reply, int(attempt), time.time(), digest_id, recipient),
+                (status, reply, int(attempt), clock.now(), digest_id, recipient),
             )
 
     def issue_with_unknown_delivery(self) -> Digest | None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from typing import Any
 
+from digest.core import clock
 from digest.core.models import Digest, DigestItem
 from digest.core.store.connection import NotFoundError
 from digest.core.store.rows import NOT_SENT, STORY_COLUMNS, digest_row, real_or_none, story_row
@@ -173,7 +173,7 @@ def draft_id_in_tx(db: sqlite3.Connection, *, create: bool = False, title: str =
         number = db.execute("SELECT coalesce(max(number), 0) + 1 FROM digests").fetchone()[0]
         cur = db.execute(
             "INSERT INTO digests(number, title, created_at, status) VALUES (?, ?, ?, 'draft')",
-            (number, title, time.time()),
+            (number, title, clock.now()),
         )
         return int(cur.lastrowid or 0)
     return int(row[0]) if row else None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
+from digest.core import clock
 from digest.core.models import Feed
 from digest.core.store.connection import Connection, FeedExistsError, NotFoundError, StoreError
 from digest.core.store.rows import FEED_SELECT, feed_row
@@ -23,7 +23,7 @@ class FeedsMixin(Connection):
             with self.tx() as db:
                 cur = db.execute(
                     "INSERT INTO feeds(url, title, section, site_url, added_at, full_text) VALUES (?, ?, ?, ?, ?, ?)",
-                    (url, title, section, site_url, time.time(), int(full_text)),
+                    (url, title, section, site_url, clock.now(), int(full_text)),
                 )
         except sqlite3.IntegrityError:
             existing = self.feed_by_url(url)

@@ -6,9 +6,9 @@ core/archive.py decides when (and writes the files); these methods make each ste
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 
+from digest.core import clock
 from digest.core.models import Digest
 from digest.core.store.deliveries import queue_in_tx
 from digest.core.store.drafts import DraftsMixin, draft_id_in_tx, renumber
@@ -29,7 +29,7 @@ class IssuesMixin(DraftsMixin):
                      now: float | None = None) -> Digest | None:
         """Turn the draft into an issue: status 'built', its archive path (archive_path(number)) recorded
         and the recipients queued, in one transaction. None when there is no draft or it has no stories."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         with self.tx() as db:
             row = db.execute("SELECT id, number FROM digests WHERE status = 'draft'").fetchone()
             if row is None:
@@ -82,7 +82,7 @@ class IssuesMixin(DraftsMixin):
     def mark_sent(self, digest_id: int, *, at: float | None = None) -> None:
         """The issue went out: status 'sent', its links remembered (never picked again, even if the story
         rows are pruned later) and its stories marked read."""
-        at = time.time() if at is None else at
+        at = clock.now() if at is None else at
         with self.tx() as db:
             db.execute("UPDATE digests SET status = 'sent', sent_at = ? WHERE id = ?", (at, digest_id))
             db.execute(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from digest.core import clock
 from digest.core.models import ParsedStory, Story
 from digest.core.store.connection import Connection, NotFoundError
 from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
@@ -95,7 +95,7 @@ class StoriesMixin(Connection):
 
         The read flag and the first-seen time of a known story are kept; a story without a date keeps
         the time it was first seen, so it does not jump to the top on every refresh."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         stories = list(stories)
         if not stories:
             return 0

@@ -5,9 +5,9 @@ so an unsubscribe by token is one indexed lookup."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from digest.core import clock
 from digest.core.store.connection import Connection
 from digest.core.store.deliveries import address_key
 
@@ -34,7 +34,7 @@ class SubscribersMixin(Connection):
         """(address, name, token) rows, in one transaction: (added, already there). An address that
         unsubscribed stays unsubscribed: re-adding it (a stale CSV) must not undo the reader's choice."""
         added = 0
-        now = time.time()
+        now = clock.now()
         with self.tx() as db:
             for address, name, token in rows:
                 cur = db.execute(
@@ -53,7 +53,7 @@ class SubscribersMixin(Connection):
     def mark_unsubscribed(self, address: str, token: str, source: str) -> bool:
         """Record the unsubscribe (inserting the address if it came from newsletter.to); False when it was
         already recorded."""
-        now = time.time()
+        now = clock.now()
         key = address_key(address)
         with self.tx() as db:
             db.execute("INSERT OR IGNORE INTO subscribers(key, address, token, source, added_at, status) "
