@@ -20,12 +20,14 @@ from digest import __version__
 from digest.core.config import Config, ConfigError, load_config
 from digest.core.exitcode import ExitCode
 from digest.core.paths import Paths, get_paths
-from digest.core.store import NotFoundError, Store, StoreDamagedError, StoreError, is_damage
+from digest.core.store import NewerStoreError, NotFoundError, Store, StoreDamagedError, StoreError, is_damage
 from digest.core.textclean import json_escape_controls, terminal_text
 
 # Commands that only read the store: they open it as it is. Every other command checks the whole file
 # first (Store.verify), so a damaged store gets one line and no write...
-READING_COMMANDS = frozenset({"cmd_stories", "cmd_feeds_list", "cmd_feeds_export", "cmd_tui"})
+READING_COMMANDS = frozenset({"cmd_stories", "cmd_feeds_list", "cmd_feeds_export", "cmd_tui",
+                              # the store's own care: check names the damage, a backup copies what is there
+                              "cmd_store_stats", "cmd_store_check", "cmd_store_backup"})
 # ...except a refresh, which cron runs every hour: reading the whole file would cost more than the refresh
 # (~3 s at 200k stories against 0.5 s for an all-304 refresh). It checks the table it updates for every
 # feed; a damaged page it meets while storing stories rolls that write back, and no write follows.
@@ -141,13 +143,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     Each command's parser is a full ArgumentParser, and building all of them took ~7 ms of every run's
     start, a refresh from cron included; `digest --help` still builds all."""
-    from digest.cli import article_cmds, build_cmds, completion_cmds, core_cmds, deliver_cmds, subscriber_cmds
+    from digest.cli import (
+        article_cmds,
+        build_cmds,
+        completion_cmds,
+        core_cmds,
+        deliver_cmds,
+        store_cmds,
+        subscriber_cmds,
+    )
 
     p = _Parser(prog="digest", description="Read feeds, curate the best stories, send an email digest.")
     p.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     only = _OneCommand(sub, command) if command else None
-    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, completion_cmds, article_cmds):
+    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, store_cmds, completion_cmds, article_cmds):
         module.register(only or sub)
     if only and not only.found:
         return build_parser()
@@ -218,6 +228,9 @@ def main(argv: Sequence[str] | None = None, *, ctx: Ctx | None = None) -> int:
     except StoreDamagedError as e:
         ctx.err(f"digest: {e}")
         return ExitCode.FAILURE
+    except NewerStoreError as e:  # not an error of the store: this digest is too old for it
+        ctx.err(f"digest: {e}")
+        return ExitCode.USAGE
     except StoreError as e:
         ctx.err(f"digest: store error: {e}")
         return ExitCode.FAILURE

@@ -8,6 +8,7 @@ consistent (the feeds done so far are stored; the rest keep their old state).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -50,6 +51,7 @@ class RefreshReport:
     # the articles of new stories of full_text feeds (digest.core.articles): fetched, and failed of those
     articles: int = 0
     articles_failed: int = 0
+    pruned: int = 0  # old stories retention removed after the refresh
 
     def _count(self, *statuses: str) -> int:
         return sum(1 for r in self.results if r.status in statuses)
@@ -87,13 +89,13 @@ class RefreshReport:
         if self.articles:
             line += f"; {self.articles} full articles fetched" + (
                 f" ({self.articles_failed} failed)" if self.articles_failed else "")
-        return line
+        return line + (f"; {self.pruned} old stories pruned" if self.pruned else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "feeds": len(self.results), "ok": self.ok, "not_modified": self.not_modified, "failed": self.failed,
-            "skipped": self.skipped, "new_stories": self.new, "seconds": round(self.seconds, 3),
-            "articles": self.articles, "articles_failed": self.articles_failed,
+            "skipped": self.skipped, "new_stories": self.new, "pruned": self.pruned,
+            "seconds": round(self.seconds, 3), "articles": self.articles, "articles_failed": self.articles_failed,
             "results": [r.to_json() for r in self.results],
         }
 
@@ -347,4 +349,19 @@ def refresh(
         got = fetch_new_articles(store, config, full_text, since=refresher.now)
         report.articles, report.articles_failed = len(got), sum(1 for a in got if not a.ok)
         report.seconds += time.perf_counter() - start
+    report.pruned = prune_after_refresh(store, config, now=now)
     return report
+
+
+def prune_after_refresh(store: Store, config: Config, *, now: float | None = None) -> int:
+    """Retention at the end of every refresh (the CLI's, cron's `digest run`, the TUI's refresh process),
+    in short batches (store/retention.py) that a TUI writing a flag meanwhile waits on for milliseconds.
+    A prune that cannot write (a full disk, a lock held too long) leaves the stories for the next one."""
+    from digest.core.store import StoreError
+    from digest.core.store.retention import Retention
+
+    try:
+        return store.prune(Retention.of(config.store), now=now).stories
+    except StoreError as e:
+        logging.getLogger("digest").warning("retention: %s", e)
+        return 0

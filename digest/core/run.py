@@ -91,7 +91,7 @@ def _done(log: logging.Logger, code: ExitCode, line: str) -> tuple[ExitCode, str
 def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
               stop: threading.Event, dry_run: bool = False) -> tuple[ExitCode, str]:
     from digest.core import archive, mail, smtp
-    from digest.core.store import Store, StoreDamagedError, StoreError, is_damage
+    from digest.core.store import NewerStoreError, Store, StoreDamagedError, StoreError, is_damage
 
     step = "config"
     smtp_on = bool(config.smtp.host)
@@ -107,6 +107,8 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         store = Store(paths.db_file)
     except StoreDamagedError as e:
         return ExitCode.FAILURE, str(e)
+    except NewerStoreError as e:
+        return ExitCode.USAGE, str(e)
     except StoreError as e:
         return ExitCode.FAILURE, f"store: {e}"
     try:

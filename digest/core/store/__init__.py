@@ -29,6 +29,7 @@ from digest.core.store.connection import (
     BUSY_TIMEOUT_MS,
     Connection,
     FeedExistsError,
+    NewerStoreError,
     NotFoundError,
     StoreDamagedError,
     StoreError,
@@ -37,17 +38,21 @@ from digest.core.store.connection import (
 from digest.core.store.deliveries import DeliveriesMixin, address_key
 from digest.core.store.feeds import FeedsMixin
 from digest.core.store.issues import IssuesMixin
+from digest.core.store.maintenance import MaintenanceMixin
 from digest.core.store.queries import QueriesMixin
+from digest.core.store.retention import RetentionMixin
 from digest.core.store.rows import STORY_COLUMNS
 from digest.core.store.schema import MIGRATIONS
 from digest.core.store.stories import StoryQuery, fts_query, title_key
 from digest.core.store.subscribers import SubscribersMixin
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "MIGRATIONS", "STORY_COLUMNS", "Connection", "FeedExistsError", "NotFoundError", "Store",
-    "StoreDamagedError", "StoreError", "StoryQuery", "address_key", "fts_query", "is_damage", "title_key",
+    "BUSY_TIMEOUT_MS", "MIGRATIONS", "STORY_COLUMNS", "Connection", "FeedExistsError", "NewerStoreError",
+    "NotFoundError", "Store", "StoreDamagedError", "StoreError", "StoryQuery", "address_key", "fts_query",
+    "is_damage", "title_key",
 ]
 
 
-class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin, ArticlesMixin):
+class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin, ArticlesMixin,
+            RetentionMixin, MaintenanceMixin):
     """The store's whole API: see the modules above for each part."""

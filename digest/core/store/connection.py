@@ -17,6 +17,7 @@ from typing import Self
 from urllib.parse import quote
 
 from digest.core.fsutil import private_store_files
+from digest.core.store.body import register
 from digest.core.store.schema import MIGRATIONS
 
 # Long enough for a cron run's refresh commit to finish while the TUI writes a flag (commits here take
@@ -50,6 +51,10 @@ class StoreDamagedError(StoreError):
 
 
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+class NewerStoreError(StoreError):
+    """The store was written by a newer digest: refused as it is, never touched (the CLI exits 2)."""
 
 
 def is_damage(e: BaseException) -> bool:
@@ -96,6 +101,12 @@ class Connection:
             self.db = self._connect()
             self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            register(self.db)  # the schema's SQL functions (the FTS view and triggers need them)
+            self._refuse_newer()  # before anything below writes to the file
+            if not self.readonly and self.schema_version == 0 and not self._has_tables():
+                # a new store gives pages that retention frees back to the file system (store/retention.py);
+                # only possible before the first table exists (`digest store vacuum` converts older stores)
+                self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             if not self.readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL keeps it consistent
@@ -208,23 +219,48 @@ class Connection:
         lines = [line.strip() for row in rows for line in row.splitlines()]
         return [line for line in lines if line and not line.startswith("*** in database")][:max_problems]
 
+    def _refuse_newer(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise NewerStoreError(f"the store {self.path} was written by a newer digest (schema {version}, "
+                                  f"this one knows {len(MIGRATIONS)})")
+
+    def _has_tables(self) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchone() is not None
+
     def _migrate(self) -> None:
+        """Every missing migration in ONE transaction: a failure anywhere rolls all of them back, so the
+        store is left exactly as it was (and still opens with the digest that wrote it). Foreign keys are
+        off meanwhile (a migration that rebuilds a table must not cascade its DROP into the tables that
+        point at it) and checked before the COMMIT."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version < 0:
             raise StoreDamagedError(self.path, f"schema version {version} is not one digest writes")
-        if version > len(MIGRATIONS):
-            raise StoreError(f"the store is from a newer digest (schema {version}); upgrade digest")
         if version < len(MIGRATIONS) and self.readonly:
             if version == 0 and not self.db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
                 raise StoreError(f"{self.path}: there is no store here yet, and it cannot be created read-only")
             raise StoreError(f"{self.path}: the store needs an upgrade (schema {version} to {len(MIGRATIONS)}) "
                              "and is read-only here; run digest once where it can be written")
-        for i in range(version, len(MIGRATIONS)):
+        if version == len(MIGRATIONS):
+            return
+        self.db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before BEGIN
+        try:
             with self.tx() as db:
-                # executescript would COMMIT our transaction; run statement by statement instead
-                for stmt in split_sql(MIGRATIONS[i]):
-                    db.execute(stmt)
-                db.execute(f"PRAGMA user_version = {i + 1}")
+                for i in range(version, len(MIGRATIONS)):
+                    # executescript would COMMIT our transaction; run statement by statement instead
+                    for stmt in split_sql(MIGRATIONS[i]):
+                        db.execute(stmt)
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(f"{len(broken)} row(s) of {broken[0][0]} lost their {broken[0][2]}")
+                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        except StoreDamagedError:
+            raise
+        except (sqlite3.DatabaseError, StoreError) as e:
+            raise StoreError(f"{self.path}: could not upgrade the store from schema {version} to "
+                             f"{len(MIGRATIONS)} ({e}); it was left as it was") from None
+        finally:
+            self.db.execute("PRAGMA foreign_keys = ON")
 
     @property
     def schema_version(self) -> int:

@@ -62,7 +62,8 @@ class QueriesMixin(Connection):
 
     def story_text(self, story_id: int) -> str:
         """Title, summary and categories (JSON) of one story on three lines, for keyword rules."""
-        row = self.db.execute("SELECT title, summary, categories FROM stories WHERE id = ?", (story_id,)).fetchone()
+        row = self.db.execute("SELECT title, digest_summary(body) AS summary, categories FROM stories WHERE id = ?",
+                              (story_id,)).fetchone()
         return f"{row[0]}\n{row[1]}\n{row[2]}" if row else ""
 
     def list_rows(self, ids: Sequence[int]) -> list[list[Any]]:

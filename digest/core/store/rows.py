@@ -11,11 +11,12 @@ import sqlite3
 from typing import Any
 
 from digest.core.models import Digest, Feed, Image, Story
+from digest.core.store.body import unpack
 
 DRAFT_ID = "(SELECT id FROM digests WHERE status = 'draft')"
 
 STORY_COLUMNS = (
-    "s.id, s.feed_id, s.guid, s.link, s.canonical_link, s.title, s.author, s.summary, s.content, "
+    "s.id, s.feed_id, s.guid, s.link, s.canonical_link, s.title, s.author, s.body, "
     "s.image_url, s.image_width, s.image_height, s.image_alt, s.categories, s.published_at, s.fetched_at, "
     "s.read, s.extra, f.title AS feed_title, f.section AS feed_section, "
     "di.section AS draft_section, di.headline, di.blurb, di.digest_id AS draft_id"
@@ -67,9 +68,10 @@ def story_row(r: sqlite3.Row) -> Story:
     image = (
         Image(r["image_url"], r["image_width"], r["image_height"], r["image_alt"]) if r["image_url"] else None
     )
+    summary, content = unpack(r["body"])
     return Story(
         id=r["id"], feed_id=r["feed_id"], guid=r["guid"], link=r["link"], canonical_link=r["canonical_link"],
-        title=r["title"], author=r["author"], summary=r["summary"], content=r["content"], image=image,
+        title=r["title"], author=r["author"], summary=summary, content=content, image=image,
         categories=json.loads(r["categories"]), published_at=r["published_at"], fetched_at=r["fetched_at"],
         read=bool(r["read"]), extra=json.loads(r["extra"]), feed_title=r["feed_title"],
         feed_section=r["feed_section"], flagged=r["draft_id"] is not None, draft_section=r["draft_section"],

@@ -1,8 +1,9 @@
 """The store's schema as numbered migrations: entry i brings a store from PRAGMA user_version i to i + 1.
 
 Never edit a released entry: append a new one (digest.core.store.connection.Connection._migrate runs what
-is missing, each in its own transaction). A feature's tables may also live in its own store module as a
-constant appended here, as long as the order of the list never changes.
+is missing, all in one transaction), and add a store written by the new version to tests/stores/. A
+feature's tables may also live in its own store module as a constant appended here, as long as the order
+of the list never changes.
 """
 
 MIGRATIONS: list[str] = [
@@ -157,5 +158,77 @@ MIGRATIONS: list[str] = [
         error TEXT NOT NULL DEFAULT ''
     );
     ALTER TABLE feeds ADD COLUMN full_text INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: a compact store and retention (issue 16). summary + content become one zlib blob, body
+    # (store/body.py; digest_summary and digest_pack are SQL functions every connection registers); the
+    # FTS index reads the summary through the stories_text view; seen_ids remembers the guids of pruned
+    # stories. Rebuilds stories: the migration runner turns foreign keys off around it, so dropping the
+    # old table does not cascade into digest_items.
+    """
+    DROP TRIGGER stories_ai;
+    DROP TRIGGER stories_ad;
+    DROP TRIGGER stories_au;
+    DROP TABLE stories_fts;
+    CREATE TABLE stories_new (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        guid TEXT NOT NULL,
+        link TEXT NOT NULL DEFAULT '',
+        canonical_link TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        title_key TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        body BLOB NOT NULL DEFAULT x'',
+        image_url TEXT,
+        image_width INTEGER,
+        image_height INTEGER,
+        image_alt TEXT NOT NULL DEFAULT '',
+        categories TEXT NOT NULL DEFAULT '[]',
+        extra TEXT NOT NULL DEFAULT '{}',
+        published_at REAL NOT NULL,
+        fetched_at REAL NOT NULL,
+        read INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (feed_id, guid)
+    );
+    INSERT INTO stories_new(id, feed_id, guid, link, canonical_link, title, title_key, author, body, image_url,
+                            image_width, image_height, image_alt, categories, extra, published_at, fetched_at, read)
+    SELECT id, feed_id, guid, link, canonical_link, title, title_key, author, digest_pack(summary, content),
+           image_url, image_width, image_height, image_alt, categories, extra, published_at, fetched_at, read
+    FROM stories;
+    DROP TABLE stories;
+    ALTER TABLE stories_new RENAME TO stories;
+    CREATE INDEX stories_published ON stories(published_at DESC);
+    CREATE INDEX stories_feed_published ON stories(feed_id, published_at DESC);
+    CREATE INDEX stories_feed_read ON stories(feed_id, read);
+    CREATE INDEX stories_canonical_pub ON stories(canonical_link, published_at);
+    CREATE INDEX stories_title_key_pub ON stories(title_key, published_at);
+    -- retention walks stories by first-seen time
+    CREATE INDEX stories_fetched ON stories(fetched_at);
+    CREATE VIEW stories_text AS SELECT id, title, digest_summary(body) AS summary FROM stories;
+    CREATE VIRTUAL TABLE stories_fts USING fts5(
+        title, summary, content='stories_text', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', detail='column'
+    );
+    INSERT INTO stories_fts(stories_fts) VALUES ('rebuild');
+    CREATE TRIGGER stories_ai AFTER INSERT ON stories BEGIN
+        INSERT INTO stories_fts(rowid, title, summary) VALUES (new.id, new.title, digest_summary(new.body));
+    END;
+    CREATE TRIGGER stories_ad AFTER DELETE ON stories BEGIN
+        INSERT INTO stories_fts(stories_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, digest_summary(old.body));
+    END;
+    CREATE TRIGGER stories_au AFTER UPDATE OF title, body ON stories BEGIN
+        INSERT INTO stories_fts(stories_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, digest_summary(old.body));
+        INSERT INTO stories_fts(rowid, title, summary) VALUES (new.id, new.title, digest_summary(new.body));
+    END;
+    -- the guids of pruned stories, per feed, as 64-bit hashes (store/retention.py): a feed that still
+    -- carries one does not bring it back as new. last_seen is a day number (unix time // 86400).
+    CREATE TABLE seen_ids (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        guid_hash INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (feed_id, guid_hash)
+    ) WITHOUT ROWID;
     """,
 ]

@@ -11,7 +11,9 @@ from typing import Any
 
 from digest.core import clock
 from digest.core.models import ParsedStory, Story
+from digest.core.store.body import pack, unpack
 from digest.core.store.connection import Connection, NotFoundError
+from digest.core.store.retention import seen_guids
 from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
 
 
@@ -52,11 +54,11 @@ def title_key(title: str) -> str:
 
 
 _INSERT_STORIES = (
-    "INSERT INTO stories(feed_id, guid, link, canonical_link, title, title_key, author, summary, content,"
+    "INSERT INTO stories(feed_id, guid, link, canonical_link, title, title_key, author, body,"
     " image_url, image_width, image_height, image_alt, categories, extra, published_at, fetched_at) VALUES "
 )
-_STORY_MARKS = "(" + marks(17) + ")"
-# 50 rows of 17 values stay under 999, the bound-parameter limit of SQLite builds before 3.32
+_STORY_MARKS = "(" + marks(16) + ")"
+# 50 rows of 16 values stay under 999, the bound-parameter limit of SQLite builds before 3.32
 _ROWS_PER_INSERT = 50
 
 
@@ -101,28 +103,33 @@ class StoriesMixin(Connection):
             return 0
         with self.tx() as db:
             known = {
-                r[0]: (r[1], r[2], r[3], r[4])
-                for r in db.execute(
-                    "SELECT guid, title, summary, content, link FROM stories WHERE feed_id = ?", (feed_id,)
-                )
+                r[0]: (r[1], r[2], r[3])
+                for r in db.execute("SELECT guid, title, body, link FROM stories WHERE feed_id = ?", (feed_id,))
             }
+            fresh = {s.guid for s in stories} - known.keys()
+            # guids of stories retention removed: the feed still carries them, they are not news
+            pruned = seen_guids(db, feed_id, fresh, int(now // 86_400)) if fresh else set()
             new_rows, changed_rows, seen = [], [], set()
             for s in stories:
-                if s.guid in seen:  # a feed that repeats an entry: keep the first
+                if s.guid in seen or s.guid in pruned:  # a repeated entry: keep the first; a pruned one: none
                     continue
                 seen.add(s.guid)
                 img = s.image
                 if s.guid not in known:
                     new_rows.append((
                         feed_id, s.guid, s.link, s.canonical_link, s.title, title_key(s.title), s.author,
-                        s.summary, s.content, img.url if img else None, img.width if img else None,
+                        pack(s.summary, s.content), img.url if img else None, img.width if img else None,
                         img.height if img else None, img.alt if img else "", json.dumps(s.categories),
                         json.dumps(s.extra) if s.extra else "{}",
                         s.published_at if s.published_at is not None else now, now,
                     ))
-                elif known[s.guid] != (s.title, s.summary, s.content, s.link):
+                    continue
+                title, body, link = known[s.guid]
+                # the cheap columns first: a story's text is unpacked only when its title and link match
+                if (title, link) != (s.title, s.link) or unpack(body) != (s.summary, s.content):
                     changed_rows.append((
-                        s.link, s.canonical_link, s.title, title_key(s.title), s.author, s.summary, s.content,
+                        s.link, s.canonical_link, s.title, title_key(s.title), s.author,
+                        pack(s.summary, s.content),
                         img.url if img else None, img.width if img else None, img.height if img else None,
                         img.alt if img else "", json.dumps(s.categories), json.dumps(s.extra),
                         feed_id, s.guid,
@@ -136,8 +143,8 @@ class StoriesMixin(Connection):
                 db.execute(_INSERT_STORIES + ",".join([_STORY_MARKS] * len(chunk)),
                            [v for row in chunk for v in row])
             db.executemany(
-                "UPDATE stories SET link=?, canonical_link=?, title=?, title_key=?, author=?, summary=?,"
-                " content=?, image_url=?, image_width=?, image_height=?, image_alt=?, categories=?, extra=?"
+                "UPDATE stories SET link=?, canonical_link=?, title=?, title_key=?, author=?, body=?,"
+                " image_url=?, image_width=?, image_height=?, image_alt=?, categories=?, extra=?"
                 " WHERE feed_id=? AND guid=?",
                 changed_rows,
             )
