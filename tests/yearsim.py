@@ -67,6 +67,8 @@ class World:
             if i % 25 < len(fates):
                 f.fate = fates[i % 25]
                 f.fate_day = 0 if f.fate in ("reuse", "republish") else rng.randrange(30, 330)
+            if f.fate == "republish":
+                f.rate = 0.5  # 40-59 posts back is then 80-118 days: old enough to be pruned once read
             self.feeds.append(f)
         self.day = -1
         self._rng = random.Random(seed + 1)
@@ -81,7 +83,8 @@ class World:
     def carried(self, f: SimFeed) -> list[tuple[int, float]]:
         items = f.posts[-WINDOW:]
         if f.fate == "republish" and self.day % 15 < 3 and len(f.posts) > 60:
-            # for three days in every fifteen the feed lists again an item that left its window weeks ago
+            # for three days in every fifteen the feed lists again an item that left its window months ago
+            # (within keep_unread_days of when it last carried it: digest remembers pruned guids that long)
             old = f.posts[len(f.posts) - 40 - (self.day // 15) % 20]
             items = [old, *items]
         return items
@@ -210,6 +213,19 @@ class WorldProcess:
             head, _, body = p.read_bytes().partition(b"\r\n")
             out.append((head.decode().split(": ", 1)[1], body))
         return out
+
+
+def config_toml(smtp_port: int) -> str:
+    """The simulated user's config: two recipients on the SMTP server, one section per kind of feed and five
+    stories a day. Issued stories are kept for ever, so the issue's size sets how fast a store that has
+    levelled off still grows (five a day: ~4 KB a day at this world's ~900 bytes a story)."""
+    from helpers_smtp import config_toml as smtp_config
+    from helpers_smtp import recipients
+
+    sections = "".join(f'\n[[sections]]\nname = "{name}"\nmax_auto = {2 if i == 0 else 1}\n'
+                       for i, name in enumerate(SECTIONS))
+    # 300 sites that all live on 127.0.0.1: the per-host politeness limit would queue them one by one
+    return smtp_config(smtp_port, recipients(2)) + "\n[refresh]\nper_host = 16\n" + sections
 
 
 @dataclass

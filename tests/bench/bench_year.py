@@ -74,8 +74,7 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     os.environ["DIGEST_HOME"] = str(home)
-    from helpers_smtp import config_toml, recipients
-    from yearsim import WorldProcess, Year, run_year
+    from yearsim import WorldProcess, Year, config_toml, run_year
 
     started = time.monotonic()
 
@@ -87,8 +86,7 @@ def main() -> None:
                   flush=True)
 
     with WorldProcess(home, n_feeds=args.feeds) as world:
-        (home / "config.toml").write_text(config_toml(world.smtp_port, recipients(2))
-                                          + "\n[refresh]\nper_host = 16\n")
+        (home / "config.toml").write_text(config_toml(world.smtp_port))
         year = run_year(home, world, args.days, every_day=progress)
     rows = [{"day": d.day, "code": d.code, "run_s": d.run_s, "stories": d.stories, "db_mb": d.db_bytes / 1e6,
              "wal_mb": d.wal_bytes / 1e6} for d in year.days]
