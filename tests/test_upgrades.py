@@ -75,7 +75,7 @@ def test_an_old_store_opens_migrates_and_keeps_everything(old: Path, digest_home
     assert digest_cli(digest_home, "store", "vacuum")[0] == 0
     with Store(digest_home.db_file) as store:
         assert store.stats()["auto_vacuum"] == "incremental" and store.count_stories() == 7
-        assert store.check().ok
+        assert store.check_store().ok
 
 
 def test_a_store_from_a_newer_digest_is_refused_and_untouched(digest_home: Paths) -> None:
