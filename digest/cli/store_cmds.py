@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     st = sub.add_parser("store", help="the store file: stats, check, prune, vacuum, backup, restore")
     ssub = st.add_subparsers(dest="store_command", metavar="ACTION")
     p = ssub.add_parser("stats", help="stories by state, bytes per table, oldest story, feeds, WAL size")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.set_defaults(func=cmd_store_stats)
     p = ssub.add_parser("check", help="integrity and search-index consistency (exit 1 naming the problem)")
     p.set_defaults(func=cmd_store_check)
@@ -24,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = ssub.add_parser("vacuum", help="rewrite the file compactly (holds the store while it runs)")
     p.set_defaults(func=cmd_store_vacuum)
     p = ssub.add_parser("backup", help="a consistent copy, safe while the TUI or a refresh runs")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="the copy to write (replaced if it exists)")
     p.set_defaults(func=cmd_store_backup)
     p = ssub.add_parser("restore", help="put a backup in place of the store (the old file is kept beside it)")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="a backup written by `digest store backup`")
     p.set_defaults(func=cmd_store_restore)
 
     def usage(ctx: Ctx, a: argparse.Namespace) -> int:
