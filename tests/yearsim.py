@@ -284,9 +284,11 @@ def person(store: object, day: int, year: Year) -> None:
                                             (now - DAY,))]
     store.set_read(fresh)
     if day % 10 == 5:
+        # never one an issue carried already: a story flagged by hand goes out again, as the person asked
+        fresh_old = "fetched_at < ? AND id NOT IN (SELECT story_id FROM digest_items)"
         picks = [r[0] for r in store.db.execute(
-            "SELECT id FROM (SELECT id FROM stories WHERE read = 1 AND fetched_at < ? ORDER BY fetched_at LIMIT 1) "
-            "UNION ALL SELECT id FROM (SELECT id FROM stories WHERE read = 0 AND fetched_at < ? "
+            f"SELECT id FROM (SELECT id FROM stories WHERE read = 1 AND {fresh_old} ORDER BY fetched_at LIMIT 1) "
+            f"UNION ALL SELECT id FROM (SELECT id FROM stories WHERE read = 0 AND {fresh_old} "
             "ORDER BY fetched_at LIMIT 1)", (now - 60 * DAY, now - 60 * DAY))]
         for sid in picks:
             store.flag(sid, "Top Stories")
