@@ -71,7 +71,7 @@ def test_an_old_store_opens_migrates_and_keeps_everything(old: Path, digest_home
         assert store.check_store().ok, store.check_store().problems
     code, out, err = digest_cli(digest_home, "store", "check")
     assert (code, err) == (0, ""), err
-    # a store made before schema 3 gives freed pages back only once vacuumed; vacuum converts it
+    # a store made before schema 4 gives freed pages back only once vacuumed; vacuum converts it
     assert digest_cli(digest_home, "store", "vacuum")[0] == 0
     with Store(digest_home.db_file) as store:
         assert store.stats()["auto_vacuum"] == "incremental" and store.count_stories() == 7

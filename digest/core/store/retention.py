@@ -10,7 +10,7 @@ never sent again, even as a new story with the same link.
 Each batch is its own short write transaction (BATCH stories), so a TUI flagging a story or a refresh
 storing a feed waits at most one batch, never the whole prune. The FTS index follows by
 the stories_ad trigger. Freed pages go back to the file system by incremental vacuum (auto_vacuum is
-INCREMENTAL on stores made since schema 3; `digest store vacuum` converts an older one).
+INCREMENTAL on stores made since schema 4; `digest store vacuum` converts an older one).
 """
 
 from __future__ import annotations
