@@ -17,6 +17,7 @@ from digest.core.paths import Paths
 from digest.core.store import Store
 from digest.tui.app import DigestApp
 from digest.tui.htmltext import html_to_markdown
+from digest.tui.views import ALL, FLAGGED, TRENDING, UNREAD, View
 from digest.tui.widgets.draft_table import item_key
 from digest.tui.widgets.story_list import StoryList
 
@@ -61,8 +62,8 @@ async def test_first_run_loads_sample_feeds_and_says_so(digest_home: Paths, stor
         # the sidebar fills from its own worker, apart from the story list
         await wait_for(pilot, lambda: any(k and k.startswith("feed:") for k in sidebar.keys), what="sidebar")
         keys = sidebar.keys
-        assert keys[:4] == ["all", "unread", "flagged", "trending"]
-        assert any(k and k.startswith("section:") for k in keys) and any(k and k.startswith("feed:") for k in keys)
+        assert keys[:4] == [ALL, UNREAD, FLAGGED, TRENDING]
+        assert any(k and k.kind == "section" for k in keys) and any(k and k.kind == "feed" for k in keys)
 
 
 async def test_no_samples_when_feeds_exist(digest_home: Paths, store: Store) -> None:
@@ -122,7 +123,7 @@ async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, sto
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 3)
         sidebar = app.screen.query_one("#sidebar")
-        key = f"feed:{store.get_story(a[0]).feed_id}"
+        key = View.of_feed(store.get_story(a[0]).feed_id)
         # the sidebar fills apart from the story list: select_key ignores a key it does not hold yet
         await wait_for(pilot, lambda: key in sidebar.keys, what="the feed in the sidebar")
         sidebar.select_key(key)
@@ -196,7 +197,7 @@ async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store:
         await pilot.press("escape")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
         sidebar = app.screen.query_one("#sidebar")
-        await wait_for(pilot, lambda: "Flagged (1)" in sidebar.label_of("flagged"))
+        await wait_for(pilot, lambda: "Flagged (1)" in sidebar.label_of(FLAGGED))
 
 
 async def test_edit_blurb_and_headline(digest_home: Paths, store: Store) -> None:
@@ -289,7 +290,7 @@ async def test_refresh_with_failing_feed(digest_home: Paths, store: Store, feed_
         assert not app.screen.query_one("#refresh-bar").has_class("-active")
         bad_id = store.feed_by_url(feed_server.url("/bad.xml")).id
         sidebar = app.screen.query_one("#sidebar")
-        await wait_for(pilot, lambda: sidebar.label_of(f"feed:{bad_id}").startswith("! "), what="failure mark")
+        await wait_for(pilot, lambda: sidebar.label_of(View.of_feed(bad_id)).startswith("! "), what="failure mark")
 
 
 async def test_feeds_screen_change_section_and_remove(digest_home: Paths, store: Store) -> None:
@@ -431,14 +432,26 @@ async def test_help_lists_keys_with_ids(digest_home: Paths, store: Store) -> Non
         assert type(app.screen).__name__ == "MainScreen"
 
 
-async def test_narrow_terminal_keeps_all_panes(digest_home: Paths, store: Store) -> None:
+async def test_narrow_terminal_folds_the_sidebar_and_b_brings_it_back(digest_home: Paths, store: Store) -> None:
     add_stories(store, "Ledger", ["A rather long headline that will need to be cut somewhere"])
     app = new_app(store, digest_home)
     async with app.run_test(size=(80, 24)) as pilot:
         await list_ready(pilot, app, 1)
+        screen = app.screen
+        assert screen.has_class("-fold") and not screen.query_one("#sidebar").display
+        for sel in ("#stories", "#reader"):
+            assert screen.query_one(sel).region.width >= 36, sel
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.query_one("#sidebar").region.width >= 18, what="sidebar shown")
+        assert screen.query_one("#stories").region.width >= 20
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.query_one("#sidebar").region.width == 0, what="sidebar folded")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(95, 30)) as pilot:
+        await list_ready(pilot, app, 1)
+        assert app.screen.has_class("-narrow")
         for sel in ("#sidebar", "#stories", "#reader"):
             assert app.screen.query_one(sel).region.width >= 18, sel
-        assert app.screen.has_class("-narrow")
 
 
 # -- HTML -> Markdown ------------------------------------------------------------------------------
@@ -486,8 +499,8 @@ async def test_trending_shows_stories_carried_by_several_feeds(digest_home: Path
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 4)
         sidebar = app.screen.query_one("#sidebar")
-        await wait_for(pilot, lambda: "trending" in sidebar.keys, what="Trending in the sidebar")
-        sidebar.select_key("trending")
+        await wait_for(pilot, lambda: TRENDING in sidebar.keys, what="Trending in the sidebar")
+        sidebar.select_key(TRENDING)
         await wait_for(pilot, lambda: len(story_list(app).ids) == 1, what="trending")
         assert story_list(app).row(0).title == "Big news from the port"
 

@@ -19,10 +19,12 @@ from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError, StoryQuery
 from digest.tui.queries import ListRow, list_rows
+from digest.tui.screens.reading import Reading
 from digest.tui.screens.story_actions import StoryActions
+from digest.tui.views import ALL, FLAGGED, TRENDING, View
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.refresh_bar import RefreshBar
-from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
+from digest.tui.widgets.sidebar import Sidebar, section_order
 from digest.tui.widgets.splitter import Splitter
 from digest.tui.widgets.status_line import StatusLine
 from digest.tui.widgets.story_list import PAGE as ROWS_PAGE
@@ -46,8 +48,9 @@ FIRST_PAINT_WAIT_S = 0.25  # the longest the full id list waits for the first pa
 STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link", "article"}
 
 
-class MainScreen(StoryActions, Screen[None]):
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+class MainScreen(Reading, StoryActions, Screen[None]):
+    # under 90 columns the sidebar folds away by itself (b brings it back): the list and reader need the room
+    HORIZONTAL_BREAKPOINTS = [(0, "-fold"), (90, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
         Binding("f,space", "flag", "Flag", id="flag", tooltip="Flag or unflag the story for the digest"),
@@ -66,6 +69,7 @@ class MainScreen(StoryActions, Screen[None]):
         Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
         Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit digest"),
+        *Reading.READING_BINDINGS,
     ]
 
     @dataclass
@@ -77,7 +81,9 @@ class MainScreen(StoryActions, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter_key = "all"
+        self.view: View = ALL
+        self.hide_read = False
+        self.sort = "newest"
         self.search_text = ""
         self._generation = 0
         self._search_timer: Timer | None = None
@@ -113,6 +119,7 @@ class MainScreen(StoryActions, Screen[None]):
         return list_rows(self.dapp.store, ids)
 
     def on_mount(self) -> None:
+        self.load_ui_state()
         self.query_one("#search", Input).display = False
         self.query_one(Reader).show_placeholder("Pick a story: j/k move, Enter reads, f flags, ? help.")
         self.query_one(StoryList).focus()
@@ -133,6 +140,9 @@ class MainScreen(StoryActions, Screen[None]):
 
         self.app.call_from_thread(self.dapp.freeze_long_lived)
 
+    def on_unmount(self) -> None:
+        self.save_ui_state()
+
     def on_screen_resume(self) -> None:
         # back from the digest or feeds screen: flags, sections and feeds may have changed (the first
         # resume is the screen's first showing, which on_mount's reload covers)
@@ -146,7 +156,8 @@ class MainScreen(StoryActions, Screen[None]):
         """Re-run the current filter (and the sidebar counts) in workers; the cursor keeps its story."""
         self._last_reload = time.monotonic()
         self._generation += 1
-        self.load_ids(self.filter_key, self.search_text, self._generation, self.query_one(StoryList).row_epoch)
+        self.load_ids(self.view, self.search_text, (self.hide_read, self.sort), self._generation,
+                      self.query_one(StoryList).row_epoch)
         if sidebar:
             self.load_sidebar()
 
@@ -164,31 +175,22 @@ class MainScreen(StoryActions, Screen[None]):
 
             self.set_timer(wait, later)
 
-    def _query_for(self, key: str, search: str) -> StoryQuery:
-        q = StoryQuery(search=search or None)
-        if key == "unread":
-            q.unread = True
-        elif key == "flagged":
-            q.flagged = True
-        elif key.startswith("section:"):
-            name = key.split(":", 1)[1]
-            q.section = "" if name == NO_SECTION else name
-        elif key.startswith("feed:"):
-            q.feed_id = int(key.split(":", 1)[1])
-        return q
-
     @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
-    def load_ids(self, key: str, search: str, generation: int, epoch: int) -> None:
+    def load_ids(self, view: View, search: str, options: tuple[bool, str], generation: int, epoch: int) -> None:
         """First page, then every id: the list paints after ~1 ms of SQL even when the full id list of a
         100k-story store takes ~60 ms more (figures in tests/bench/bench_tui.py). The rows of the first
-        page are read here too, so painting the result runs no SQL on the event loop."""
+        page are read here too, so painting the result runs no SQL on the event loop. A sort other than
+        newest first needs the whole list before anything can be shown."""
+        hide_read, sort = options
         started = time.perf_counter()
         store = self.dapp.open_worker_store()
+        sources: dict[int, int] = {}
         try:
-            q = self._query_for(key, search)
-            if key == "trending":
-                ids = self._trending_ids(store, q)
-                rows = list_rows(store, ids[:ROWS_PAGE])
+            q = view.query(search, hide_read=hide_read)
+            if view == TRENDING:
+                ids, sources = self._trending_ids(store, q)
+            elif sort != "newest":
+                ids, sources = self._sorted_ids(store, q, sort)
             else:
                 first = store.story_ids(q, limit=FIRST_PAGE)
                 rows = list_rows(store, first[:ROWS_PAGE])
@@ -205,26 +207,32 @@ class MainScreen(StoryActions, Screen[None]):
                     ids = store.story_ids(q)
                 else:
                     ids = first
+            if view == TRENDING or sort != "newest":
+                rows = list_rows(store, ids[:ROWS_PAGE])
         finally:
             store.close()
         elapsed = (time.perf_counter() - started) * 1000
-        self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed, False, None, (rows, epoch))
+        self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed, False, None, (rows, epoch), sources)
 
-    def _trending_ids(self, store: Any, q: StoryQuery) -> list[int]:
+    def _trending_ids(self, store: Any, q: StoryQuery) -> tuple[list[int], dict[int, int]]:
+        """The Trending view's ids and how many sources carry each."""
         from digest.core.select import TRENDING_WINDOW_S, trending
 
-        # clusters are in "carried by most feeds" order; keep it, and apply a search on top. The window
-        # ends at the app's clock (frozen in tests), not at the wall clock.
-        ids = [c.story.id for c in trending(store, since=self.dapp.now() - TRENDING_WINDOW_S, limit=50)]
-        if q.search:
+        # clusters are in "carried by most feeds" order; keep it, and apply a search (or hide-read) on top.
+        # The window ends at the app's clock (frozen in tests), not at the wall clock.
+        clusters = trending(store, since=self.dapp.now() - TRENDING_WINDOW_S, limit=50)
+        ids = [c.story.id for c in clusters]
+        sources = {c.story.id: c.count for c in clusters}
+        if q.search or q.unread:
             q.trending_ids = ids
             allowed = set(store.story_ids(q))
             ids = [i for i in ids if i in allowed]
-        return ids
+        return ids, sources
 
     def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False,
                     painted: threading.Event | None = None,
-                    rows: tuple[dict[int, ListRow], int] | None = None) -> None:
+                    rows: tuple[dict[int, ListRow], int] | None = None,
+                    sources: dict[int, int] | None = None) -> None:
         if painted is not None:
             self.call_after_refresh(painted.set)
         if generation != self._generation:
@@ -238,11 +246,12 @@ class MainScreen(StoryActions, Screen[None]):
         self.loaded_generation = generation
         if self.search_text:
             stories.empty_text = f"No story matches “{self.search_text}”."
-        elif self.filter_key == "flagged":
+        elif self.view == FLAGGED:
             stories.empty_text = "Nothing flagged yet: press f on a story to put it in the digest."
         else:
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
-        stories.set_ids(ids, rows=rows)
+        stories.sources = sources or {}
+        stories.set_ids(ids, rows=rows, keep=self.restore_cursor())
         self._update_status()
         # the footer rebuild (and its layout) can wait a frame: the result goes out first
         self.call_after_refresh(self._update_bindings)
@@ -261,43 +270,45 @@ class MainScreen(StoryActions, Screen[None]):
     def _sidebar_loaded(self, counts: dict[str, int], feeds: list[Any]) -> None:
         sidebar = self.query_one(Sidebar)
         sidebar.update_data(counts, feeds, section_order(self.dapp.config.section_names(), feeds))
+        if sidebar.current_key != self.view:
+            sidebar.select_key(self.view)  # a view restored from the last session
         self._update_status()
 
     def _update_status(self) -> None:
         stories = self.query_one(StoryList)
         sidebar = self.query_one(Sidebar)
-        label = {"all": "All stories", "unread": "Unread", "flagged": "Flagged", "trending": "Trending"}.get(
-            self.filter_key, "")
+        view = self.view
+        label = {"all": "All stories", "unread": "Unread", "flagged": "Flagged", "trending": "Trending",
+                 "section": view.section}.get(view.kind, "")
         text = ""
-        if self.filter_key.startswith("section:"):
-            label = self.filter_key.split(":", 1)[1]
-        elif self.filter_key.startswith("feed:"):
-            feed = sidebar.feeds.get(int(self.filter_key.split(":", 1)[1]))
+        if view.kind == "feed":
+            feed = sidebar.feeds.get(view.feed_id)
             label = feed.name if feed else "Feed"
             if feed and feed.failing:
                 text = (f"\n[b red]! failing[/] ({feed.consecutive_failures}×): "
                         f"{escape(feed.last_error or feed.last_status)}")
         n = len(stories.ids)
         search = f" · search “{escape(self.search_text)}”" if self.search_text else ""
-        self.query_one("#status", StatusLine).set(f"[dim]{escape(label)}{search} · {n:,} stories[/]{text}")
+        self.query_one("#status", StatusLine).set(
+            f"[dim]{escape(label)}{search} · {n:,} stories{escape(self.options_label())}[/]{text}")
 
     # -- events from the children ------------------------------------------------------------------
 
     @on(Sidebar.FilterChosen)
     def _filter_chosen(self, event: Sidebar.FilterChosen) -> None:
-        if event.key == self.filter_key:
+        if event.view == self.view:
             return
-        self.filter_key = event.key
+        self.view = event.view
         self.reload(sidebar=False)
-        feed = None
-        if event.key.startswith("feed:"):
-            feed = event.sidebar.feeds.get(int(event.key.split(":", 1)[1]))
+        self.save_ui_state()
+        feed = event.sidebar.feeds.get(event.view.feed_id) if event.view.kind == "feed" else None
         if feed is not None and feed.failing:
             self.notify(f"{feed.name}: {feed.last_error or 'failing'}", title="Last refresh failed",
                         severity="warning")
 
     @on(StoryList.Highlighted)
     def _highlighted(self, event: StoryList.Highlighted) -> None:
+        self.story_shown = event.story_id
         self._update_bindings()
         if self._reader_timer is not None:
             self._reader_timer.stop()
@@ -354,10 +365,7 @@ class MainScreen(StoryActions, Screen[None]):
             self._search_opening = True  # the binding itself runs action_search
 
     def _search_keys(self) -> set[str]:
-        keymap = getattr(self.app, "_keymap", {}) or {}
-        keys = keymap.get("search") or next(
-            b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == "search")
-        return {k.strip() for k in keys.split(",")}
+        return set(self.keys_of("search"))
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -424,8 +432,8 @@ class MainScreen(StoryActions, Screen[None]):
         return True
 
     def _current_feed_id(self) -> int | None:
-        if self.filter_key.startswith("feed:"):
-            return int(self.filter_key.split(":", 1)[1])
+        if self.view.kind == "feed":
+            return self.view.feed_id
         stories = self.query_one(StoryList)
         row = stories.row(stories.cursor)
         return row.feed_id if row else None

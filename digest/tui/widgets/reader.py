@@ -10,6 +10,7 @@ from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from digest.core.models import Article, Story
@@ -24,16 +25,51 @@ MAX_MARKDOWN = 60_000
 
 class Reader(VerticalScroll, can_focus=True):
     BINDINGS = [
-        Binding("j", "scroll_down", "Scroll down", show=False, id="reader.down"),
-        Binding("k", "scroll_up", "Scroll up", show=False, id="reader.up"),
-        Binding("space", "page_down", "Page down", show=False, id="reader.page"),
+        Binding("j,down", "scroll_down", "Scroll down", show=False, id="reader.down",
+                tooltip="Scroll down; at the end, the next story"),
+        Binding("k,up", "scroll_up", "Scroll up", show=False, id="reader.up"),
+        Binding("space", "page_down", "Page down", show=False, id="reader.page",
+                tooltip="Page down; at the end, the next story"),
+        Binding("g,home", "scroll_home", "Top", show=False, id="reader.top"),
+        Binding("G,end", "scroll_end", "Bottom", show=False, id="reader.bottom"),
+        Binding("escape", "back", "Back to the list", show=False, id="reader.back"),
     ]
+
+    class PastEnd(Message):
+        """j or space at the end of a story: the screen moves on to the next one."""
+
+    class Back(Message):
+        """Esc in the reader: back to the list."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.story: Story | None = None
         self.article: Article | None = None  # shown in place of the feed's text
         self.article_note = ""  # one line under the head: fetching, or why the article could not be had
+
+    def action_scroll_down(self) -> None:
+        if self.story is not None and self.scroll_y >= self.max_scroll_y:
+            self.post_message(self.PastEnd())
+        else:
+            super().action_scroll_down()
+
+    def action_page_down(self) -> None:
+        if self.story is not None and self.scroll_y >= self.max_scroll_y:
+            self.post_message(self.PastEnd())
+        else:
+            super().action_page_down()
+
+    def action_back(self) -> None:
+        self.post_message(self.Back())
+
+    def refresh_story(self) -> None:
+        """Re-read the shown story (its read/flag state changed elsewhere)."""
+        if self.story is not None:
+            app: Any = self.app
+            try:
+                self.show(app.store.get_story(self.story.id))
+            except Exception:  # removed meanwhile: keep what is shown
+                pass
 
     def compose(self) -> ComposeResult:
         yield Static("", id="reader-head", markup=True)

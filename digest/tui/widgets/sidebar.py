@@ -22,9 +22,10 @@ from textual.strip import Strip
 
 from digest.core.models import Feed
 from digest.core.textclean import terminal_safe
+from digest.tui.views import ALL, FLAGGED, NO_SECTION, TRENDING, UNREAD, View
 from digest.tui.widgets.lines import LineList, fit
 
-NO_SECTION = "(no section)"
+__all__ = ["NO_SECTION", "Entry", "Sidebar", "section_order"]
 
 
 def section_order(config_sections: Sequence[str], feeds: Sequence[Feed]) -> list[str]:
@@ -40,7 +41,7 @@ def section_order(config_sections: Sequence[str], feeds: Sequence[Feed]) -> list
 
 @dataclass(slots=True, frozen=True)
 class Entry:
-    key: str | None  # None: a separator line
+    key: View | None  # None: a separator line
     label: str
     count: int | None = None
     kind: str = "view"  # view | section | feed | separator
@@ -51,8 +52,8 @@ class Sidebar(LineList, can_focus=True):
     BINDINGS = [
         Binding("j,down", "cursor_down", "Down", show=False, id="sidebar.down"),
         Binding("k,up", "cursor_up", "Up", show=False, id="sidebar.up"),
-        Binding("home", "first", "First", show=False, id="sidebar.first"),
-        Binding("end", "last", "Last", show=False, id="sidebar.last"),
+        Binding("home,g", "first", "First", show=False, id="sidebar.first"),
+        Binding("end,G", "last", "Last", show=False, id="sidebar.last"),
         Binding("enter", "choose", "Show", show=False, id="sidebar.choose"),
     ]
 
@@ -73,15 +74,15 @@ class Sidebar(LineList, can_focus=True):
 
     @dataclass
     class FilterChosen(Message):
-        """The highlighted entry changed; key is all|unread|flagged|trending|section:NAME|feed:ID."""
+        """The highlighted entry changed to this view."""
 
         sidebar: Sidebar
-        key: str
+        view: View
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.feeds: dict[int, Feed] = {}
-        self.entries: list[Entry] = [Entry("all", "All")]
+        self.entries: list[Entry] = [Entry(ALL, "All")]
         self._data: tuple[Any, ...] | None = None
 
     # -- data ------------------------------------------------------------------------------------
@@ -93,10 +94,10 @@ class Sidebar(LineList, can_focus=True):
         current = self.current_key
         self.feeds = {f.id: f for f in feeds}
         entries = [
-            Entry("all", "All", counts.get("all", 0)),
-            Entry("unread", "Unread", counts.get("unread", 0)),
-            Entry("flagged", f"Flagged ({counts.get('flagged', 0)})"),
-            Entry("trending", "Trending", trending),
+            Entry(ALL, "All", counts.get("all", 0)),
+            Entry(UNREAD, "Unread", counts.get("unread", 0)),
+            Entry(FLAGGED, f"Flagged ({counts.get('flagged', 0)})"),
+            Entry(TRENDING, "Trending", trending),
         ]
         by_section: dict[str, list[Feed]] = {}
         for f in feeds:
@@ -106,10 +107,10 @@ class Sidebar(LineList, can_focus=True):
             if not members:
                 continue
             entries.append(Entry(None, "", kind="separator"))
-            entries.append(Entry(f"section:{name}", name, sum(f.unread_count for f in members), "section"))
+            entries.append(Entry(View.of_section(name), name, sum(f.unread_count for f in members), "section"))
             for f in members:
                 # terminal_safe: a feed title stored before ingestion cleaned controls
-                entries.append(Entry(f"feed:{f.id}", terminal_safe(f.name), f.unread_count, "feed", f.failing))
+                entries.append(Entry(View.of_feed(f.id), terminal_safe(f.name), f.unread_count, "feed", f.failing))
         self.entries = entries
         if self.virtual_size.height != len(entries):
             self.virtual_size = Size(0, len(entries))
@@ -121,10 +122,10 @@ class Sidebar(LineList, can_focus=True):
         self.refresh()
 
     @property
-    def keys(self) -> list[str | None]:
+    def keys(self) -> list[View | None]:
         return [e.key for e in self.entries]
 
-    def label_of(self, key: str) -> str:
+    def label_of(self, key: View) -> str:
         """The text of an entry as shown (tests and the status line use it)."""
         for e in self.entries:
             if e.key == key:
@@ -132,12 +133,12 @@ class Sidebar(LineList, can_focus=True):
         raise KeyError(key)
 
     @property
-    def current_key(self) -> str | None:
+    def current_key(self) -> View | None:
         if 0 <= self.cursor < len(self.entries):
             return self.entries[self.cursor].key
         return None
 
-    def select_key(self, key: str) -> None:
+    def select_key(self, key: View) -> None:
         keys = self.keys
         if key in keys:
             self._move(keys.index(key), 1)

@@ -89,6 +89,7 @@ class StoryList(LineList, can_focus=True):
         self._rows: dict[int, ListRow] = {}
         self.row_epoch = 0  # bumped by invalidate(): rows a worker read before then are stale
         self.empty_text = "Loading…"
+        self.sources: dict[int, int] = {}  # story id -> feeds carrying it (Trending), shown for the source
 
     # -- data in ---------------------------------------------------------------------------------
 
@@ -202,7 +203,9 @@ class StoryList(LineList, can_focus=True):
             Segment(fit(title, title_w), base + text_style + cur),
         ]
         if src_w:
-            segments.append(Segment(" " + fit(row.feed_title, src_w), base + dim + cur))
+            carried = self.sources.get(row.id, 0)
+            source = f"{carried} sources" if carried > 1 else row.feed_title
+            segments.append(Segment(" " + fit(source, src_w), base + dim + cur))
         segments.append(Segment(" " + age(row.published_at, self._now()).rjust(age_w), base + dim + cur))
         return Strip(segments).adjust_cell_length(width, line_style)
 
@@ -226,6 +229,10 @@ class StoryList(LineList, can_focus=True):
         if index != self.cursor:
             self.cursor = index
         self._scroll_to_cursor()
+
+    def move_to(self, index: int) -> None:
+        """Put the cursor on a row (clamped) and scroll it into view."""
+        self._move(index)
 
     def _scroll_to_cursor(self, center: bool = False) -> None:
         height = max(1, self.size.height)
