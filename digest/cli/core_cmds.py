@@ -348,6 +348,10 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.emailcss import accent_problems
 
     problems += accent_problems(cfg.newsletter.accent_color)  # names the colour and the contrast ratio
+    if cfg.keys:
+        from digest.tui.keys import check_keymap  # the binding ids live in the TUI
+
+        problems += check_keymap(cfg.keys)
     if args.smtp or cfg.smtp.host:
         from digest.core import smtp
 

@@ -76,6 +76,9 @@ class DigestApp(App[int]):
         self._refresh_proc: Any = None
         self._progress_state: tuple[int, int | None, str] | None = None
         self._progress_timer: Any = None
+        # the [keys] table as given: the help and the screens read it (Textual keeps its own copy private)
+        self.keymap: dict[str, str] = dict(config.keys)
+        self._reported_clashes: set[frozenset[str]] = set()
         if config.keys:
             self.set_keymap(config.keys)
 
@@ -120,12 +123,28 @@ class DigestApp(App[int]):
             bars.extend(screen.query(RefreshBar))
         return bars
 
+    def handle_bindings_clash(self, clashed_bindings: set[Any], node: Any) -> None:
+        """Textual found two bindings on one key after the keymap (called on every key press while it
+        lasts): say it once."""
+        ids = frozenset(b.id or b.action for b in clashed_bindings)
+        if ids not in self._reported_clashes:
+            self._reported_clashes.add(ids)
+            self.notify(f"[keys]: {', '.join(sorted(ids))} share a key; the config's key wins.",
+                        severity="warning", timeout=10)
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         from digest.tui.screens.main import MainScreen
 
         self.push_screen(MainScreen())
+        if self.keymap:
+            from digest.tui.keys import check_keymap
+
+            problems = check_keymap(self.keymap)
+            if problems:
+                self.notify("\n".join(problems), title="Problems in [keys] of the config", severity="error",
+                            timeout=20)
         if self.load_samples_when_empty and self.store.feed_count() == 0:
             self.load_samples()
 

@@ -3,6 +3,7 @@ send. Every change is written to the store at once (the store is the state)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from textual.widgets import Button, DataTable, Footer, Static, TextArea
 from digest.core.models import DigestItem
 from digest.core.store import NotFoundError
 from digest.tui.screens.modals import ChoiceModal, ConfirmModal, EditModal
+from digest.tui.screens.story_actions import unflag_keeping_undo
 from digest.tui.widgets.draft_table import DraftTable, item_key, section_key, section_of, story_of
 from digest.tui.widgets.refresh_bar import RefreshBar
 
@@ -41,6 +43,7 @@ class DigestScreen(Screen[None]):
                 tooltip="Move the story to the next section"),
         Binding("x,delete", "remove", "Remove", id="digest.remove", show=False,
                 tooltip="Take the story out of the digest"),
+        Binding("U,ctrl+z", "undo", "Undo", id="digest.undo", show=False, tooltip="Put back the story just removed"),
         Binding("e", "edit", "Edit", id="digest.edit", tooltip="Edit headline and blurb"),
         Binding("t", "theme", "Theme", id="digest.theme", tooltip="Pick the theme"),
         Binding("b", "build", "Build", id="digest.build", tooltip="Build HTML, text and .eml files"),
@@ -58,6 +61,7 @@ class DigestScreen(Screen[None]):
         self.theme_name = ""
         self.last_build: Any = None
         self._preview_timer: Timer | None = None
+        self.undo_step: Callable[[], None] | None = None  # puts back the last story removed (one step)
 
     @property
     def dapp(self) -> DigestApp:
@@ -271,13 +275,26 @@ class DigestScreen(Screen[None]):
         item = self._current_item()
         if item is None:
             return
-        self.dapp.store.unflag(item.story.id)
-        self.notify(f"Removed: {item.headline or item.story.title}", timeout=3)
+        undo = unflag_keeping_undo(self.dapp.store, item.story.id)
+        self.undo_step = undo
+        keys = self.app.get_key_display(next(b for b in self.BINDINGS if isinstance(b, Binding)
+                                             and b.id == "digest.undo"))
+        self.notify(f"Removed: {item.headline or item.story.title} · {keys} undoes", timeout=4)
         # keep the cursor near where it was
         ids = [i.story.id for i in self.items]
         idx = ids.index(item.story.id)
         neighbour = ids[idx + 1] if idx + 1 < len(ids) else (ids[idx - 1] if idx else None)
         self.load(keep=neighbour)
+
+    def action_undo(self) -> None:
+        undo, self.undo_step = self.undo_step, None
+        if undo is None:
+            self.notify("Nothing to undo.", timeout=3)
+            return
+        current = self.current_story_id
+        undo()
+        self.notify("Undone: the story is back in the digest.", timeout=3)
+        self.load(keep=current)
 
     def action_edit(self) -> None:
         item = self._current_item()

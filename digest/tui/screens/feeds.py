@@ -18,6 +18,7 @@ from digest.core.models import Feed
 from digest.tui.screens.modals import AddFeedModal, ChoiceModal, ConfirmModal, PromptModal
 from digest.tui.timefmt import age, short_date
 from digest.tui.widgets.refresh_bar import RefreshBar
+from digest.tui.widgets.vim_keys import KeyTable
 
 if TYPE_CHECKING:
     from digest.tui.app import DigestApp
@@ -63,7 +64,7 @@ class FeedsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="feeds-title")
-        yield DataTable(id="feeds-table", cursor_type="row")
+        yield KeyTable(id="feeds-table", cursor_type="row")
         yield Static("", id="feed-detail")
         yield RefreshBar(id="refresh-bar")
         yield Footer()

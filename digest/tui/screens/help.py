@@ -8,9 +8,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+
+from digest.tui.widgets.vim_keys import KeyScroll
 
 INTRO = (
     "Read your feeds, flag the stories worth sending (f), arrange them on the digest screen (d), build (b) and "
@@ -34,7 +35,7 @@ class HelpScreen(Screen[None]):
     ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
+        with KeyScroll(id="help"):
             yield Static(self._render_help())
         yield Footer()
 
@@ -42,7 +43,7 @@ class HelpScreen(Screen[None]):
         self.query_one("#help").focus()
 
     def keys_for(self, b: Binding) -> str:
-        keymap = getattr(self.app, "_keymap", {}) or {}
+        keymap: dict[str, str] = getattr(self.app, "keymap", {})
         keys = keymap.get(b.id, b.key) if b.id else b.key
         return ", ".join(self.app.get_key_display(Binding(k.strip(), b.action)) for k in keys.split(","))
 
@@ -71,13 +72,19 @@ class HelpScreen(Screen[None]):
         from digest.tui.screens.digest import DigestScreen
         from digest.tui.screens.feeds import FeedsScreen
         from digest.tui.screens.main import MainScreen
+        from digest.tui.widgets.reader import Reader
+        from digest.tui.widgets.sidebar import Sidebar
         from digest.tui.widgets.story_list import StoryList
+        from digest.tui.widgets.vim_keys import KeyScroll, KeyTable
 
         parts: list[RenderableType] = [Text("digest", style="bold"), Text(INTRO), Text("")]
         for title, bindings in (
             ("Stories", [*MainScreen.BINDINGS, *StoryList.BINDINGS]),
-            ("Digest screen (d)", DigestScreen.BINDINGS),
-            ("Feeds screen (F)", FeedsScreen.BINDINGS),
+            ("Reader (Enter on a story)", Reader.BINDINGS),
+            ("Sidebar", Sidebar.BINDINGS),
+            ("Digest screen (d)", [*DigestScreen.BINDINGS, *KeyTable.BINDINGS]),
+            ("Feeds screen (F)", [*FeedsScreen.BINDINGS, *KeyTable.BINDINGS]),
+            ("This help", [*HelpScreen.BINDINGS, *KeyScroll.BINDINGS]),
         ):
             parts.append(self._table(title, [b for b in bindings if isinstance(b, Binding)]))
             parts.append(Text(""))

@@ -17,9 +17,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from digest.core.store import NotFoundError, StoryQuery
+from digest.core.store import NotFoundError
+from digest.tui.list_order import sorted_ids, trending_ids
 from digest.tui.queries import ListRow, list_rows
 from digest.tui.screens.reading import Reading
+from digest.tui.screens.search import Searching
 from digest.tui.screens.story_actions import StoryActions
 from digest.tui.views import ALL, FLAGGED, TRENDING, View
 from digest.tui.widgets.reader import Reader
@@ -33,22 +35,18 @@ from digest.tui.widgets.story_list import StoryList
 if TYPE_CHECKING:
     from digest.tui.app import DigestApp
 
-# Search-as-you-type waits this long after the last key: long enough to skip the intermediate prefixes of a
-# fast typist (~8 keys/s), short enough to feel immediate (the 100 ms "instant" threshold, Nielsen).
-SEARCH_DEBOUNCE_S = 0.12
 # The reader follows the cursor after this pause, so holding j does not lay out Markdown for every row.
 READER_DEBOUNCE_S = 0.06
 # While a refresh runs, reload the list at most this often (500 feeds finishing would otherwise mean 500
 # reloads of 100k ids).
 RELOAD_THROTTLE_S = 1.0
-MIN_PREFIX = 2  # the last word typed is searched as a prefix once it has this many letters (Enter: any)
 FIRST_PAGE = 200  # ids fetched before the full list: several screens of rows
 FIRST_PAINT_WAIT_S = 0.25  # the longest the full id list waits for the first page to be painted
 
 STORY_ACTIONS = {"flag", "edit", "toggle_read", "open_link", "article"}
 
 
-class MainScreen(Reading, StoryActions, Screen[None]):
+class MainScreen(Searching, Reading, StoryActions, Screen[None]):
     # under 90 columns the sidebar folds away by itself (b brings it back): the list and reader need the room
     HORIZONTAL_BREAKPOINTS = [(0, "-fold"), (90, "-narrow"), (100, "-wide")]
 
@@ -188,9 +186,9 @@ class MainScreen(Reading, StoryActions, Screen[None]):
         try:
             q = view.query(search, hide_read=hide_read)
             if view == TRENDING:
-                ids, sources = self._trending_ids(store, q)
+                ids, sources = trending_ids(store, q, self.dapp.now())
             elif sort != "newest":
-                ids, sources = self._sorted_ids(store, q, sort)
+                ids, sources = sorted_ids(store, q, sort, self.dapp.now())
             else:
                 first = store.story_ids(q, limit=FIRST_PAGE)
                 rows = list_rows(store, first[:ROWS_PAGE])
@@ -213,21 +211,6 @@ class MainScreen(Reading, StoryActions, Screen[None]):
             store.close()
         elapsed = (time.perf_counter() - started) * 1000
         self.app.call_from_thread(self._ids_loaded, ids, generation, elapsed, False, None, (rows, epoch), sources)
-
-    def _trending_ids(self, store: Any, q: StoryQuery) -> tuple[list[int], dict[int, int]]:
-        """The Trending view's ids and how many sources carry each."""
-        from digest.core.select import TRENDING_WINDOW_S, trending
-
-        # clusters are in "carried by most feeds" order; keep it, and apply a search (or hide-read) on top.
-        # The window ends at the app's clock (frozen in tests), not at the wall clock.
-        clusters = trending(store, since=self.dapp.now() - TRENDING_WINDOW_S, limit=50)
-        ids = [c.story.id for c in clusters]
-        sources = {c.story.id: c.count for c in clusters}
-        if q.search or q.unread:
-            q.trending_ids = ids
-            allowed = set(store.story_ids(q))
-            ids = [i for i in ids if i in allowed]
-        return ids, sources
 
     def _ids_loaded(self, ids: list[int], generation: int, elapsed_ms: float, partial: bool = False,
                     painted: threading.Event | None = None,
@@ -334,76 +317,6 @@ class MainScreen(Reading, StoryActions, Screen[None]):
             event.story_list.invalidate([event.story_id])
             self.load_sidebar()
         self.query_one(Reader).focus()
-
-    # -- search ----------------------------------------------------------------------------------
-
-    def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        box.display = True
-        # focus moves on the next turn of the event loop; keys typed (or pasted) before that must land in
-        # the box, not run as commands ("/kelp" would otherwise open the edit dialog on its "e")
-        self._search_opening = True
-        box.focus()
-        self._update_bindings()
-
-    def on_descendant_focus(self, event: Any) -> None:
-        if getattr(event, "widget", None) is self.query_one("#search", Input):
-            self._search_opening = False
-        self._update_bindings()
-
-    def on_descendant_blur(self, event: Any) -> None:
-        self._update_bindings()
-
-    def on_key(self, event: Any) -> None:
-        """Keys reach this handler, in order, before the app runs any binding: so the search key is noticed
-        here, and what follows it (typed fast, or pasted) goes into the box until it has focus."""
-        if self._search_opening and event.is_printable and event.character:
-            event.stop()
-            event.prevent_default()
-            self.query_one("#search", Input).insert_text_at_cursor(event.character)
-        elif event.key in self._search_keys() and not isinstance(self.focused, Input):
-            self._search_opening = True  # the binding itself runs action_search
-
-    def _search_keys(self) -> set[str]:
-        return set(self.keys_of("search"))
-
-    @on(Input.Changed, "#search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        value = event.value
-        self._search_timer = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._run_search(value))
-
-    def _run_search(self, value: str, *, final: bool = False) -> None:
-        value = value.strip()
-        words = value.split()
-        if not final and words and len(words[-1]) < MIN_PREFIX:
-            # "k" or "kelp f" as typed: a one-letter prefix matches most of the index (99 ms of FTS on 100k
-            # stories, bench_tui.py) and narrows nothing; search without it until the word grows
-            value = " ".join(words[:-1])
-        if value == self.search_text:
-            return
-        self.search_text = value
-        self.reload(sidebar=False)
-
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self, event: Input.Submitted) -> None:
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        self._run_search(event.value, final=True)
-        self.query_one(StoryList).focus()
-
-    def action_clear(self) -> None:
-        box = self.query_one("#search", Input)
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        box.value = ""
-        box.display = False
-        self.query_one(StoryList).focus()
-        if self.search_text:
-            self.search_text = ""
-            self.reload(sidebar=False)
-        self._update_bindings()
 
     # -- story actions ---------------------------------------------------------------------------
 

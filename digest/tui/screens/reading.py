@@ -7,6 +7,7 @@ A mixin of MainScreen, like StoryActions: it uses the screen's StoryList, Reader
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Callable
@@ -73,10 +74,9 @@ class Reading:
         def reload(self, *, sidebar: bool = True) -> None: ...
         def _show_current(self) -> None: ...
         def _update_status(self) -> None: ...
-        def set_class(self, add: bool, *names: str) -> Any: ...
+        set_class: Any
         def has_class(self, *names: str) -> bool: ...
-        @property
-        def focused(self) -> Any: ...
+        focused: Any
 
     undo_step: Undo | None = None
     story_shown: int | None = None  # the list's current story (kept here: on unmount the list is gone)
@@ -199,26 +199,6 @@ class Reading:
         self.reload(sidebar=False)
         self.save_ui_state()
 
-    def _sorted_ids(self, store: Any, q: StoryQuery, sort: str) -> tuple[list[int], dict[int, int]]:
-        """The ids of q in a sort other than newest first (in a worker, on its own store), and the
-        Trending source counts when sorting by them."""
-        if sort == "feed" and q.feed_id is None:
-            ids: list[int] = []
-            feeds = sorted(store.list_feeds(counts=False), key=lambda f: (f.name.casefold(), f.id))
-            for feed in feeds:
-                ids += store.story_ids(dataclasses.replace(q, feed_id=feed.id))
-            return ids, {}
-        ids = store.story_ids(q)
-        if sort == "oldest":
-            ids.reverse()
-        elif sort == "score":
-            from digest.core.select import TRENDING_WINDOW_S, trending_counts
-
-            counts = trending_counts(store, since=self.dapp.now() - TRENDING_WINDOW_S)
-            ids.sort(key=lambda i: -counts.get(i, 0))  # stable: newest first among equals
-            return ids, counts
-        return ids, {}
-
     def options_label(self) -> str:
         out = " · unread only" if self.hide_read and self.view.kind != "unread" else ""
         if self.sort != "newest" and self.view != TRENDING:
@@ -264,7 +244,8 @@ class Reading:
         keys = [key for key, active in self.active_bindings.items() if active.binding.id == binding_id]
         if keys:
             return keys
-        found = next((b for b in type(self).BINDINGS if isinstance(b, Binding) and b.id == binding_id), None)
+        bindings: list[Any] = getattr(type(self), "BINDINGS", [])
+        found = next((b for b in bindings if isinstance(b, Binding) and b.id == binding_id), None)
         return [k.strip() for k in found.key.split(",")] if found else []
 
     if TYPE_CHECKING:
@@ -299,7 +280,5 @@ class Reading:
     def save_ui_state(self) -> None:
         state = {"view": self.view.token, "hide_read": self.hide_read, "sort": self.sort,
                  "story": self.story_shown}
-        try:
+        with contextlib.suppress(OSError):  # a convenience: a read-only data folder must not stop anything
             atomic_write(self._state_path(), json.dumps(state))
-        except OSError:
-            pass  # the state is a convenience: a read-only data folder must not stop anything

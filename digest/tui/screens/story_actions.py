@@ -6,9 +6,11 @@ screen's StoryList, reader and sidebar loading.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import work
+from textual.binding import Binding
 
 from digest.core.store import NotFoundError
 from digest.tui.widgets.reader import Reader
@@ -16,6 +18,20 @@ from digest.tui.widgets.story_list import StoryList
 
 if TYPE_CHECKING:
     from digest.tui.app import DigestApp
+
+
+def unflag_keeping_undo(store: Any, story_id: int) -> Callable[[], None] | None:
+    """Take a story out of the draft and return what puts it back as it was: same section, place,
+    headline and blurb (None if it was not in the draft)."""
+    item = next((i for i in store.digest_items() if i.story.id == story_id), None)
+    if item is None or not store.unflag(story_id):
+        return None
+
+    def undo() -> None:
+        store.flag(story_id, item.section, headline=item.headline, blurb=item.blurb)
+        store.move_item(story_id, section=item.section, position=item.position)
+
+    return undo
 
 
 class StoryActions:
@@ -28,6 +44,8 @@ class StoryActions:
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def load_sidebar(self) -> Any: ...
         def _show_current(self) -> None: ...
+        def offer_undo(self, label: str, run: Callable[[], None]) -> None: ...
+        def keys_of(self, binding_id: str) -> list[str]: ...
 
     def _current_story(self) -> Any:
         sid = self.query_one(StoryList).current_id
@@ -54,12 +72,23 @@ class StoryActions:
         story = self._current_story()
         if story is None:
             return
-        if story.flagged:
-            self.dapp.store.unflag(story.id)
-            self.notify(f"Removed from the digest: {story.title}", timeout=3)
-            self._after_story_change(story.id)
+        from digest.tui.screens.modals import ChoiceModal, ConfirmModal  # deferred: not for the first frame
+
+        if story.flagged and (story.blurb or story.headline):
+            # the blurb and headline are someone's writing: one key press must not throw them away
+            kept = " and ".join(w for w, v in (("headline", story.headline), ("blurb", story.blurb)) if v)
+            body = f"{story.headline or story.title}\n\nYour {kept} go{'es' if ' and ' not in kept else ''} with it."
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self._unflag(story)
+
+            self.app.push_screen(ConfirmModal("Take this story out of the digest?", body, yes="Unflag"),
+                                 confirmed)
             return
-        from digest.tui.screens.modals import ChoiceModal  # deferred: not needed for the first frame
+        if story.flagged:
+            self._unflag(story)
+            return
 
         sections = self.dapp.config.section_names()
 
@@ -74,6 +103,18 @@ class StoryActions:
             ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
             chosen,
         )
+
+    def _unflag(self, story: Any) -> None:
+        undo = unflag_keeping_undo(self.dapp.store, story.id)
+        if undo is not None:
+            def run() -> None:
+                undo()
+                self._after_story_change(story.id)
+
+            self.offer_undo("unflag", run)
+        keys = self.app.get_key_display(Binding(self.keys_of("undo")[0], "undo"))
+        self.notify(f"Removed from the digest: {story.title} · {keys} undoes", timeout=4)
+        self._after_story_change(story.id)
 
     def action_edit(self) -> None:
         from digest.tui.screens.modals import EditModal

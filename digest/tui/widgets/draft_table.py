@@ -11,7 +11,8 @@ from typing import Any
 
 from textual.events import Click, MouseDown, MouseEvent, MouseMove, MouseRelease, MouseUp
 from textual.message import Message
-from textual.widgets import DataTable
+
+from digest.tui.widgets.vim_keys import KeyTable
 
 SECTION_PREFIX = "sec:"
 ITEM_PREFIX = "item:"
@@ -35,7 +36,7 @@ def story_of(key: str) -> int | None:
     return int(key.removeprefix(ITEM_PREFIX)) if key.startswith(ITEM_PREFIX) else None
 
 
-class DraftTable(DataTable[Any]):
+class DraftTable(KeyTable):
     """A DataTable of the draft. Pressing the left button on a story and moving off its row starts a drag
     (DraftTable.DragStarted); releasing posts DraftTable.Dropped. Press and release on one row stays a click
     that moves the cursor, as in any DataTable."""

@@ -3,6 +3,7 @@ after the `article` key, the full article fetched from the story's link)."""
 
 from __future__ import annotations
 
+import contextlib
 import webbrowser
 from typing import Any
 
@@ -66,10 +67,8 @@ class Reader(VerticalScroll, can_focus=True):
         """Re-read the shown story (its read/flag state changed elsewhere)."""
         if self.story is not None:
             app: Any = self.app
-            try:
+            with contextlib.suppress(Exception):  # removed meanwhile: keep what is shown
                 self.show(app.store.get_story(self.story.id))
-            except Exception:  # removed meanwhile: keep what is shown
-                pass
 
     def compose(self) -> ComposeResult:
         yield Static("", id="reader-head", markup=True)

@@ -1,0 +1,74 @@
+"""Nothing lost by one key (issue 17 part 2): unflagging a story with a blurb or an edited headline asks
+first, every unflag can be undone, and removing from the digest screen can be undone in place."""
+
+from __future__ import annotations
+
+from test_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+
+from digest.core.paths import Paths
+from digest.core.store import Store
+
+
+def item_state(store: Store) -> list[tuple[int, str, int, str | None, str | None]]:
+    return [(i.story.id, i.section, i.position, i.headline, i.blurb) for i in store.digest_items()]
+
+
+async def test_unflag_with_a_blurb_asks_first_and_undo_brings_it_back(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["Worth it", "Plain"])
+    store.flag(ids[1], "Startups")
+    store.flag(ids[0], "Startups", blurb="Why it matters.", headline="Sharper")
+    before = item_state(store)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="the question")
+        await pilot.press("n")  # no: nothing changes
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        assert item_state(store) == before
+        await pilot.press("space")  # the other flag key asks too
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not store.get_story(ids[0]).flagged, what="unflagged")
+        assert any("U undoes" in n for n in notes(app))
+        await pilot.press("U")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged again")
+        assert item_state(store) == before  # same section, place, headline and blurb
+
+
+async def test_unflag_without_a_blurb_is_one_key_and_undoable(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["Plain"])
+    store.flag(ids[0], "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: not store.get_story(ids[0]).flagged, what="unflagged at once")
+        assert type(app.screen).__name__ == "MainScreen"
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="undone")
+
+
+async def test_digest_screen_remove_has_undo(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two", "Three"])
+    for i in ids:
+        store.flag(i, "Startups")
+    store.flag(ids[1], "Startups", blurb="The middle one.")
+    before = item_state(store)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        await open_digest_screen(pilot, app)
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.current_story_id is not None, what="a draft row")
+        await pilot.press("j")  # the first row is the section heading, or the first story
+        await wait_for(pilot, lambda: screen.current_story_id == ids[1] or screen.current_story_id == ids[0])
+        if screen.current_story_id == ids[0]:
+            await pilot.press("j")
+        await wait_for(pilot, lambda: screen.current_story_id == ids[1], what="the middle story")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: len(store.digest_items()) == 2, what="removed")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: item_state(store) == before, what="back in its place with its blurb")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: any("Nothing to undo" in n for n in notes(app)))
