@@ -205,3 +205,14 @@ def test_cli_import_names_each_refused_entry(digest_home, store: Store, tmp_path
     only_bad.write_text('<opml version="2.0"><body><outline text="x" xmlUrl="file:///etc/shadow"/></body></opml>')
     assert main(["feeds", "import", str(only_bad)]) == 1
     assert "refused file:///etc/shadow" in capsys.readouterr().err
+
+
+def test_export_leaves_out_the_bundled_samples(store: Store, digest_home) -> None:
+    from digest.core.config import Config
+    from digest.core.feeds import load_sample_feeds
+
+    load_sample_feeds(store, Config())
+    store.add_feed("https://mine.example/feed", title="Mine", section="Startups")
+    text = export_opml(store)
+    assert "https://mine.example/feed" in text
+    assert "sample_feeds" not in text and "site-packages" not in text

@@ -111,3 +111,26 @@ async def test_j_k_g_G_in_the_feeds_digest_help_and_sidebar(digest_home: Paths, 
         await wait_for(pilot, lambda: sidebar.cursor == 0)
         await list_ready(pilot, app, 4)
         assert story_list(app).ids
+
+
+async def test_palette_lists_our_actions_first_and_names_textuals_theme_apart(digest_home: Paths,
+                                                                               store: Store) -> None:
+    from textual.command import CommandList
+
+    add_stories(store, "Wire", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: app.screen.query(CommandList) and app.screen.query_one(CommandList).option_count)
+        listing: Any = app.screen.query_one(CommandList)
+
+        def titles() -> list[str]:
+            return [str(listing.get_option_at_index(i).prompt).split("\n")[0] for i in range(listing.option_count)]
+
+        await wait_for(pilot, lambda: any("App colours" in t for t in titles()), what="Textual's commands")
+        names = titles()
+        ours = [i for i, t in enumerate(names) if t.startswith(("Flag", "Next unread", "Search", "Refresh"))]
+        colours = next(i for i, t in enumerate(names) if "App colours (Textual theme)" in t)
+        assert ours and max(ours) < colours
+        assert not any(t.strip() == "Theme" for t in names)

@@ -1,4 +1,5 @@
-"""Snapshots of the main, digest, feeds and help screens at 80x24 and 120x40 (pytest-textual-snapshot).
+"""Snapshots of the main, digest, feeds and help screens at 80x24 and 120x40, and of the main screen and the
+edit and add dialogs at 80x24 and 60x20 (pytest-textual-snapshot).
 
 Time is frozen: the app's clock is injected, the sample feeds' fetch times are pinned, and the preview is
 dated by the same clock. Update after a reviewed change with `pytest tests/test_tui_snapshots.py
@@ -60,7 +61,10 @@ async def _main_ready(pilot: Any) -> None:
     await settled(pilot)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+SMALL = [(80, 24), (60, 20)]
+
+
+@pytest.mark.parametrize("size", [*SIZES, (60, 20)], ids=["80x24", "120x40", "60x20"])
 def test_main_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=_main_ready)
 
@@ -95,5 +99,27 @@ def test_help_screen(snap_compare: Any, sample_store: Store, digest_home: Paths,
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
         await settled(pilot)
+
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+def test_edit_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _main_ready(pilot)
+        await pilot.press("e")  # the first story: flagged, with a blurb
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "EditModal")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+def test_add_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _main_ready(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "AddFeedModal")
+        await pilot.pause(0.3)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)

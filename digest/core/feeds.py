@@ -186,7 +186,18 @@ def _admit(raw: str, folder: Path, allow_files: bool) -> tuple[str, str]:
 
 
 def export_opml(store: Store) -> str:
-    return write_opml(store.list_feeds())
+    """Every feed but the bundled samples: their URLs are paths into this installation (site-packages),
+    which mean nothing in another reader or on another machine."""
+    return write_opml([f for f in store.list_feeds() if not is_sample(f.url)])
+
+
+def is_sample(url: str) -> bool:
+    if not is_local(url):
+        return False
+    try:
+        return local_path(url).resolve().is_relative_to(sample_feeds_dir().resolve())
+    except (OSError, ValueError):
+        return False
 
 
 # The newest sample story is placed this long before "now" when the samples are loaded.

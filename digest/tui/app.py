@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.message import Message
 
@@ -43,8 +43,10 @@ def _actions_provider() -> type:
 class DigestApp(App[int]):
     CSS_PATH = "digest.tcss"
     TITLE = "digest"
-    COMMANDS = App.COMMANDS | {_actions_provider}
+    COMMANDS = {_actions_provider}  # it lists Textual's system commands too, after ours
     ENABLE_COMMAND_PALETTE = True
+    # under 30 rows dialogs go compact (thin borders, one-line buttons) so Save/Add and the hints show
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     @dataclass
     class FeedRefreshed(Message):
@@ -79,6 +81,8 @@ class DigestApp(App[int]):
         # the [keys] table as given: the help and the screens read it (Textual keeps its own copy private)
         self.keymap: dict[str, str] = dict(config.keys)
         self._reported_clashes: set[frozenset[str]] = set()
+        self._held_notes: list[tuple[str, dict[str, Any]]] = []  # toasts waiting for a dialog to close
+        self._toasts_until = 0.0  # monotonic time the last toast on screen goes away
         if config.keys:
             self.set_keymap(config.keys)
 
@@ -114,6 +118,65 @@ class DigestApp(App[int]):
             hook = getattr(screen, "data_changed", None)
             if hook is not None:
                 hook()
+
+    def show_progress(self, label: str) -> None:
+        """The progress bar with a label and no count (a build, a send)."""
+        self._progress(0, None, label)
+
+    def hide_progress(self) -> None:
+        if not self.refreshing:
+            self._progress_done()
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Toasts never cover a dialog or the help: while one is open they wait, and show when it closes.
+        Esc dismisses the toasts on screen (see check_action)."""
+        kwargs = {"title": title, "severity": severity, "timeout": timeout, "markup": markup}
+        if self._covered():
+            self._held_notes.append((message, kwargs))
+            return
+        shown_for = timeout if timeout is not None else self.NOTIFICATION_TIMEOUT
+        self._toasts_until = max(self._toasts_until, time.monotonic() + shown_for)
+        super().notify(message, **kwargs)
+
+    def _covered(self) -> bool:
+        from textual.screen import ModalScreen
+
+        from digest.tui.screens.help import HelpScreen
+
+        return bool(self.screen_stack) and isinstance(self.screen, (ModalScreen, HelpScreen))
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().push_screen(*args, **kwargs)
+        if self._covered():
+            self.action_dismiss_notes()  # what was on screen would sit over the dialog
+        return result
+
+    def pop_screen(self) -> Any:
+        result = super().pop_screen()
+        self.call_after_refresh(self._release_held)
+        return result
+
+    def _release_held(self) -> None:
+        if self._covered():
+            return
+        held, self._held_notes = self._held_notes, []
+        for message, kwargs in held:
+            self.notify(message, **kwargs)
+
+    def action_dismiss_notes(self) -> None:
+        self._toasts_until = 0.0
+        self.clear_notifications()
+
+    async def on_event(self, event: events.Event) -> None:
+        """Esc takes the toasts away and still does what it does where it is pressed (back, clear the
+        search ...): a message on screen must not cost a second key press."""
+        if (isinstance(event, events.Key) and event.key == "escape" and not event.is_forwarded
+                and time.monotonic() < self._toasts_until):
+            self.action_dismiss_notes()
+        await super().on_event(event)
 
     def _refresh_bars(self) -> list[Any]:
         from digest.tui.widgets.refresh_bar import RefreshBar
@@ -167,7 +230,7 @@ class DigestApp(App[int]):
         self.call_from_thread(self._samples_loaded, len(feeds))
 
     def _samples_loaded(self, count: int) -> None:
-        self.notify(SAMPLE_NOTICE, title=f"Loaded {count} sample feeds", timeout=30)
+        self.notify(SAMPLE_NOTICE, title=f"Loaded {count} sample feeds", timeout=15)
         self.broadcast_data_changed()
 
     # -- refresh ---------------------------------------------------------------------------------

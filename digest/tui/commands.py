@@ -1,5 +1,6 @@
 """Command palette: every binding of the current screen that applies right now, by its description.
 
+It is the palette's only provider, so our actions come first and Textual's own commands after them.
 Built from Screen.active_bindings, which already runs check_action, so the palette offers exactly what the
 footer and the keys allow (an action hidden by check_action is not offered either).
 """
@@ -11,6 +12,11 @@ from typing import Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
+
+SYSTEM_RENAMES = {
+    "Theme": ("App colours (Textual theme)",
+              "The colours of this program; the email's theme is t on the digest screen"),
+}
 
 
 class ActionsProvider(Provider):
@@ -31,13 +37,24 @@ class ActionsProvider(Provider):
             out.append((name, help_text, partial(cast(Any, active.node).run_action, b.action), key))
         return sorted(out, key=lambda c: c[0])
 
+    def _system(self) -> list[tuple[str, str, object, str]]:
+        """Textual's own commands (quit, keys, screenshot ...) after ours, Theme renamed: it changes this
+        program's colours, and "Theme" beside the email's theme (t) was taken for that one."""
+        out: list[tuple[str, str, object, str]] = []
+        for command in self.app.get_system_commands(self.screen):
+            title, help_text = SYSTEM_RENAMES.get(command.title, (command.title, command.help))
+            out.append((title, escape(help_text), command.callback, ""))
+        return out
+
     async def discover(self) -> Hits:
-        for name, help_text, callback, _ in self._commands():
+        # discovery hits keep the order they are yielded in: ours first
+        for name, help_text, callback, _ in [*self._commands(), *self._system()]:
             yield DiscoveryHit(name, callback, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for name, help_text, callback, _ in self._commands():
-            score = max(matcher.match(name), matcher.match(help_text) * 0.8)
+        ours = [(c, 1.0) for c in self._commands()]
+        for (name, help_text, callback, _), weight in [*ours, *((c, 0.9) for c in self._system())]:
+            score = max(matcher.match(name), matcher.match(help_text) * 0.8) * weight
             if score > 0:
                 yield Hit(score, matcher.highlight(name), callback, help=help_text)  # type: ignore[arg-type]

@@ -80,8 +80,10 @@ class DigestScreen(Screen[None]):
                     yield Button("✕", id="btn-remove", tooltip="Remove (x)")
                     yield Button("Edit", id="btn-edit")
                     yield Button("Build", id="btn-build", variant="primary")
-            # no soft wrap: the text part is laid out at 72 columns; wrapping it again would misshow it
-            yield TextArea("", id="preview", read_only=True, soft_wrap=False, show_line_numbers=False)
+            # the text part is laid out at 72 columns; a narrower pane wraps it rather than cutting lines off.
+            # No cursor and no cursor line: it is a preview, and the cursor block read as a stray "▉"
+            yield TextArea("", id="preview", read_only=True, soft_wrap=True, show_line_numbers=False,
+                           show_cursor=False, highlight_cursor_line=False)
         yield RefreshBar(id="refresh-bar")
         yield Footer()
 
@@ -348,7 +350,7 @@ class DigestScreen(Screen[None]):
         if not self.items:
             self.notify("Nothing to build: flag some stories first.", severity="warning")
             return
-        self.notify("Building…", timeout=2)
+        self.dapp.show_progress("Building")  # the bar, not a message: the result is the one message
         self.build_worker(self.theme_name)
 
     @work(thread=True, exclusive=True, group="build", exit_on_error=False)
@@ -363,16 +365,17 @@ class DigestScreen(Screen[None]):
             return
         finally:
             store.close()
+            self.app.call_from_thread(self.dapp.hide_progress)
         self.app.call_from_thread(self._built, result)
 
     def _built(self, result: Any) -> None:
         self.last_build = result
         kb = result.html_bytes / 1024
         notes = result.notes
-        self.notify(f"{result.story_count} stories, {kb:.0f} KB HTML\n{result.html_path}",
-                    title=f"Built: {result.subject}", timeout=8)
-        for note in notes:
-            self.notify(str(note), severity="warning", timeout=8)
+        # one message: what was built, then anything to look at (a build used to stack four toasts)
+        lines = [f"{result.story_count} stories, {kb:.0f} KB HTML", str(result.html_path), *map(str, notes)]
+        self.notify("\n".join(lines), title=f"Built: {result.subject}", timeout=8,
+                    severity="warning" if notes else "information")
         self.load()
 
     def _html_path(self) -> str | None:

@@ -165,9 +165,16 @@ class FeedsScreen(Screen[None]):
         def added(feed: Any) -> None:
             if feed is not None:
                 self.notify(f"Added {feed.name}.", title="Feed added")
+                self.dapp.start_refresh([feed.id])  # its status and counts, not "new · never · 0"
                 self.load()
 
-        self.app.push_screen(AddFeedModal(self.dapp.config.section_names()), added)
+        self.app.push_screen(AddFeedModal(self._sections()), added)
+
+    def _sections(self) -> list[str]:
+        """The config's sections, then those only feeds name (an OPML import's folders)."""
+        from digest.tui.widgets.sidebar import NO_SECTION, section_order
+
+        return [s for s in section_order(self.dapp.config.section_names(), self.feeds) if s != NO_SECTION]
 
     def action_remove(self) -> None:
         f = self.current_feed
@@ -188,7 +195,7 @@ class FeedsScreen(Screen[None]):
         f = self.current_feed
         if f is None:
             return
-        names = self.dapp.config.section_names() + ["(no section)"]
+        names = self._sections() + ["(no section)"]
 
         def chosen(name: str | None) -> None:
             if name is None:
@@ -230,6 +237,10 @@ class FeedsScreen(Screen[None]):
         store = self.dapp.open_worker_store()
         try:
             result = import_opml(store, Path(path).expanduser())
+        except OSError as e:  # a missing or unreadable file: one line naming it, no "[Errno 2]"
+            self.app.call_from_thread(self.notify, f"{path}: {e.strerror or e}", title="Import failed",
+                                      severity="error")
+            return
         except Exception as e:  # bad file: report it by name, change nothing else
             self.app.call_from_thread(self.notify, f"{path}: {e}", title="Import failed", severity="error")
             return
@@ -245,7 +256,7 @@ class FeedsScreen(Screen[None]):
         self.app.call_from_thread(self.dapp.broadcast_data_changed)
 
     def action_export_opml(self) -> None:
-        default = str(Path.home() / "digest-feeds.opml")
+        default = str(self.dapp.paths.data_dir / "feeds.opml")  # next to the data (DIGEST_HOME too)
 
         def chosen(path: str | None) -> None:
             if not path:
@@ -254,6 +265,8 @@ class FeedsScreen(Screen[None]):
             from digest.core.fsutil import atomic_write
 
             target = Path(path).expanduser()
+            if target.is_dir():
+                target = target / "feeds.opml"
             try:
                 atomic_write(target, export_opml(self.dapp.store))
             except OSError as e:

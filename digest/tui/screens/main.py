@@ -364,15 +364,16 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
     def action_add_feed(self) -> None:
         from digest.tui.screens.modals import AddFeedModal
 
-        sections = self.dapp.config.section_names()
-
         def added(feed: Any) -> None:
             if feed is None:
                 return
             self.notify(f"Added {feed.name} ({feed.story_count} stories).", title="Feed added")
+            # show it at once, and fetch it so its status and counts are real (not "new · never · 0")
+            self.view = View.of_feed(feed.id)
             self.reload()
+            self.dapp.start_refresh([feed.id])
 
-        self.app.push_screen(AddFeedModal(sections), added)
+        self.app.push_screen(AddFeedModal(self.section_names()), added)
 
     def action_digest(self) -> None:
         self.dapp.action_digest()

@@ -217,6 +217,7 @@ class AddFeedModal(ModalScreen["Feed | None"]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add", variant="primary", id="add")
                 yield Button("Cancel", id="cancel")
+            yield Static("[dim]Enter add · Esc cancel[/]", classes="dialog-help")
 
     def on_mount(self) -> None:
         self.query_one("#url", Input).focus()

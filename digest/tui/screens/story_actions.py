@@ -56,8 +56,15 @@ class StoryActions:
         except NotFoundError:
             return None
 
+    def section_names(self) -> list[str]:
+        """The config's sections, then those only feeds name (folders of an OPML import)."""
+        from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
+
+        feeds = list(self.query_one(Sidebar).feeds.values())
+        return [s for s in section_order(self.dapp.config.section_names(), feeds) if s != NO_SECTION]
+
     def _default_section(self, story: Any) -> str:
-        sections = self.dapp.config.section_names()
+        sections = self.section_names()
         for name in sections:
             if story.feed_section and name.casefold() == story.feed_section.casefold():
                 return name
@@ -90,7 +97,7 @@ class StoryActions:
             self._unflag(story)
             return
 
-        sections = self.dapp.config.section_names()
+        sections = self.section_names()
 
         def chosen(section: str | None) -> None:
             if section is None:

@@ -1,0 +1,79 @@
+"""Small breaks in the flow (issue 17 part 6): a feed added in the TUI is fetched and shown at once, OPML
+folders are offered as sections, the export goes next to the data, a missing file is one line naming it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from feedserver import simple_rss
+from test_tui import SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
+
+from digest.core.paths import Paths
+from digest.core.store import Store
+from digest.tui.views import View
+
+
+async def test_a_feed_added_in_the_tui_is_fetched_and_selected(digest_home: Paths, store: Store,
+                                                                feed_server: Any) -> None:
+    add_stories(store, "Existing", ["Kept"])
+    feed_server.feed("/good.xml", simple_rss("good", 3))
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        app.screen.query_one("#url").value = feed_server.url("/good.xml")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.feed_count() == 2, what="feed added")
+        feed = store.feed_by_url(feed_server.url("/good.xml"))
+        assert feed is not None
+        screen: Any = app.screen
+        await wait_for(pilot, lambda: screen.view == View.of_feed(feed.id), what="the new feed shown")
+        await list_ready(pilot, app, 3)
+        # fetched by a refresh right away: a status and a time, not "new · never"
+        await wait_for(pilot, lambda: store.get_feed(feed.id).last_status == "ok", 30, "the feed fetched")
+        assert store.get_feed(feed.id).last_success_at
+        await wait_for(pilot, lambda: screen.query_one("#sidebar").current_key == View.of_feed(feed.id))
+        assert all(story_list(app).row(i).feed_id == feed.id for i in range(3))
+
+
+async def test_sections_of_imported_feeds_are_offered_when_flagging(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Kelp Weekly", ["Kelp story"], section="Ocean Farming")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await wait_for(pilot, lambda: app.screen.query_one("#sidebar").feeds, what="the sidebar")
+        await pilot.press("f")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        modal: Any = app.screen
+        assert "Ocean Farming" in modal.choices
+        assert modal.choices[modal.query_one("#choices").highlighted] == "Ocean Farming"  # its own section
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).draft_section == "Ocean Farming")
+
+
+async def test_export_defaults_next_to_the_data_and_a_missing_file_is_one_line(digest_home: Paths,
+                                                                              store: Store,
+                                                                              tmp_path: Path) -> None:
+    add_stories(store, "Alpha", ["A1"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen")
+        await pilot.press("E")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptModal")
+        box: Any = app.screen.query_one("#value")
+        assert box.value == str(digest_home.data_dir / "feeds.opml")
+        await pilot.press("enter")
+        await wait_for(pilot, (digest_home.data_dir / "feeds.opml").exists, what="export")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptModal")
+        missing = tmp_path / "nope.opml"
+        app.screen.query_one("#value").value = str(missing)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("Import failed" in n for n in notes(app)), what="the error")
+        [error] = [n for n in notes(app) if "Import failed" in n]
+        assert error == f"Import failed {missing}: No such file or directory"
+        assert store.feed_count() == 1

@@ -1,0 +1,123 @@
+"""Fits 80x24 and degrades to 60x20 (issue 17 part 3): the dialogs' buttons and hints on screen, toasts
+never over a dialog and gone with Esc, one message per build, the reader full width with z."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+from textual.geometry import Region
+from textual.widgets import Button, Static
+
+from digest.core.paths import Paths
+from digest.core.store import Store
+
+SMALL = [(80, 24), (60, 20)]
+
+
+def on_screen(app: Any, widget: Any) -> bool:
+    """Wholly visible: inside the screen and inside the dialog's visible part (not scrolled away)."""
+    screen = Region(0, 0, *app.size)
+    region = widget.region
+    dialog = app.screen.query_one(".dialog")
+    return bool(region.area) and screen.contains_region(region) and dialog.region.contains_region(region)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+async def test_edit_dialog_shows_save_and_its_hint(digest_home: Paths, store: Store, size: tuple[int, int]) -> None:
+    ids = add_stories(store, "Ledger", ["A story with a long enough headline to wrap at sixty columns"])
+    store.flag(ids[0], "Startups", blurb="A blurb.\nOn two lines.")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=size) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        await pilot.pause()
+        assert on_screen(app, app.screen.query_one("#save", Button))
+        hint = app.screen.query_one(".dialog-help", Static)
+        assert on_screen(app, hint) and "Ctrl+S save" in str(hint.render())
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+async def test_add_dialog_shows_add_and_its_hint(digest_home: Paths, store: Store, size: tuple[int, int]) -> None:
+    add_stories(store, "Ledger", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=size) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        await pilot.pause()
+        assert on_screen(app, app.screen.query_one("#add", Button))
+        assert on_screen(app, app.screen.query_one(".dialog-help", Static))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+
+
+async def test_toasts_wait_for_a_dialog_and_esc_dismisses_them(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Ledger", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 1)
+        app.notify("Before the dialog", timeout=60)
+        await wait_for(pilot, lambda: notes(app), what="the toast")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        assert notes(app) == []  # what was up is gone: it would sit over the dialog
+        app.notify("While the dialog is open", timeout=60)
+        await pilot.pause()
+        assert notes(app) == []
+        await pilot.press("escape")  # the dialog's Esc, not the toasts'
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await wait_for(pilot, lambda: any("While the dialog is open" in n for n in notes(app)), what="held toast")
+        await pilot.press("/")
+        await pilot.press(*"zz")
+        await pilot.press("escape")  # the toasts go, and Esc still does its job here: the search closes
+        await wait_for(pilot, lambda: notes(app) == [])
+        await wait_for(pilot, lambda: not app.screen.query_one("#search").display)
+
+
+async def test_help_is_not_covered_by_toasts(digest_home: Paths, store: Store) -> None:
+    add_stories(store, "Ledger", ["One"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        app.notify("Refresh done", timeout=60)
+        await pilot.pause()
+        assert notes(app) == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: any("Refresh done" in n for n in notes(app)))
+
+
+async def test_build_reports_in_one_message(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await open_digest_screen(pilot, app)
+        app.action_dismiss_notes()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.screen.last_build is not None, 30, "the build")
+        await pilot.pause()
+        built = [n for n in notes(app)]
+        assert len(built) == 1 and built[0].startswith("Built: ") and "2 stories" in built[0]
+
+
+async def test_z_gives_the_reader_the_full_width_and_esc_brings_the_list_back(digest_home: Paths,
+                                                                            store: Store) -> None:
+    add_stories(store, "Ledger", ["One", "Two"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 2)
+        await pilot.press("z")
+        reader = app.screen.query_one("#reader")
+        await wait_for(pilot, lambda: reader.region.width == 80, what="the reader full width")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.query_one("#stories").region.width > 20, what="the list back")
+        assert app.focused is app.screen.query_one("#stories")
