@@ -16,6 +16,7 @@ from digest.core.models import ParsedStory
 from digest.core.paths import Paths
 from digest.core.store import Store
 from digest.tui.app import DigestApp, make_app
+from digest.tui.widgets.story_list import StoryList
 
 # Thursday 26 Nov 2026 06:00 UTC: after every sample story, so ages read "1d", "3h"...
 FROZEN_NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC).timestamp()
@@ -58,3 +59,27 @@ async def screen_is(pilot: Any, app: DigestApp, name: str) -> Any:
     """Wait until the screen on top is of the named class (a modal pushed, or popped back), and return it."""
     await wait_for(pilot, lambda: type(app.screen).__name__ == name, what=f"the {name}")
     return app.screen
+
+
+SIZE = (120, 40)
+
+
+def story_list(app: DigestApp) -> StoryList:
+    return app.screen.query_one(StoryList)
+
+
+def notes(app: DigestApp) -> list[str]:
+    return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> StoryList:
+    await wait_for(pilot, lambda: app.screen.query(StoryList) and (
+        story_list(app).ids if count is None else len(story_list(app).ids) == count), what="story list")
+    await wait_for(pilot, lambda: app.screen.focused is story_list(app), what="the story list's focus")
+    return story_list(app)
+
+
+async def open_digest_screen(pilot: Any, app: DigestApp) -> None:
+    """Press d on the main screen and wait for the digest screen."""
+    await pilot.press("d")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")

@@ -8,7 +8,18 @@ from typing import Any
 
 import pytest
 from feedserver import Response, simple_rss
-from helpers_tui import FROZEN_NOW, add_stories, new_app, screen_is, wait_for
+from helpers_tui import (
+    FROZEN_NOW,
+    SIZE,
+    add_stories,
+    list_ready,
+    new_app,
+    notes,
+    open_digest_screen,
+    screen_is,
+    story_list,
+    wait_for,
+)
 from textual.events import MouseDown, MouseEvent, MouseMove, MouseUp
 from textual.widgets import DataTable
 
@@ -20,30 +31,6 @@ from digest.tui.htmltext import html_to_markdown
 from digest.tui.views import ALL, FLAGGED, TRENDING, UNREAD, View
 from digest.tui.widgets.draft_table import item_key
 from digest.tui.widgets.story_list import StoryList
-
-SIZE = (120, 40)
-
-
-def story_list(app: DigestApp) -> StoryList:
-    return app.screen.query_one(StoryList)
-
-
-def notes(app: DigestApp) -> list[str]:
-    return [f"{n.title} {n.message}" for n in app._notifications]
-
-
-async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> StoryList:
-    await wait_for(pilot, lambda: app.screen.query(StoryList) and (
-        story_list(app).ids if count is None else len(story_list(app).ids) == count), what="story list")
-    await wait_for(pilot, lambda: app.screen.focused is story_list(app), what="the story list's focus")
-    return story_list(app)
-
-
-async def open_digest_screen(pilot: Any, app: DigestApp) -> None:
-    """Press d on the main screen and wait for the digest screen."""
-    await pilot.press("d")
-    await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
-
 
 # -- first run -----------------------------------------------------------------------------------
 
@@ -60,7 +47,7 @@ async def test_first_run_loads_sample_feeds_and_says_so(digest_home: Paths, stor
         assert "digest feeds add URL" in notice and " a" in notice
         sidebar = app.screen.query_one("#sidebar")
         # the sidebar fills from its own worker, apart from the story list
-        await wait_for(pilot, lambda: any(k and k.startswith("feed:") for k in sidebar.keys), what="sidebar")
+        await wait_for(pilot, lambda: any(k and k.kind == "feed" for k in sidebar.keys), what="sidebar")
         keys = sidebar.keys
         assert keys[:4] == [ALL, UNREAD, FLAGGED, TRENDING]
         assert any(k and k.kind == "section" for k in keys) and any(k and k.kind == "feed" for k in keys)

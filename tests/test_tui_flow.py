@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from feedserver import simple_rss
-from test_tui import SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
 
 from digest.core.paths import Paths
 from digest.core.store import Store

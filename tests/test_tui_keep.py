@@ -3,7 +3,7 @@ first, every unflag can be undone, and removing from the digest screen can be un
 
 from __future__ import annotations
 
-from test_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
 
 from digest.core.paths import Paths
 from digest.core.store import Store

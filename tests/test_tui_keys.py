@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, story_list, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, story_list, wait_for
 
 from digest.cli import main
 from digest.core.config import Config
@@ -106,11 +106,10 @@ async def test_j_k_g_G_in_the_feeds_digest_help_and_sidebar(digest_home: Paths, 
         sidebar.focus()
         await pilot.press("G")
         await wait_for(pilot, lambda: sidebar.cursor == len(sidebar.entries) - 1)
-        await list_ready(pilot, app, 1)  # the last feed's one story
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 1, what="the last feed's one story")
         await pilot.press("g")
         await wait_for(pilot, lambda: sidebar.cursor == 0)
-        await list_ready(pilot, app, 4)
-        assert story_list(app).ids
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 4, what="All again")
 
 
 async def test_palette_lists_our_actions_first_and_names_textuals_theme_apart(digest_home: Paths,

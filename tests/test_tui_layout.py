@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
 from textual.geometry import Region
 from textual.widgets import Button, Static
 

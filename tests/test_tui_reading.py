@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_tui import FROZEN_NOW, SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
+from helpers_tui import FROZEN_NOW, SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
 
 from digest.core.paths import Paths
 from digest.core.store import Store
