@@ -207,12 +207,13 @@ def test_cli_import_names_each_refused_entry(digest_home, store: Store, tmp_path
     assert "refused file:///etc/shadow" in capsys.readouterr().err
 
 
-def test_export_leaves_out_the_bundled_samples(store: Store, digest_home) -> None:
+def test_export_can_leave_out_the_bundled_samples(store: Store, digest_home) -> None:
     from digest.core.config import Config
     from digest.core.feeds import load_sample_feeds
 
     load_sample_feeds(store, Config())
     store.add_feed("https://mine.example/feed", title="Mine", section="Startups")
-    text = export_opml(store)
+    text = export_opml(store, include_samples=False)
     assert "https://mine.example/feed" in text
     assert "sample_feeds" not in text and "site-packages" not in text
+    assert export_opml(store).count("xmlUrl=") == len(store.list_feeds())  # the CLI's export: all of them

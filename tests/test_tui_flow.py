@@ -77,3 +77,36 @@ async def test_export_defaults_next_to_the_data_and_a_missing_file_is_one_line(d
         [error] = [n for n in notes(app) if "Import failed" in n]
         assert error == f"Import failed {missing}: No such file or directory"
         assert store.feed_count() == 1
+
+
+async def test_a_feed_added_by_the_cli_shows_up_in_a_running_tui(digest_home: Paths, store: Store) -> None:
+    from digest.core.store import Store as OtherConnection
+
+    add_stories(store, "Existing", ["Kept"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        other = OtherConnection(store.path)  # what `digest feeds add` in another terminal does
+        try:
+            add_stories(other, "From the CLI", ["Arrived meanwhile"])
+        finally:
+            other.close()
+        # no key pressed: the app notices the commit by itself
+        await wait_for(pilot, lambda: len(story_list(app).ids) == 2, what="the CLI's story in the list")
+        sidebar: Any = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: any(f.name == "From the CLI" for f in sidebar.feeds.values()))
+
+
+async def test_down_from_the_search_box_goes_to_the_hits_and_enter_reads_the_first(digest_home: Paths,
+                                                                                   store: Store) -> None:
+    ids = add_stories(store, "Wire", ["Kelp one", "Kelp two", "Other"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        await pilot.press("slash", *"kelp")
+        await pilot.press("down")
+        await list_ready(pilot, app, 2)  # the list has the focus and the hits
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).read, what="the first hit read")
+        reader: Any = app.screen.query_one("#reader")
+        assert reader.story is not None and reader.story.id == ids[0] and app.focused is reader

@@ -185,10 +185,10 @@ def _admit(raw: str, folder: Path, allow_files: bool) -> tuple[str, str]:
     return str(target), ""
 
 
-def export_opml(store: Store) -> str:
-    """Every feed but the bundled samples: their URLs are paths into this installation (site-packages),
-    which mean nothing in another reader or on another machine."""
-    return write_opml([f for f in store.list_feeds() if not is_sample(f.url)])
+def export_opml(store: Store, *, include_samples: bool = True) -> str:
+    """The feeds as OPML. The TUI leaves the bundled samples out: their URLs are paths into this
+    installation (site-packages), which mean nothing in another reader or on another machine."""
+    return write_opml([f for f in store.list_feeds() if include_samples or not is_sample(f.url)])
 
 
 def is_sample(url: str) -> bool:

@@ -25,6 +25,8 @@ from digest.core.paths import Paths
 from digest.core.store import Store
 
 PROGRESS_INTERVAL_S = 0.1  # 10 progress repaints a second read as smooth and cost little
+# How often the app looks for changes another process committed (`digest feeds add`, cron): one PRAGMA
+STORE_WATCH_S = 2.0
 
 SAMPLE_NOTICE = (
     "No feeds yet, so digest loaded its sample feeds (offline) to try things out: flag stories with f, "
@@ -83,6 +85,7 @@ class DigestApp(App[int]):
         self._reported_clashes: set[frozenset[str]] = set()
         self._held_notes: list[tuple[str, dict[str, Any]]] = []  # toasts waiting for a dialog to close
         self._toasts_until = 0.0  # monotonic time the last toast on screen goes away
+        self._data_version = 0  # the store's PRAGMA data_version last seen (see _watch_store)
         if config.keys:
             self.set_keymap(config.keys)
 
@@ -112,6 +115,15 @@ class DigestApp(App[int]):
         pauses of the event loop, the largest frame gaps during a refresh (bench_tui.py). gc.freeze() is
         O(1); the later collections only walk what was made after it."""
         gc.freeze()
+
+    def _watch_store(self) -> None:
+        """Another connection committed (the CLI, cron, a worker of ours): the screens reload, so a feed
+        added with `digest feeds add` shows up within seconds. A refresh reports its own progress."""
+        version = self.store.change_key()[0]
+        if version != self._data_version:
+            self._data_version = version
+            if not self.refreshing:
+                self.broadcast_data_changed()
 
     def broadcast_data_changed(self) -> None:
         for screen in self.screen_stack:
@@ -201,6 +213,8 @@ class DigestApp(App[int]):
         from digest.tui.screens.main import MainScreen
 
         self.push_screen(MainScreen())
+        self._data_version = self.store.change_key()[0]
+        self.set_interval(STORE_WATCH_S, self._watch_store)
         if self.keymap:
             from digest.tui.keys import check_keymap
 

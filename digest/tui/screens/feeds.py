@@ -268,7 +268,7 @@ class FeedsScreen(Screen[None]):
             if target.is_dir():
                 target = target / "feeds.opml"
             try:
-                atomic_write(target, export_opml(self.dapp.store))
+                atomic_write(target, export_opml(self.dapp.store, include_samples=False))
             except OSError as e:
                 self.notify(f"{target}: {e.strerror or e}", title="Export failed", severity="error")
                 return

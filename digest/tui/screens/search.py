@@ -59,6 +59,11 @@ class Searching:
             self.query_one("#search", Input).insert_text_at_cursor(event.character)
         elif event.key in self._search_keys() and not isinstance(self.focused, Input):
             self._search_opening = True  # the binding itself runs action_search
+        elif event.key == "down" and self.focused is self.query_one("#search", Input):
+            # Down from the box goes to the hits, so the next Enter reads the first one
+            event.stop()
+            event.prevent_default()
+            self._finish_search(self.query_one("#search", Input).value)
 
     def _search_keys(self) -> set[str]:
         return set(self.keys_of("search"))
@@ -86,9 +91,12 @@ class Searching:
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id != "search":
             return
+        self._finish_search(event.value)
+
+    def _finish_search(self, value: str) -> None:
         if self._search_timer is not None:
             self._search_timer.stop()
-        self._run_search(event.value, final=True)
+        self._run_search(value, final=True)
         self.query_one(StoryList).focus()
 
     def action_clear(self) -> None:
