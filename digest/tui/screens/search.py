@@ -59,7 +59,7 @@ class Searching:
             self.query_one("#search", Input).insert_text_at_cursor(event.character)
         elif event.key in self._search_keys() and not isinstance(self.focused, Input):
             self._search_opening = True  # the binding itself runs action_search
-        elif event.key == "down" and self.focused is self.query_one("#search", Input):
+        elif event.key == "down" and (self._search_opening or self.focused is self.query_one("#search", Input)):
             # Down from the box goes to the hits, so the next Enter reads the first one
             event.stop()
             event.prevent_default()
