@@ -64,6 +64,17 @@ async def _main_ready(pilot: Any) -> None:
 SMALL = [(80, 24), (60, 20)]
 
 
+async def _steady_cursor(pilot: Any) -> None:
+    """A dialog's text cursor blinks: shown or not depends on the moment of the picture. Keep it on."""
+    from textual.widgets import Input, TextArea
+
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        if isinstance(widget, (Input, TextArea)):
+            widget.cursor_blink = False
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", [*SIZES, (60, 20)], ids=["80x24", "120x40", "60x20"])
 def test_main_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int]) -> None:
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=_main_ready)
@@ -109,7 +120,7 @@ def test_edit_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths,
         await _main_ready(pilot)
         await pilot.press("e")  # the first story: flagged, with a blurb
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "EditModal")
-        await pilot.pause(0.3)
+        await _steady_cursor(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
 
@@ -120,6 +131,6 @@ def test_add_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths, 
         await _main_ready(pilot)
         await pilot.press("a")
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "AddFeedModal")
-        await pilot.pause(0.3)
+        await _steady_cursor(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
