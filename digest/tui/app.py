@@ -7,6 +7,7 @@ scans (id lists, counts, refresh, build) runs in thread workers, each with its o
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from textual import events, on, work
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from digest.core.config import Config, load_config
@@ -119,11 +121,17 @@ class DigestApp(App[int]):
     def _watch_store(self) -> None:
         """Another connection committed (the CLI, cron, a worker of ours): the screens reload, so a feed
         added with `digest feeds add` shows up within seconds. A refresh reports its own progress."""
+        if self._exit_requested():
+            return
         version = self.store.change_key()[0]
         if version != self._data_version:
             self._data_version = version
             if not self.refreshing:
-                self.broadcast_data_changed()
+                with contextlib.suppress(NoMatches):  # closing: its screens have lost their widgets
+                    self.broadcast_data_changed()
+
+    def _exit_requested(self) -> bool:
+        return not self.is_running or not any(s.is_mounted for s in self.screen_stack)
 
     def broadcast_data_changed(self) -> None:
         for screen in self.screen_stack:
