@@ -592,6 +592,8 @@ async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home:
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         stories = await list_ready(pilot, app, 150)
+        # the rows are laid out after the ids arrive: End before that would clamp to a shorter list
+        await wait_for(pilot, lambda: stories.virtual_size.height == 150, what="the rows laid out")
         await pilot.press("end")
         await wait_for(pilot, lambda: stories.cursor == 149 and
                        stories.scroll_offset.y + stories.scrollable_content_region.height >= 150, what="the end")

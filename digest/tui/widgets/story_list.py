@@ -229,6 +229,10 @@ class StoryList(LineList, can_focus=True):
         if index != self.cursor:
             self.cursor = index
         self._scroll_to_cursor()
+        # and once more after the next refresh: a layout pass still pending from the last row-count change
+        # can put the scroll offset back (seen with End right after the list filled: the cursor on the last
+        # row, the view at the top)
+        self.call_after_refresh(self._scroll_to_cursor)
 
     def move_to(self, index: int) -> None:
         """Put the cursor on a row (clamped) and scroll it into view."""
