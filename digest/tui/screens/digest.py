@@ -13,25 +13,25 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, DataTable, Footer, Static, TextArea
 
 from digest.core.models import DigestItem
 from digest.core.store import NotFoundError
-from digest.tui.screens.modals import ChoiceModal, ConfirmModal, EditModal
+from digest.tui.screens.digest_deliver import BuildAndSend
+from digest.tui.screens.modals import EditModal
 from digest.tui.screens.story_actions import unflag_keeping_undo
 from digest.tui.widgets.draft_table import DraftTable, item_key, section_key, section_of, story_of
 from digest.tui.widgets.refresh_bar import RefreshBar
 
 if TYPE_CHECKING:
-    from digest.tui.app import DigestApp
+    pass
 
 PREVIEW_DEBOUNCE_S = 0.25  # rendering the text digest takes ~10-50 ms; batch a burst of moves into one
 ITEM_ACTIONS = {"move_up", "move_down", "section_prev", "section_next", "remove", "edit"}
 
 
-class DigestScreen(Screen[None]):
+class DigestScreen(BuildAndSend):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
@@ -62,10 +62,6 @@ class DigestScreen(Screen[None]):
         self.last_build: Any = None
         self._preview_timer: Timer | None = None
         self.undo_step: Callable[[], None] | None = None  # puts back the last story removed (one step)
-
-    @property
-    def dapp(self) -> DigestApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -324,130 +320,6 @@ class DigestScreen(Screen[None]):
             event.stop()
             action()
             self.query_one("#draft", DataTable).focus()
-
-    # -- theme, build, open, send ----------------------------------------------------------------
-
-    def action_theme(self) -> None:
-        from digest.core.themes import list_themes
-
-        themes = list_themes(self.dapp.paths)
-        names = [t.name for t in themes]
-        notes = "  ".join(f"{t.name}: {t.description}" for t in themes if t.description)
-
-        def chosen(name: str | None) -> None:
-            if not name:
-                return
-            self.theme_name = name
-            draft = self.dapp.store.draft(create=True)
-            if draft is not None:
-                self.dapp.store.update_digest(draft.id, theme=name)
-            self._update_info()
-            self._schedule_preview()
-
-        self.app.push_screen(ChoiceModal("Theme", names, self.theme_name, note=notes), chosen)
-
-    def action_build(self) -> None:
-        if not self.items:
-            self.notify("Nothing to build: flag some stories first.", severity="warning")
-            return
-        self.dapp.show_progress("Building")  # the bar, not a message: the result is the one message
-        self.build_worker(self.theme_name)
-
-    @work(thread=True, exclusive=True, group="build", exit_on_error=False)
-    def build_worker(self, theme: str) -> None:
-        from digest.core.build import BuildError, build_digest
-
-        store = self.dapp.open_worker_store()
-        try:
-            result = build_digest(store, self.dapp.config, self.dapp.paths, theme=theme)
-        except BuildError as e:
-            self.app.call_from_thread(self.notify, str(e), title="Build failed", severity="error", timeout=10)
-            return
-        finally:
-            store.close()
-            self.app.call_from_thread(self.dapp.hide_progress)
-        self.app.call_from_thread(self._built, result)
-
-    def _built(self, result: Any) -> None:
-        self.last_build = result
-        kb = result.html_bytes / 1024
-        notes = result.notes
-        # one message: what was built, then anything to look at (a build used to stack four toasts)
-        lines = [f"{result.story_count} stories, {kb:.0f} KB HTML", str(result.html_path), *map(str, notes)]
-        self.notify("\n".join(lines), title=f"Built: {result.subject}", timeout=8,
-                    severity="warning" if notes else "information")
-        self.load()
-
-    def _html_path(self) -> str | None:
-        if self.last_build is not None:
-            return str(self.last_build.html_path)
-        for d in self.dapp.store.list_digests():
-            if d.paths.get("html"):
-                return d.paths["html"]
-        return None
-
-    def action_open_html(self) -> None:
-        path = self._html_path()
-        if path is None:
-            self.notify("Build first (b).", severity="warning")
-            return
-        from pathlib import Path
-
-        self.dapp.open_link(Path(path).resolve().as_uri())
-
-    def action_send(self) -> None:
-        self.check_smtp_worker()
-
-    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
-    def check_smtp_worker(self) -> None:
-        # off the event loop: smtp_problems runs password_cmd when one is configured
-        from digest.core.smtp import smtp_problems
-
-        problems = smtp_problems(self.dapp.config)
-        self.app.call_from_thread(self._confirm_send, problems)
-
-    def _confirm_send(self, problems: list[str]) -> None:
-        from digest.core.smtp import NO_RECIPIENTS
-        from digest.core.subscribers import recipients
-
-        to = recipients(self.dapp.store, self.dapp.config)  # newsletter.to + subscribers - unsubscribed
-        if to and NO_RECIPIENTS in problems:
-            problems = [p for p in problems if p != NO_RECIPIENTS]
-        if problems:
-            self.notify("\n".join(problems), title="Sending is not set up", severity="warning", timeout=12)
-            return
-        body = "Send the built digest to:\n" + "\n".join(f"  {a}" for a in to[:10])
-        if len(to) > 10:
-            body += f"\n  …and {len(to) - 10} more"
-        if self.last_build is None:
-            body += "\n\n(Nothing was built in this session: the last built digest is sent.)"
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.notify("Sending…", timeout=2)
-                self.send_worker()
-
-        self.app.push_screen(ConfirmModal("Send the digest?", body, yes="Send"), confirmed)
-
-    @work(thread=True, exclusive=True, group="send", exit_on_error=False)
-    def send_worker(self) -> None:
-        from digest.core.mail import send_digest
-
-        store = self.dapp.open_worker_store()
-        try:
-            report = send_digest(store, self.dapp.config, self.dapp.paths)
-        except Exception as e:  # SMTP and config errors arrive as exceptions with the reason
-            self.app.call_from_thread(self.notify, f"{type(e).__name__}: {e}", title="Send failed",
-                                      severity="error", timeout=15)
-            return
-        finally:
-            store.close()
-        failed = len(report.failed) if isinstance(report.failed, list | tuple | set | dict) else report.failed
-        sent = len(report.sent) if isinstance(report.sent, list | tuple | set | dict) else report.sent
-        self.app.call_from_thread(
-            self.notify, f"Digest #{report.digest_number}: sent {sent}, failed {failed}",
-            title="Sent" if not failed else "Sent with failures", severity="error" if failed else "information",
-        )
 
     def action_back(self) -> None:
         self.app.pop_screen()
