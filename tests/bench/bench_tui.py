@@ -219,6 +219,31 @@ def child(home: Path, mode: str, t0: float) -> None:
             out["refresh_summary"] = report.summary_line() if report else ""
             out["stories_after"] = store.counts()["all"]
             out["notes"] = [f"{n.title}: {n.message}" for n in app._notifications][-5:]
+        elif mode == "prune":
+            # `digest store prune` in another process (as cron's refresh or run prunes) while the TUI is
+            # open: the longest the event loop waited is the longest a frame could
+            gaps = []
+            last = [time.perf_counter()]
+
+            def tick_prune() -> None:
+                now = time.perf_counter()
+                gaps.append((now - last[0]) * 1000)
+                last[0] = now
+
+            timer = app.set_interval(0.005, tick_prune)
+            start = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "digest", "store", "prune"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            pout, perr = await asyncio.to_thread(proc.communicate)
+            out["prune_s"] = time.perf_counter() - start
+            timer.stop()
+            gaps.sort()
+            out["gap_max_ms"] = gaps[-1] if gaps else None
+            out["gap_p99_ms"] = gaps[int(len(gaps) * 0.99)] if gaps else None
+            out["ticks"] = len(gaps)
+            out["gap_top5_ms"] = [round(g, 1) for g in gaps[-5:]]
+            out["prune_output"] = (pout.strip() or perr.strip())[-300:]
+            out["stories_after"] = store.counts()["all"]
         app.exit()
 
     app.run(headless=True, size=(120, 40), auto_pilot=pilot_main)
@@ -240,6 +265,28 @@ def med(runs: list[dict[str, object]], key: str) -> float:
     return statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
 
 
+def prune_gaps(big: Path, args: argparse.Namespace) -> None:
+    """Event-loop gaps of an open TUI while another process prunes a fifth of the stories (made older than
+    keep_days and read), 50 a transaction, with the search-index merges and incremental vacuum after."""
+    from digest.core.store import Store
+
+    runs = []
+    for _ in range(args.runs):
+        work = args.workdir / "prune-home"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(big, work)
+        with Store(work / "data" / "digest.db") as store, store.tx() as db:
+            db.execute("UPDATE stories SET fetched_at = fetched_at - 200 * 86400, read = 1 WHERE id % 5 = 0")
+        runs.append(run_child(work, "prune"))
+    print(f"\nprune while the TUI is open ({args.stories:,} stories, a fifth of them old and read), "
+          f"{args.runs} runs:")
+    for x in runs:
+        print(f"  {x['prune_output']!r}: {float(x['prune_s']):.1f} s, {x['stories_after']:,} stories left; "  # type: ignore[arg-type]
+              f"event-loop gaps max {float(x['gap_max_ms']):.1f} ms, p99 {float(x['gap_p99_ms']):.1f} ms, "  # type: ignore[arg-type]
+              f"five largest {x['gap_top5_ms']}")
+    print("  target: max < 100 ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stories", type=int, default=100_000)
@@ -248,6 +295,8 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "digest-bench-tui")
     ap.add_argument("--no-refresh", action="store_true")
     ap.add_argument("--only-refresh", action="store_true")
+    ap.add_argument("--only-prune", action="store_true",
+                    help="only the event-loop gaps while `digest store prune` removes old stories (issue 16)")
     ap.add_argument("--child", type=Path)
     ap.add_argument("--mode", default="startup")
     args = ap.parse_args()
@@ -262,6 +311,9 @@ def main() -> None:
     print(f"stores ready in {time.perf_counter() - t:.1f} s ({args.stories:,} stories / {args.feeds} feeds; "
           f"baseline 500 / 5)")
 
+    if args.only_prune:
+        prune_gaps(big, args)
+        return
     if not args.only_refresh:
         hello = [run_child(small, "hello") for _ in range(args.runs)]
         base = [run_child(small, "startup") for _ in range(args.runs)]
