@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -121,6 +122,26 @@ def hello_child(t0: float) -> None:
     print("BENCH " + json.dumps(out))
 
 
+class GapMeter:
+    """Ticks every 5 ms on the app's event loop; the gaps between ticks are the longest a frame could wait."""
+
+    def __init__(self, app: Any) -> None:
+        self.gaps: list[float] = []
+        self.last = time.perf_counter()
+        self.timer = app.set_interval(0.005, self.tick)
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self.last) * 1000)
+        self.last = now
+
+    def stop(self) -> dict[str, object]:
+        self.timer.stop()
+        gaps = sorted(self.gaps)
+        return {"gap_max_ms": gaps[-1] if gaps else None, "gap_p99_ms": gaps[int(len(gaps) * 0.99)] if gaps else None,
+                "ticks": len(gaps), "gap_top5_ms": [round(g, 1) for g in gaps[-5:]]}
+
+
 def child(home: Path, mode: str, t0: float) -> None:
     if mode == "hello":
         hello_child(t0)
@@ -195,26 +216,13 @@ def child(home: Path, mode: str, t0: float) -> None:
                 await painted(stories)
             out["page_down_ms"] = (time.perf_counter() - start) * 1000 / 20
         elif mode == "refresh":
-            gaps: list[float] = []
-            last = [time.perf_counter()]
-
-            def tick() -> None:
-                now = time.perf_counter()
-                gaps.append((now - last[0]) * 1000)
-                last[0] = now
-
-            timer = app.set_interval(0.005, tick)
+            gaps = GapMeter(app)
             start = time.perf_counter()
             app.start_refresh(None)
             while app.refreshing:
                 await asyncio.sleep(0.01)
             out["refresh_s"] = time.perf_counter() - start
-            timer.stop()
-            gaps.sort()
-            out["gap_max_ms"] = gaps[-1] if gaps else None
-            out["gap_p99_ms"] = gaps[int(len(gaps) * 0.99)] if gaps else None
-            out["ticks"] = len(gaps)
-            out["gap_top5_ms"] = [round(g, 1) for g in gaps[-5:]]
+            out.update(gaps.stop())
             report = app.last_refresh_report
             out["refresh_summary"] = report.summary_line() if report else ""
             out["stories_after"] = store.counts()["all"]
@@ -222,26 +230,13 @@ def child(home: Path, mode: str, t0: float) -> None:
         elif mode == "prune":
             # `digest store prune` in another process (as cron's refresh or run prunes) while the TUI is
             # open: the longest the event loop waited is the longest a frame could
-            gaps = []
-            last = [time.perf_counter()]
-
-            def tick_prune() -> None:
-                now = time.perf_counter()
-                gaps.append((now - last[0]) * 1000)
-                last[0] = now
-
-            timer = app.set_interval(0.005, tick_prune)
+            gaps = GapMeter(app)
             start = time.perf_counter()
             proc = subprocess.Popen([sys.executable, "-m", "digest", "store", "prune"], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
             pout, perr = await asyncio.to_thread(proc.communicate)
             out["prune_s"] = time.perf_counter() - start
-            timer.stop()
-            gaps.sort()
-            out["gap_max_ms"] = gaps[-1] if gaps else None
-            out["gap_p99_ms"] = gaps[int(len(gaps) * 0.99)] if gaps else None
-            out["ticks"] = len(gaps)
-            out["gap_top5_ms"] = [round(g, 1) for g in gaps[-5:]]
+            out.update(gaps.stop())
             out["prune_output"] = (pout.strip() or perr.strip())[-300:]
             out["stories_after"] = store.counts()["all"]
         app.exit()
