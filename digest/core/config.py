@@ -8,11 +8,9 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
+from digest.core.configerror import ConfigError
 from digest.core.paths import Paths
-
-
-class ConfigError(Exception):
-    """A bad config file or value; the message names the file and key."""
+from digest.core.rulespec import Rule, parse_rules
 
 
 @dataclass(slots=True)
@@ -108,6 +106,7 @@ class Config:
     articles: ArticlesConfig = field(default_factory=ArticlesConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> key(s), for the TUI
+    rules: list[Rule] = field(default_factory=list)  # [[rules]]: digest.core.rules
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -221,9 +220,12 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise ConfigError("[keys] must map binding ids to key names, e.g. flag = \"f,space\"")
             cfg.keys = dict(value)
+        elif key == "rules":
+            cfg.rules = parse_rules(value)
         else:
             raise ConfigError(
-                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, store, keys)"
+                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, store, keys, "
+                "rules)"
             )
     check_newsletter(cfg.newsletter)
     return cfg
@@ -361,4 +363,5 @@ def config_as_dict(cfg: Config) -> dict[str, Any]:
         "smtp": table(cfg.smtp),
         "store": table(cfg.store),
         "keys": dict(cfg.keys),
+        "rules": [r.to_toml_table() for r in cfg.rules],
     }

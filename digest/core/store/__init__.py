@@ -14,6 +14,7 @@ Where things go:
     deliveries.py   deliveries: one row per recipient, queued -> sending -> sent | failed
     subscribers.py  subscribers: added addresses, and who unsubscribed (never sent to again)
     articles.py     articles: the page behind a story (digest.core.articles), or why it could not be had
+    rules.py        reader rules: each story's hidden / kept / boost marks, the text rules match, settings
 
 Adding a table: append its CREATE statements to MIGRATIONS in schema.py as a new entry (never edit a
 released one, and whoever lands second after a parallel change puts theirs after the other's;
@@ -42,6 +43,7 @@ from digest.core.store.maintenance import MaintenanceMixin
 from digest.core.store.queries import QueriesMixin
 from digest.core.store.retention import RetentionMixin
 from digest.core.store.rows import STORY_COLUMNS
+from digest.core.store.rules import RulesMixin
 from digest.core.store.schema import MIGRATIONS
 from digest.core.store.stories import StoryQuery, fts_query, title_key
 from digest.core.store.subscribers import SubscribersMixin
@@ -54,5 +56,5 @@ __all__ = [
 
 
 class Store(FeedsMixin, QueriesMixin, IssuesMixin, DeliveriesMixin, SubscribersMixin, ArticlesMixin,
-            RetentionMixin, MaintenanceMixin):
+            RetentionMixin, MaintenanceMixin, RulesMixin):
     """The store's whole API: see the modules above for each part."""

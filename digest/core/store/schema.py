@@ -231,4 +231,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (feed_id, guid_hash)
     ) WITHOUT ROWID;
     """,
+    # 5: reader rules (digest.core.rules, store/rules.py): what the [[rules]] of the config made of each story.
+    # ADD COLUMN only (O(1) in SQLite: no rewrite of 100k rows). hidden: out of lists, search, Trending and
+    # auto-selection; kept: never pruned, never hidden; boost: added to the auto-selection rank.
+    # settings: small key/value rows (the hash of the rule set last applied to every stored story).
+    """
+    ALTER TABLE stories ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE stories ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE stories ADD COLUMN boost INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]

@@ -1,0 +1,192 @@
+"""Reader rules as the config states them ([[rules]]): the Rule, its validation with one-line errors naming
+rules[i].key, folding and compiling. Pure logic with no store: digest.core.config parses with it, and
+digest.core.rules (which re-exports all of this) applies the rules to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from digest.core.configerror import ConfigError
+
+FIELDS = ("title", "summary", "author", "feed", "section", "link", "category")
+ACTIONS = ("hide", "keep", "boost")
+DEFAULT_FIELDS = ("title", "summary")
+MAX_BOOST = 100
+_KEYS = ("name", "action", "boost", "fields", "words", "regex", "feeds")
+SETTING = "rules_hash"
+# Bump when matching changes meaning (folding, boundaries): stored marks are then re-applied.
+_SEMANTICS = 1
+
+Action = Literal["hide", "keep", "boost"]
+
+
+# -- folding and compiling ---------------------------------------------------------------------------------
+
+# Combining marks left by NFKD (Latin, Greek, Cyrillic accents and the supplements); removing them is what
+# SQLite's unicode61 remove_diacritics does for search, so a rule and a search agree on "cafe".
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def fold(text: str) -> str:
+    """Text as rules see it: compatibility forms and accents removed, case kept. ASCII is returned as is
+    (str.isascii is O(1)), which is nearly every title."""
+    if text.isascii():
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
+
+
+def _words_pattern(words: Iterable[str]) -> str:
+    """One alternation for ANY of the words, whole words only. Lookarounds instead of \\b, so "c++" or
+    ".net" (which start or end with a non-word character) still match as words."""
+    alts = []
+    for w in words:
+        parts = fold(w).split()
+        if parts:
+            alts.append(r"\s+".join(re.escape(p) for p in parts))
+    # longest first: "new york" wins over "new" where both match at one place
+    alts.sort(key=len, reverse=True)
+    return r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)"
+
+
+def _compile(words: Sequence[str], regex: str) -> re.Pattern[str]:
+    if words:
+        return re.compile(_words_pattern(words), re.IGNORECASE | re.MULTILINE)
+    return re.compile(fold(regex), re.MULTILINE)
+
+
+# -- the rule ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    action: Action
+    fields: tuple[str, ...]
+    words: tuple[str, ...] = ()
+    regex: str = ""
+    boost: int = 0
+    feeds: tuple[str, ...] = ()
+    name: str = ""
+    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+
+    def pattern(self) -> re.Pattern[str]:
+        """The compiled matcher (compiled at parse time; compiled here for a Rule built by hand)."""
+        if self._pattern is not None:
+            return self._pattern
+        pat = _compile(self.words, self.regex)
+        object.__setattr__(self, "_pattern", pat)
+        return pat
+
+    def describe(self) -> str:
+        """One line: 'hide: title, summary ~ "sponsored" or "advertorial"'."""
+        verb = f"boost +{self.boost}" if self.action == "boost" else self.action
+        what = " or ".join(f'"{w}"' for w in self.words) if self.words else f"/{self.regex}/"
+        where = f" (feeds: {', '.join(self.feeds)})" if self.feeds else ""
+        return f"{verb}: {', '.join(self.fields)} ~ {what}{where}"
+
+    def label(self) -> str:
+        return self.name or self.describe()
+
+    def to_toml_table(self) -> dict[str, Any]:
+        """What its [[rules]] table holds (defaults left out), for writing the config back."""
+        out: dict[str, Any] = {}
+        if self.name:
+            out["name"] = self.name
+        out["action"] = self.action
+        if self.action == "boost":
+            out["boost"] = self.boost
+        if self.fields != DEFAULT_FIELDS:
+            out["fields"] = list(self.fields)
+        if self.words:
+            out["words"] = list(self.words)
+        else:
+            out["regex"] = self.regex
+        if self.feeds:
+            out["feeds"] = list(self.feeds)
+        return out
+
+
+def _strings(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{where}: must be a non-empty list of non-empty strings, got {value!r}")
+    return tuple(v.strip() for v in value)
+
+
+def _rule(i: int, raw: Any) -> Rule:
+    at = f"rules[{i}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{at}: must be a table ([[rules]]), got {raw!r}")
+    for key in raw:
+        if key not in _KEYS:
+            raise ConfigError(f"{at}.{key}: unknown key (known: {', '.join(_KEYS)})")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        got = "nothing" if action is None else repr(action)
+        raise ConfigError(f"{at}.action: must be one of {', '.join(ACTIONS)}, got {got}")
+    boost = 0
+    if action == "boost":
+        boost = raw.get("boost", 1)
+        if not isinstance(boost, int) or isinstance(boost, bool) or not 1 <= boost <= MAX_BOOST:
+            raise ConfigError(f"{at}.boost: must be a whole number from 1 to {MAX_BOOST}, got {boost!r}")
+    elif "boost" in raw:
+        raise ConfigError(f'{at}.boost: only with action = "boost" (this rule is {action!r})')
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    if "fields" in raw:
+        fields = _strings(f"{at}.fields", raw["fields"])
+        bad = [f for f in fields if f not in FIELDS]
+        if bad:
+            raise ConfigError(f"{at}.fields: unknown field {bad[0]!r} (known: {', '.join(FIELDS)})")
+        fields = tuple(dict.fromkeys(fields))  # repeated names once, order kept
+    if ("words" in raw) == ("regex" in raw):
+        raise ConfigError(f"{at}.words: give exactly one of words or regex"
+                          + (" (both are set)" if "words" in raw else ""))
+    words: tuple[str, ...] = ()
+    regex = ""
+    if "words" in raw:
+        words = _strings(f"{at}.words", raw["words"])
+        pattern = _compile(words, "")
+    else:
+        regex = raw["regex"]
+        if not isinstance(regex, str) or not regex:
+            raise ConfigError(f"{at}.regex: must be a non-empty string, got {regex!r}")
+        try:
+            pattern = _compile((), regex)
+        except re.error as e:
+            raise ConfigError(f"{at}.regex: {e}") from None
+        if pattern.search("") is not None:
+            raise ConfigError(f"{at}.regex: matches empty text, so it would match every story: {regex!r}")
+    feeds = _strings(f"{at}.feeds", raw["feeds"]) if "feeds" in raw else ()
+    name = raw.get("name", "")
+    if not isinstance(name, str) or "\n" in name:
+        raise ConfigError(f"{at}.name: must be a one-line string, got {name!r}")
+    return Rule(action=cast(Action, action), fields=fields, words=words, regex=regex, boost=boost, feeds=feeds,
+                name=name.strip(), _pattern=pattern)
+
+
+def parse_rules(data: list[Any]) -> list[Rule]:
+    """The [[rules]] array of the config; raises ConfigError with one line naming rules[i].key."""
+    if not isinstance(data, list):
+        raise ConfigError(f"rules: must be an array of tables ([[rules]]), got {data!r}")
+    return [_rule(i, raw) for i, raw in enumerate(data)]
+
+
+def rule_error(rule_dict: dict[str, Any]) -> str | None:
+    """For a form: the one-line problem of one rule table (without the "rules[0]." prefix), or None."""
+    try:
+        _rule(0, rule_dict)
+    except ConfigError as e:
+        return str(e).removeprefix("rules[0].").removeprefix("rules[0]: ")
+    return None
+
+
+def rules_hash(rules: Sequence[Rule]) -> str:
+    """Identifies a rule set (its tables, in order, and the matching semantics): '' for no rules."""
+    if not rules:
+        return ""
+    text = json.dumps([_SEMANTICS, [r.to_toml_table() for r in rules]], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
