@@ -184,3 +184,53 @@ async def test_view_and_cursor_come_back_after_a_restart(digest_home: Paths, sto
         assert screen.view == feed and screen.hide_read
         await wait_for(pilot, lambda: story_list(app).current_id == ids[2], what="the cursor restored")
         await wait_for(pilot, lambda: screen.query_one("#sidebar").current_key == feed, what="sidebar entry")
+
+
+# -- long URLs in the reader's head ---------------------------------------------------------------
+
+LONG = "https://news.digest-sample.example/2026/11/harbor-lift-electric-seaplane-victoria-passenger-trial/"
+
+
+def test_shorten_url_keeps_host_and_slug_and_never_exceeds_the_width() -> None:
+    from digest.tui.widgets.url_line import shorten_url
+
+    assert shorten_url("https://a.example/x", 40) == "https://a.example/x"
+    assert shorten_url(LONG, 95) == (
+        "https://news.digest-sample.example/…/harbor-lift-electric-seaplane-victoria-passenger-trial/")
+    assert shorten_url("https://example.com/2026/11/26/slug?utm_source=x", 30) == "https://example.com/…/slug?…"
+    # host + slug do not fit either: the middle of the URL goes, its start and end stay
+    short = shorten_url(LONG, 38)
+    assert len(short) == 38 and short.startswith("https://news.") and short.endswith("-trial/")
+    assert "…" in short
+    for width in range(0, len(LONG) + 2):
+        assert len(shorten_url(LONG, width)) <= width
+
+
+async def test_a_long_link_stays_on_one_line_at_80_columns_and_o_opens_it_whole(
+        digest_home: Paths, store: Store) -> None:
+    from digest.core.models import ParsedStory
+    from digest.tui.widgets.url_line import UrlLine
+
+    feed = store.add_feed("https://wire.example/feed", title="Wire", section="News")
+    store.save_stories(feed.id, [ParsedStory(guid="g", link=LONG, canonical_link=LONG, title="Seaplane",
+                                             summary="s", published_at=FROZEN_NOW - 60)], now=FROZEN_NOW)
+    opened: list[str] = []
+    app = new_app(store, digest_home, open_url=lambda url: opened.append(url) or True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shown(app) is not None, what="the story in the reader")
+        link = app.screen.query_one("#reader-link", UrlLine)
+        await wait_for(pilot, lambda: link.region.width > 0, what="the link laid out")
+        width = link.content_size.width
+        assert width < len(LONG)  # the reader is ~38 columns at 80: the URL cannot fit
+        text = link.render_line(0).text.rstrip()
+        assert link.region.height == 1 and len(text) <= width
+        assert text.startswith("https://news.digest-sample.example") or text.startswith("https://news.")
+        assert "…" in text and text.endswith("trial/")
+        await pilot.press("z")  # the reader full width: the line is made again for the new width
+        await wait_for(pilot, lambda: len(link.render_line(0).text.rstrip()) > len(text), what="a longer line")
+        wide = link.render_line(0).text.rstrip()
+        assert len(wide) <= link.content_size.width < len(LONG) and wide.endswith("trial/")
+        await pilot.press("o")
+        await wait_for(pilot, lambda: opened == [LONG], what="o opens the whole URL")

@@ -10,7 +10,7 @@ from typing import Any
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
@@ -18,6 +18,7 @@ from digest.core.models import Article, Story
 from digest.core.textclean import terminal_text
 from digest.tui.htmltext import html_to_markdown
 from digest.tui.timefmt import date
+from digest.tui.widgets.url_line import UrlLine
 
 # Past this, the reader shows the start and a note: Textual's Markdown widget builds one widget per block,
 # and a 1 MB scraped article would take seconds to lay out. 60k characters is ~10k words.
@@ -71,7 +72,12 @@ class Reader(VerticalScroll, can_focus=True):
                 self.show(app.store.get_story(self.story.id))
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="reader-head", markup=True)
+        # the links get lines of their own between the head and the notes, so they never wrap mid-URL
+        with Vertical(id="reader-top"):
+            yield Static("", id="reader-head", markup=True)
+            yield UrlLine(id="reader-link")
+            yield UrlLine(id="reader-image")
+            yield Static("", id="reader-notes", markup=True)
 
     def _set_body(self, markdown: str) -> None:
         """Show markdown in the body, mounting the Markdown widget on first use: importing it (markdown-it)
@@ -88,6 +94,8 @@ class Reader(VerticalScroll, can_focus=True):
         self.story = None
         self.article, self.article_note, self.loading = None, "", False
         self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
+        self._set_links("", "")
+        self._set_notes([])
         if self.query("#reader-body"):
             self._set_body("")
 
@@ -106,29 +114,36 @@ class Reader(VerticalScroll, can_focus=True):
         head.append(f"[dim]{escape(date(story.published_at))}[/]")
         if story.categories:
             head.append("[dim]" + escape(" · ".join(story.categories[:8])) + "[/]")
-        link = story.canonical_link or story.link
-        if link:
-            head.append(f"[dim]link:[/] {escape(link)}")
-        if story.image:
-            head.append(f"[dim]image:[/] {escape(story.image.url)}")
+        # terminal_text: no control character from a stored row reaches the terminal
+        self.query_one("#reader-head", Static).update(terminal_text("\n".join(head)))
+        self._set_links(story.canonical_link or story.link, story.image.url if story.image else "")
+        notes = []
         if story.flagged:
-            head.append(f"[b $warning]★ in the digest[/] [dim]({escape(story.draft_section or '')})[/]")
+            notes.append(f"[b $warning]★ in the digest[/] [dim]({escape(story.draft_section or '')})[/]")
             if story.blurb:
-                head.append(f"[i]{escape(story.blurb)}[/]")
+                notes.append(f"[i]{escape(story.blurb)}[/]")
         if self.article is not None:
             a = self.article
             what = " · ".join(x for x in (a.site_name, a.author) if x)
-            head.append(f"[b $success]full article[/] [dim]{escape(what)}[/]")
+            notes.append(f"[b $success]full article[/] [dim]{escape(what)}[/]")
         if self.article_note:
-            head.append(self.article_note)
-        # terminal_text: no control character from a stored row reaches the terminal
-        self.query_one("#reader-head", Static).update(terminal_text("\n".join(head)))
+            notes.append(self.article_note)
+        self._set_notes(notes)
         if not same:
             body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
             if len(body) > MAX_MARKDOWN:
                 body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
             self._set_body(body)
             self.scroll_home(animate=False)
+
+    def _set_links(self, link: str, image: str) -> None:
+        self.query_one("#reader-link", UrlLine).set_url(link or "", "link:")
+        self.query_one("#reader-image", UrlLine).set_url(image, "image:")
+
+    def _set_notes(self, notes: list[str]) -> None:
+        widget = self.query_one("#reader-notes", Static)
+        widget.display = bool(notes)
+        widget.update(terminal_text("\n".join(notes)))
 
     def fetching_article(self) -> None:
         """The spinner while the article is fetched (in a worker: the app goes on)."""

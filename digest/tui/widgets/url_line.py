@@ -1,0 +1,81 @@
+"""A URL on a line of its own in the reader's head: whole when it fits, else shortened in the middle
+(`https://example.com/…/slug`), never wrapped. A wrapped URL broke mid-word at 80 columns (the reader is
+~38 columns there) and cannot be copied or read either way; the whole URL stays reachable: o opens it, a
+click opens it, and hovering shows it.
+
+The text is made in render() from the widget's width, so a resize (the sidebar folding, z) re-shortens it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.text import Text
+from textual.widget import Widget
+
+from digest.core.textclean import terminal_text
+
+ELLIPSIS = "…"
+
+
+def shorten_url(url: str, width: int) -> str:
+    """url in at most width cells: whole if it fits; else scheme://host/…/last-segment; else the middle
+    of it cut (the host's start and the slug's end are what tell URLs apart)."""
+    if len(url) <= width:
+        return url
+    if width <= 1:
+        return ELLIPSIS[:width]
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if parts.scheme and parts.netloc and segments:
+        tail = segments[-1] + ("/" if parts.path.endswith("/") else "")
+        if parts.query or parts.fragment:
+            tail += "?" + ELLIPSIS if parts.query else "#" + ELLIPSIS
+        short = f"{parts.scheme}://{parts.netloc}/{ELLIPSIS}/{tail}"
+        if len(short) <= width and len(short) < len(url):
+            return short
+    left = width // 2
+    right = width - 1 - left
+    return url[:left] + ELLIPSIS + (url[-right:] if right else "")
+
+
+class UrlLine(Widget):
+    """label + URL on one line when both fit, else the URL alone (shortened if it must be)."""
+
+    DEFAULT_CSS = """
+    UrlLine { height: 1; width: 1fr; }
+    UrlLine:hover { text-style: underline; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.url = ""
+        self.label = ""
+
+    def set_url(self, url: str, label: str) -> None:
+        # terminal_text: no control character from a stored row reaches the terminal
+        self.url = terminal_text(url).replace("\n", " ").strip()
+        self.label = label
+        self.tooltip = self.url or None
+        self.display = bool(self.url)
+        self.refresh()
+
+    def line(self, width: int) -> tuple[str, str]:
+        """(label shown, URL shown) for a line of width cells."""
+        if len(self.label) + 1 + len(self.url) <= width:
+            return self.label, self.url
+        return "", shorten_url(self.url, width)
+
+    def render(self) -> Text:
+        label, url = self.line(self.content_size.width)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if label:
+            text.append(label + " ", style="dim")
+        text.append(url)
+        return text
+
+    def on_click(self, event: Any) -> None:
+        app: Any = self.app
+        if self.url and hasattr(app, "open_link"):
+            app.open_link(self.url)
