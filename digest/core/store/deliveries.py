@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from email.utils import parseaddr
 from typing import Any
 
 from digest.core import clock
-from digest.core.message import make_message_id
 from digest.core.models import Digest
 from digest.core.store.connection import Connection
 from digest.core.store.rows import digest_row, marks
@@ -23,6 +21,8 @@ DELIVERY_STATES = ("queued", "sending", "sent", "failed")
 
 def address_key(recipient: str) -> str:
     """The bare address with the domain lower-cased: "Ann <ann@X.org>" and "ann@x.org" are one reader."""
+    from email.utils import parseaddr  # here: email.utils costs every command's start ~7 ms (a refresh too)
+
     addr = parseaddr(recipient)[1]
     local, _, domain = addr.rpartition("@")
     return f"{local}@{domain.lower()}" if local else ""
@@ -31,6 +31,10 @@ def address_key(recipient: str) -> str:
 def queue_in_tx(db: sqlite3.Connection, digest_id: int, number: int, from_: str, recipients: Sequence[str]) -> None:
     """Insert a 'queued' row (with its own Message-ID) per distinct address, inside the caller's
     transaction, so freezing an issue and queueing its recipients commit together."""
+    # here, not at the top: digest.core.message loads email.policy and its header machinery (~5 ms),
+    # which every command opening the store paid, a refresh from cron included
+    from digest.core.message import make_message_id
+
     now = clock.now()
     seen: set[str] = set()
     for r in recipients:
