@@ -124,8 +124,8 @@ def titles(store: Store, ids: list[int]) -> list[str]:
 
 
 def test_fold() -> None:
-    assert fold("Café Ñandú") == "Cafe Nandu"
-    assert fold("plain") == "plain"
+    assert fold("Café Ñandú") == "cafe nandu"
+    assert fold("Plain\nTwo\r\nlines") == "plain two  lines"
     assert fold("ﬁle") == "file"  # compatibility forms too
 
 
@@ -142,12 +142,17 @@ def test_words_whole_word_any_case_and_accents(filled: Store) -> None:
     assert titles(filled, idx.matches(symbols)) == ["Calm thoughts on C++ and .NET"]
 
 
-def test_regex_is_case_sensitive_unless_asked_and_per_text(filled: Store) -> None:
+def test_regex_any_case_escapes_kept_and_per_text(filled: Store) -> None:
     idx = RuleIndex.load(filled)
-    [r] = rules({"action": "hide", "regex": "rust", "fields": ["title"]})
-    assert titles(filled, idx.matches(r)) == ["New York rust belt"]
-    [ri] = rules({"action": "hide", "regex": "(?i)rust", "fields": ["title"]})
-    assert len(idx.matches(ri)) == 2
+    [r] = rules({"action": "hide", "regex": "RUST", "fields": ["title"]})
+    assert titles(filled, idx.matches(r)) == ["New York rust belt", "Rust 2.0 released"]
+    # escapes keep their meaning though the letters are lowered: \S is not \s, \D is not \d
+    [esc] = rules({"action": "hide", "regex": r"(?P<Ver>\d\.\d)\S*", "fields": ["title"]})
+    assert titles(filled, idx.matches(esc)) == ["Rust 2.0 released"]
+    [notdigit] = rules({"action": "hide", "regex": r"^\D+$", "fields": ["title"]})
+    assert "Rust 2.0 released" not in titles(filled, idx.matches(notdigit))
+    [accent] = rules({"action": "hide", "regex": "CAFÉ", "fields": ["title"]})
+    assert titles(filled, idx.matches(accent)) == ["A café opens downtown"]
     # ^ anchors at each story's text: the summary's inner newline is a space, so "^by" matches nothing
     [anchored] = rules({"action": "hide", "regex": "^(sponsored|by)", "fields": ["summary"]})
     assert titles(filled, idx.matches(anchored)) == ["Calm thoughts on C++ and .NET"]
