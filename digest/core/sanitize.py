@@ -168,7 +168,7 @@ def html_to_text(fragment: str, *, limit: int | None = None) -> str:
         # is the same as the whole fragment's. Script-like blocks may end past the prefix: not taken.
         end = fragment.rfind(">", 0, 2 * limit + 200) + 1
         if end and not _MAY_HIDE.search(fragment, 0, end):
-            text = _fragment_text(fragment[:end])
+            text = _fragment_text(fragment[:end], hides=False)
             if len(text) > limit:
                 return _cut(text, limit)
     out = _fragment_text(fragment)
@@ -183,11 +183,14 @@ def _cut(text: str, limit: int) -> str:
 _MAY_HIDE = re.compile(r"<(?:script|style|noscript|template)", re.I)
 
 
-def _fragment_text(fragment: str) -> str:
+def _fragment_text(fragment: str, *, hides: bool = True) -> str:
+    """The text of a fragment (see html_to_text); `hides` False when the caller knows it holds no
+    script-like block (_MAY_HIDE), so it is not looked for again."""
     if "<" in fragment:
-        low = fragment.lower()
-        text = _DROP_BLOCKS.sub(" ", fragment) if ("<script" in low or "<style" in low or "<noscript" in low
-                                                   or "<template" in low) else fragment
+        if hides:
+            low = fragment.lower()
+            hides = "<script" in low or "<style" in low or "<noscript" in low or "<template" in low
+        text = _DROP_BLOCKS.sub(" ", fragment) if hides else fragment
         text = _BLOCK_END.sub("\n", text)
         text = _INLINE_TAG.sub("", text)
         text = _TAG.sub(" ", text)

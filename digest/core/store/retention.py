@@ -88,8 +88,10 @@ def seen_guids(db: sqlite3.Connection, feed_id: int, guids: Iterable[str], today
     """Of these guids (not stored as stories), those whose stories retention removed from this feed;
     their seen records are stamped today, since the feed still carries them. Runs inside the caller's
     transaction (save_stories)."""
-    by_hash = {guid_hash(g): g for g in guids}
     seen = {r[0] for r in db.execute("SELECT guid_hash FROM seen_ids WHERE feed_id = ?", (feed_id,))}
+    if not seen:  # most feeds: nothing pruned yet, so no guid need be hashed (~1 us each)
+        return set()
+    by_hash = {guid_hash(g): g for g in guids}
     hits = [h for h in by_hash if h in seen]
     if hits:
         db.executemany("UPDATE seen_ids SET last_seen = ? WHERE feed_id = ? AND guid_hash = ? AND last_seen < ?",

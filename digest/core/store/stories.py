@@ -11,7 +11,7 @@ from typing import Any
 
 from digest.core import clock
 from digest.core.models import ParsedStory, Story
-from digest.core.store.body import pack, unpack
+from digest.core.store.body import known_summaries, pack, unpack
 from digest.core.store.connection import Connection, NotFoundError
 from digest.core.store.retention import seen_guids
 from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
@@ -110,15 +110,18 @@ class StoriesMixin(Connection):
             # guids of stories retention removed: the feed still carries them, they are not news
             pruned = seen_guids(db, feed_id, fresh, int(now // 86_400)) if fresh else set()
             new_rows, changed_rows, seen = [], [], set()
+            summaries: dict[bytes, str] = {}  # each blob written, with its summary, for the FTS triggers
             for s in stories:
                 if s.guid in seen or s.guid in pruned:  # a repeated entry: keep the first; a pruned one: none
                     continue
                 seen.add(s.guid)
                 img = s.image
                 if s.guid not in known:
+                    body = pack(s.summary, s.content)
+                    summaries[body] = s.summary
                     new_rows.append((
                         feed_id, s.guid, s.link, s.canonical_link, s.title, title_key(s.title), s.author,
-                        pack(s.summary, s.content), img.url if img else None, img.width if img else None,
+                        body, img.url if img else None, img.width if img else None,
                         img.height if img else None, img.alt if img else "", json.dumps(s.categories),
                         json.dumps(s.extra) if s.extra else "{}",
                         s.published_at if s.published_at is not None else now, now,
@@ -127,9 +130,10 @@ class StoriesMixin(Connection):
                 title, body, link = known[s.guid]
                 # the cheap columns first: a story's text is unpacked only when its title and link match
                 if (title, link) != (s.title, s.link) or unpack(body) != (s.summary, s.content):
+                    body = pack(s.summary, s.content)
+                    summaries[body] = s.summary
                     changed_rows.append((
-                        s.link, s.canonical_link, s.title, title_key(s.title), s.author,
-                        pack(s.summary, s.content),
+                        s.link, s.canonical_link, s.title, title_key(s.title), s.author, body,
                         img.url if img else None, img.width if img else None, img.height if img else None,
                         img.alt if img else "", json.dumps(s.categories), json.dumps(s.extra),
                         feed_id, s.guid,
@@ -138,16 +142,17 @@ class StoriesMixin(Connection):
             # out its pending index data at every savepoint, so row-by-row inserts left one tiny index
             # segment per story to merge later. Measured on the refresh benchmark's 3,000 stories:
             # 71-87 us of CPU a story row by row, 41-55 in statements of up to 50 rows.
-            for i in range(0, len(new_rows), _ROWS_PER_INSERT):
-                chunk = new_rows[i:i + _ROWS_PER_INSERT]
-                db.execute(_INSERT_STORIES + ",".join([_STORY_MARKS] * len(chunk)),
-                           [v for row in chunk for v in row])
-            db.executemany(
-                "UPDATE stories SET link=?, canonical_link=?, title=?, title_key=?, author=?, body=?,"
-                " image_url=?, image_width=?, image_height=?, image_alt=?, categories=?, extra=?"
-                " WHERE feed_id=? AND guid=?",
-                changed_rows,
-            )
+            with known_summaries(summaries):
+                for i in range(0, len(new_rows), _ROWS_PER_INSERT):
+                    chunk = new_rows[i:i + _ROWS_PER_INSERT]
+                    db.execute(_INSERT_STORIES + ",".join([_STORY_MARKS] * len(chunk)),
+                               [v for row in chunk for v in row])
+                db.executemany(
+                    "UPDATE stories SET link=?, canonical_link=?, title=?, title_key=?, author=?, body=?,"
+                    " image_url=?, image_width=?, image_height=?, image_alt=?, categories=?, extra=?"
+                    " WHERE feed_id=? AND guid=?",
+                    changed_rows,
+                )
         return len(new_rows)
 
     def get_story(self, story_id: int) -> Story:
