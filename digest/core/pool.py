@@ -2,7 +2,8 @@
 
 Kept apart from refresh.py so the choice (how many feeds make a pool worth its start-up, fork or fork
 server, started now or at the first body) is read and tested on its own. Importing this module loads
-neither multiprocessing nor concurrent.futures.process: an all-304 refresh needs no pool (~8 ms saved).
+neither multiprocessing nor concurrent.futures: an all-304 refresh needs no pool (~8 ms saved), and
+concurrent.futures alone loads logging (~4 ms).
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from digest.core.ingest import WORKER_MODULES, init_worker, warm_up_worker
 from digest.core.models import Feed
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
 
 # Below this many feeds one ingest thread is as fast as a process pool (cold refreshes of the 75 KB
@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 #   version).
 POOL_THRESHOLD = 12
 POOL_THRESHOLD_FORKSERVER = 24
+
+
+class Executor(Protocol):
+    """What a refresh needs of where it parses: concurrent.futures' executors, and LazyPool (which is not
+    one of them, so that a refresh where nothing is parsed never imports concurrent.futures)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]: ...
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
 
 
 def parse_executor(feeds: list[Feed]) -> Executor:
@@ -47,6 +56,8 @@ def parse_executor(feeds: list[Feed]) -> Executor:
             warm_up(pool, workers, ctx.get_start_method())
             return pool
         return LazyPool(workers)
+    from concurrent.futures import ThreadPoolExecutor
+
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-ingest")
 
 
@@ -94,7 +105,7 @@ def _single_threaded() -> bool:
     return threading.active_count() == 1
 
 
-class LazyPool(Executor):
+class LazyPool:
     """A process pool made at the first job: a refresh where every feed answers 304 parses nothing, and so
     never pays for starting workers (nor, in a process with other threads, the fork server and
     multiprocessing's resource tracker: two more Pythons)."""
@@ -104,7 +115,7 @@ class LazyPool(Executor):
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self._lock:
             if self._pool is None:
                 self._pool = process_pool(self.workers)

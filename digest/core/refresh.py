@@ -13,21 +13,22 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from functools import partial
 from queue import SimpleQueue
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from digest.core import clock
 from digest.core.checkpoint import Checkpointer
 from digest.core.config import Config
 from digest.core.ingest import PARSE_CPU_BUDGET_S, FeedResult, apply_feed_updates, close_worker_stores, ingest_jobs
 from digest.core.models import Feed, FetchResult
-from digest.core.pool import is_pool, parse_executor, process_pool, workers_of
+from digest.core.pool import Executor, is_pool, parse_executor, process_pool, workers_of
 from digest.core.store import Store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from digest.core.fetch import Fetcher
 
 # pycurl (with digest.core.fetch, which needs it) is imported once the parse workers are on their way
@@ -108,7 +109,7 @@ class RefreshReport:
 
 Progress = Callable[[FeedResult, int, int], None]
 Batch = list[tuple[Feed, FetchResult]]
-Job = Future[list[tuple[FeedResult, str | None]]]
+Job: TypeAlias = "Future[list[tuple[FeedResult, str | None]]]"
 
 
 class Refresher:
@@ -297,6 +298,8 @@ class _Run:
                 batch = [self.ready.popleft() for _ in range(size)]
                 self.ready_bytes -= sum(len(result.body) for _, result in batch)
             db, now = str(self.refresher.store.path), self.refresher.now
+            from concurrent.futures import BrokenExecutor  # here: a refresh with nothing to parse never loads it
+
             try:
                 job = self.parsing.submit(ingest_jobs, db, batch, now)
             except BrokenExecutor:  # the pool saw its worker die before the failed jobs came back
@@ -315,6 +318,8 @@ class _Run:
 
     def collect(self, batch: Batch, by: Executor, job: Job) -> None:
         """A job came back: report its feeds, or queue them for a retry when its pool broke."""
+        from concurrent.futures import BrokenExecutor
+
         assert self.fetcher is not None
         self.in_workers -= 1
         self.retrying = False
