@@ -218,7 +218,7 @@ def test_fts_query_quoting() -> None:
 def test_read_flags(filled: Store) -> None:
     ids = filled.story_ids()
     filled.set_read(ids[:2])
-    assert filled.counts() == {"all": 5, "unread": 3, "flagged": 0}
+    assert filled.counts() == {"all": 5, "unread": 3, "flagged": 0, "hidden": 0}
     assert len(filled.stories(StoryQuery(unread=True))) == 3
     filled.set_read(ids[:1], False)
     assert filled.counts()["unread"] == 4

@@ -87,8 +87,8 @@ class SmtpConfig:
 @dataclass(slots=True)
 class StoreConfig:
     """Retention (digest.core.store.retention): how long a story is kept after digest first saw it.
-    Flagged stories, stories in a draft or an issued digest and each feed's newest keep_min_per_feed are
-    never removed; 0 days keeps every story."""
+    Flagged stories, stories in a draft or an issued digest, stories a `keep` rule matches ([[rules]]) and
+    each feed's newest keep_min_per_feed are never removed; 0 days keeps every story."""
 
     keep_days: int = 90  # read stories
     keep_unread_days: int = 180

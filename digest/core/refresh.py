@@ -59,6 +59,7 @@ class RefreshReport:
     articles: int = 0
     articles_failed: int = 0
     pruned: int = 0  # old stories retention removed after the refresh
+    hidden: int = 0  # stories reader rules hid after the refresh (digest.core.rules.after_refresh)
 
     def _count(self, *statuses: str) -> int:
         return sum(1 for r in self.results if r.status in statuses)
@@ -96,12 +97,14 @@ class RefreshReport:
         if self.articles:
             line += f"; {self.articles} full articles fetched" + (
                 f" ({self.articles_failed} failed)" if self.articles_failed else "")
+        if self.hidden:
+            line += f"; {self.hidden} hidden by rules"
         return line + (f"; {self.pruned} old stories pruned" if self.pruned else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "feeds": len(self.results), "ok": self.ok, "not_modified": self.not_modified, "failed": self.failed,
-            "skipped": self.skipped, "new_stories": self.new, "pruned": self.pruned,
+            "skipped": self.skipped, "new_stories": self.new, "pruned": self.pruned, "hidden": self.hidden,
             "seconds": round(self.seconds, 3), "articles": self.articles, "articles_failed": self.articles_failed,
             "results": [r.to_json() for r in self.results],
         }
@@ -395,6 +398,9 @@ def refresh(
         got = fetch_new_articles(store, config, full_text, since=refresher.now)
         report.articles, report.articles_failed = len(got), sum(1 for a in got if not a.ok)
         report.seconds += time.perf_counter() - start
+    from digest.core.rules import after_refresh  # before the prune, which spares what a keep rule matches
+
+    report.hidden = after_refresh(store, config.rules, since=refresher.now, new=report.new)
     report.pruned = prune_after_refresh(store, config, now=now)
     return report
 

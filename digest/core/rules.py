@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS", "DEFAULT_FIELDS", "FIELDS", "MAX_BOOST", "SETTING", "Action", "ApplyResult", "Rule", "RuleIndex",
-    "apply_rules", "fold", "needed_fields", "parse_rules", "rule_error", "rules_hash", "sync_rules",
+    "after_refresh", "apply_rules", "fold", "needed_fields", "parse_rules", "rule_error", "rules_hash", "sync_rules",
 ]
 
 _NEWLINE = re.compile("\n")
@@ -252,3 +252,24 @@ def sync_rules(store: Store, rules: list[Rule], *, new_ids: Sequence[int] | None
     if rules and new_ids:
         return apply_rules(store, rules, story_ids=new_ids)
     return None
+
+
+def after_refresh(store: Store, rules: list[Rule], *, since: float, new: int) -> int:
+    """The rules after a refresh (refresh.refresh), before its prune: a changed rule set on every stored
+    story, else the current one on the stories first seen since `since` (when there are `new` ones). With no
+    rules now or before, one settings read and no write. Returns how many stories are hidden of those the
+    rules were applied to. A store that cannot be written now (a lock held too long, a full disk) is left
+    for the next refresh, logged, never failing the refresh."""
+    from digest.core.store import StoreError
+
+    try:
+        if not rules and not store.setting(SETTING):
+            return 0
+        ids = store.stories_fetched_since(since) if rules and new else None
+        result = sync_rules(store, rules, new_ids=ids)
+    except StoreError as e:
+        import logging
+
+        logging.getLogger("digest").warning("rules: %s", e)
+        return 0
+    return result.hidden if result is not None else 0

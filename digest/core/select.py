@@ -130,7 +130,8 @@ def _is_ad_story(store: Store, story_id: int) -> bool:
 def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
     """Fill an empty draft by the [select] rules; returns how many stories were added (0 when the draft
     already has items: a person's choices always win over the rules). Ads are never picked
-    (`skip_ads`), and one feed gives at most `max_per_feed` stories, so a noisy feed cannot fill the issue."""
+    (`skip_ads`), and one feed gives at most `max_per_feed` stories, so a noisy feed cannot fill the issue.
+    Stories a reader rule hides are never candidates; a boost raises a story's rank (see below)."""
     now = clock.now() if now is None else now
     draft = store.draft()
     if draft is not None and store.digest_items(draft.id):
@@ -152,12 +153,16 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     cluster_of = {i: frozenset(ids) for ids, _feeds, _ in groups for i in ids}
     sections = {s.name.casefold(): s for s in config.sections}
     first = config.sections[0]
-    ranked = sorted(rows, key=lambda r: (-counts.get(r[0], 1), -r[1], -r[0]))
+    # The rank: how many feeds carry the story (1: only its own; Trending clusters count more) plus the
+    # boost reader rules gave it (digest.core.rules, 1..100), newest first among equals. So boost 1 puts a
+    # story ahead of every unboosted story of its section carried by as many feeds, and level with one
+    # carried by one feed more; boost 10 ahead of nearly any cluster.
+    ranked = sorted(rows, key=lambda r: (-(counts.get(r[0], 1) + r[4]), -r[1], -r[0]))
     picked: dict[str, list[int]] = {}
     per_feed: dict[int, int] = {}
     seen_clusters: set[frozenset[int]] = set()
     open_sections = sum(1 for sec in config.sections if sec.max_auto > 0)
-    for story_id, _published, section, feed_id in ranked:
+    for story_id, _published, section, feed_id, _boost in ranked:
         if open_sections == 0:
             break  # every section has its stories: the rest of the candidates cannot change anything
         sec = sections.get((section or "").casefold(), first)

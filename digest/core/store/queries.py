@@ -16,10 +16,11 @@ Group = tuple[set[int], set[int], float]  # story ids, feed ids, newest publishe
 class QueriesMixin(Connection):
     def cross_feed_groups(self, since: float, *, min_title_chars: int, min_title_words: int) -> list[Group]:
         """(story ids, feed ids, newest published_at) for each link group and headline group published
-        since `since` that spans two or more feeds. Two steps per column: a GROUP BY on the indexed column
-        finds the keys seen at least twice in the window (no per-group aggregation, which was half the
-        time on 100k stories), then only those keys' rows are read to count distinct feeds. A headline
-        counts only with `min_title_chars` and `min_title_words` ("Jobs" recurs in unrelated feeds)."""
+        since `since` that spans two or more feeds, hidden stories (reader rules) left out. Two steps per
+        column: a GROUP BY on the indexed column finds the keys seen at least twice in the window (no
+        per-group aggregation, which was half the time on 100k stories), then only those keys' rows are
+        read to count distinct feeds. A headline counts only with `min_title_chars` and `min_title_words`
+        ("Jobs" recurs in unrelated feeds)."""
         out: list[Group] = []
         for column, extra in (
             ("canonical_link", "canonical_link != ''"),
@@ -32,9 +33,12 @@ class QueriesMixin(Connection):
             groups: dict[str, tuple[set[int], set[int], list[float]]] = {}
             for i in range(0, len(keys), 500):  # SQLite's default limit on host parameters is 999
                 chunk = keys[i:i + 500]
+                # hidden stories (reader rules) leave here, where rows are read anyway, and not in the
+                # GROUP BY above, which reads only its index
                 for key, sid, feed, published in self.db.execute(
                     f"SELECT {column}, id, feed_id, published_at FROM stories "
-                    f"WHERE {column} IN ({marks(len(chunk))}) AND published_at >= ?", (*chunk, since),
+                    f"WHERE {column} IN ({marks(len(chunk))}) AND published_at >= ? AND hidden = 0",
+                    (*chunk, since),
                 ):
                     ids, feeds, newest = groups.setdefault(key, (set(), set(), [0.0]))
                     ids.add(sid)
@@ -43,17 +47,18 @@ class QueriesMixin(Connection):
             out.extend((ids, feeds, newest[0]) for ids, feeds, newest in groups.values() if len(feeds) >= 2)
         return out
 
-    def selection_candidates(self, after: float, until: float) -> list[tuple[int, float, str, int]]:
-        """(id, published_at, feed section, feed id) of every story published in (after, until] in an enabled feed
-        and never sent before. Ranking needs only these; the text is read only for rows a keyword rule
-        has to check (reading and case-folding 200k summaries was most of a 2.7 s selection)."""
+    def selection_candidates(self, after: float, until: float) -> list[tuple[int, float, str, int, int]]:
+        """(id, published_at, feed section, feed id, boost) of every story published in (after, until] in an
+        enabled feed, never sent before and not hidden by a reader rule. Ranking needs only these; the text
+        is read only for rows a keyword rule has to check (reading and case-folding 200k summaries was most
+        of a 2.7 s selection)."""
         rows = self.db.execute(
-            "SELECT s.id, s.published_at, f.section, s.feed_id "
+            "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost "
             "FROM stories s JOIN feeds f ON f.id = s.feed_id "
-            f"WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND {NOT_SENT}",
+            f"WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND s.hidden = 0 AND {NOT_SENT}",
             (after, until),
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def story_title_link(self, story_id: int) -> tuple[str, str]:
         """A story's title and link, for the ad rule ([select] skip_ads)."""

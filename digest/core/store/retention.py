@@ -2,10 +2,11 @@
 
 A story is removed when digest first saw it (fetched_at) more than keep_days ago if read, keep_unread_days
 if unread, and it is none of: in a digest (the draft's flags, a built or sent issue), among its feed's
-newest keep_min_per_feed by date. Its guid goes into seen_ids first, so the feed carrying it tomorrow does
-not bring it back as new and unread (save_stories skips seen guids); a seen record is forgotten once its
-feed has not carried the guid for keep_unread_days. sent_links is never pruned: a story that went out is
-never sent again, even as a new story with the same link.
+newest keep_min_per_feed by date, kept by a reader rule (stories.kept, digest.core.rules). Its guid goes
+into seen_ids first, so the feed carrying it tomorrow does not bring it back as new and unread
+(save_stories skips seen guids); a seen record is forgotten once its feed has not carried the guid for
+keep_unread_days. sent_links is never pruned: a story that went out is never sent again, even as a new
+story with the same link.
 
 Each batch is its own short write transaction (BATCH stories), so a TUI flagging a story or a refresh
 storing a feed waits at most one batch, never the whole prune. The FTS index follows by
@@ -72,10 +73,10 @@ class PruneReport:
         return line
 
 
-# Old enough, not in any digest, not among the feed's newest N. The OFFSET walk reads N entries of
+# Old enough, not kept by a rule, not in any digest, not among the feed's newest N. The OFFSET walk reads N entries of
 # stories_feed_published per candidate; a story dated like the Nth newest is kept (strict <).
 _PRUNABLE = (
-    "SELECT s.id FROM stories s WHERE s.fetched_at < ? "
+    "SELECT s.id FROM stories s WHERE s.fetched_at < ? AND s.kept = 0 "
     "AND (s.read = 0 AND s.fetched_at < ? OR s.read = 1 AND s.fetched_at < ?) "
     "AND NOT EXISTS (SELECT 1 FROM digest_items di WHERE di.story_id = s.id) "
     "AND (? = 0 OR s.published_at < (SELECT n.published_at FROM stories n WHERE n.feed_id = s.feed_id "

@@ -28,6 +28,10 @@ STORY_FROM = (
     f"LEFT JOIN digest_items di ON di.story_id = s.id AND di.digest_id = {DRAFT_ID}"
 )
 
+# the ids of the stories reader rules hide (digest.core.rules): a scan of the small partial index
+# stories_hidden, so "s.id NOT IN (HIDDEN_IDS)" keeps a list query on its covering index
+HIDDEN_IDS = "SELECT id FROM stories WHERE hidden != 0"
+
 # true (on alias s) for stories never sent in an earlier digest, by id or by canonical link
 NOT_SENT = (
     "NOT EXISTS (SELECT 1 FROM digest_items x JOIN digests d ON d.id = x.digest_id "

@@ -233,12 +233,16 @@ MIGRATIONS: list[str] = [
     """,
     # 5: reader rules (digest.core.rules, store/rules.py): what the [[rules]] of the config made of each story.
     # ADD COLUMN only (O(1) in SQLite: no rewrite of 100k rows). hidden: out of lists, search, Trending and
-    # auto-selection; kept: never pruned, never hidden; boost: added to the auto-selection rank.
+    # auto-selection; kept: never pruned, never hidden; boost: added to the auto-selection rank (select.py).
     # settings: small key/value rows (the hash of the rule set last applied to every stored story).
     """
     ALTER TABLE stories ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE stories ADD COLUMN kept INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE stories ADD COLUMN boost INTEGER NOT NULL DEFAULT 0;
+    -- the hidden ids, for "s.id NOT IN (hidden)" (rows.HIDDEN_IDS): the story list's id query stays a
+    -- scan of stories_published alone, where "s.hidden = 0" would read every row (55 -> ~150 ms on 100k).
+    -- Partial, so a visible story (nearly all) costs an insert nothing here.
+    CREATE INDEX stories_hidden ON stories(id) WHERE hidden != 0;
     CREATE TABLE settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL

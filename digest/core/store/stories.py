@@ -14,7 +14,7 @@ from digest.core.models import ParsedStory, Story
 from digest.core.store.body import known_summaries, pack, unpack
 from digest.core.store.connection import Connection, NotFoundError
 from digest.core.store.retention import seen_guids
-from digest.core.store.rows import DRAFT_ID, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
+from digest.core.store.rows import DRAFT_ID, HIDDEN_IDS, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
 
 
 @dataclass(slots=True)
@@ -28,6 +28,9 @@ class StoryQuery:
     flagged: bool = False
     unread: bool = False
     trending_ids: Sequence[int] | None = None
+    # reader rules (digest.core.rules): False leaves hidden stories out (except with `flagged`: a flagged
+    # story stays in the digest), True lists only them, None both
+    hidden: bool | None = False
     limit: int | None = None
     offset: int = 0
 
@@ -79,6 +82,10 @@ def _where(q: StoryQuery) -> tuple[bool, str, list[Any]]:
         clauses.append("s.read = 0")
     if q.flagged:
         clauses.append(f"s.id IN (SELECT story_id FROM digest_items WHERE digest_id = {DRAFT_ID})")
+    if q.hidden:
+        clauses.append(f"s.id IN ({HIDDEN_IDS})")
+    elif q.hidden is not None and not q.flagged:
+        clauses.append(f"s.id NOT IN ({HIDDEN_IDS})")
     if q.trending_ids is not None:
         ids = list(q.trending_ids) or [-1]
         clauses.append(f"s.id IN ({marks(len(ids))})")
@@ -226,9 +233,14 @@ class StoriesMixin(Connection):
             db.executemany("UPDATE stories SET read = ? WHERE id = ?", [(int(read), i) for i in ids])
 
     def counts(self) -> dict[str, int]:
+        """Stories in the lists (hidden ones left out: subtracted through the stories_hidden index, so
+        the count itself still reads no table row), unread among them, and flagged."""
         row = self.db.execute("SELECT count(*), coalesce(sum(read = 0), 0) FROM stories").fetchone()
+        hidden = self.db.execute(f"SELECT count(*), coalesce(sum(read = 0), 0) FROM stories "
+                                 f"WHERE id IN ({HIDDEN_IDS})").fetchone()
         flagged = self.db.execute(f"SELECT count(*) FROM digest_items WHERE digest_id = {DRAFT_ID}").fetchone()[0]
-        return {"all": int(row[0]), "unread": int(row[1]), "flagged": int(flagged)}
+        return {"all": int(row[0]) - int(hidden[0]), "unread": int(row[1]) - int(hidden[1]), "flagged": int(flagged),
+                "hidden": int(hidden[0])}
 
     def newest_published(self, feed_ids: Sequence[int] | None = None) -> float | None:
         """The newest story's date, of all stories or of these feeds' (None when there is none)."""
