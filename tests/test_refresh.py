@@ -1072,7 +1072,7 @@ def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, 
     """A steady refresh only fetches: 40 feeds (enough for a process pool, were bodies to come) all answer
     304, and the process never loads the parser (nh3, lxml, feedparser), multiprocessing, or asyncio, nor
     the email package (a digest's headers and recipients: ~12 ms of start-up), nor concurrent.futures
-    and the logging it imports (~5 ms)."""
+    and the logging it imports (~5 ms), nor hashlib (OpenSSL) and the rules' module for a config without rules."""
     import subprocess
     import sys
 
@@ -1089,7 +1089,8 @@ def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, 
             f"report = refresh(Store({str(tmp_path / 'digest.db')!r}), Config())\n"
             "assert report.not_modified == 40, report.summary_line()\n"
             "loaded = {'digest.core.parse', 'digest.core.sanitize', 'nh3', 'lxml', 'feedparser', 'multiprocessing',\n"
-            "          'concurrent.futures', 'asyncio', 'email.utils', 'email.policy', 'logging'} & set(sys.modules)\n"
+            "          'concurrent.futures', 'asyncio', 'email.utils', 'email.policy', 'logging', 'hashlib',\n"
+            "          'digest.core.rulespec'} & set(sys.modules)\n"
             "assert not loaded, loaded\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

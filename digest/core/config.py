@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest.core.configerror import ConfigError
 from digest.core.paths import Paths
-from digest.core.rulespec import Rule, parse_rules
+
+if TYPE_CHECKING:
+    from digest.core.rulespec import Rule
 
 
 @dataclass(slots=True)
@@ -220,6 +222,10 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
                 raise ConfigError("[keys] must map binding ids to key names, e.g. flag = \"f,space\"")
             cfg.keys = dict(value)
         elif key == "rules":
+            # here: the rules' module (with hashlib and unicodedata, ~4 ms) loads for a config that has rules,
+            # not at every command's start (a refresh from cron)
+            from digest.core.rulespec import parse_rules
+
             cfg.rules = parse_rules(value)
         else:
             raise ConfigError(

@@ -16,7 +16,6 @@ INCREMENTAL on stores made since schema 4; `digest store vacuum` converts an old
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ MERGE_PER_STORIES = 20
 def guid_hash(guid: str) -> int:
     """64 bits of BLAKE2b, as SQLite's signed INTEGER: a collision between two guids of one feed is
     about 1 in 10^17 for a feed of a million items."""
+    import hashlib  # here: it loads OpenSSL's libcrypto (~2.5 ms), which a refresh with nothing to store never needs
+
     return int.from_bytes(hashlib.blake2b(guid.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
                           "big", signed=True)
 
