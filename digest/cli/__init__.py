@@ -26,6 +26,7 @@ from digest.core.textclean import json_escape_controls, terminal_text
 # Commands that only read the store: they open it as it is. Every other command checks the whole file
 # first (Store.verify), so a damaged store gets one line and no write...
 READING_COMMANDS = frozenset({"cmd_stories", "cmd_feeds_list", "cmd_feeds_export", "cmd_tui",
+                              "cmd_rules_list", "cmd_rules_test",
                               # the store's own care: check names the damage, a backup copies what is there
                               "cmd_store_stats", "cmd_store_check", "cmd_store_backup"})
 # ...except a refresh, which cron runs every hour: reading the whole file would cost more than the refresh
@@ -176,6 +177,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         completion_cmds,
         core_cmds,
         deliver_cmds,
+        rule_cmds,
         store_cmds,
         subscriber_cmds,
     )
@@ -184,7 +186,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"digest {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     only = _OneCommand(sub, command) if command else None
-    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, store_cmds, completion_cmds, article_cmds):
+    for module in (core_cmds, build_cmds, deliver_cmds, subscriber_cmds, store_cmds, completion_cmds, article_cmds,
+                   rule_cmds):
         module.register(only or sub)
     if only and not only.found:
         return build_parser()

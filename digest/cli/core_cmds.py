@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--search", help="full-text search of titles and summaries")
     p.add_argument("--flagged", action="store_true", help="only stories flagged for the next digest")
     p.add_argument("--unread", action="store_true", help="only unread stories")
+    p.add_argument("--hidden", action="store_true",
+                   help="only the stories reader rules hide ([[rules]]; they are left out otherwise)")
     p.add_argument("--limit", type=positive_int, metavar="N", help="at most N stories (default: all)")
     p.add_argument("--json", action="store_true", help="print the stories as JSON")
     p.set_defaults(func=cmd_stories)
@@ -238,7 +240,7 @@ def cmd_refresh(ctx: Ctx, args: argparse.Namespace) -> int:
 def cmd_stories(ctx: Ctx, args: argparse.Namespace) -> int:
     q = StoryQuery(
         since=parse_since(args.since) if args.since else None, feed_id=args.feed, section=args.section,
-        search=args.search, flagged=args.flagged, unread=args.unread, limit=args.limit,
+        search=args.search, flagged=args.flagged, unread=args.unread, limit=args.limit, hidden=args.hidden,
     )
     stories = ctx.store.stories(q)
     if args.json:
@@ -312,6 +314,10 @@ def cmd_config_show(ctx: Ctx, args: argparse.Namespace) -> int:
     if data["keys"]:
         ctx.out("\n[keys]")
         for k, v in data["keys"].items():
+            ctx.out(f"{k} = {_toml_value(v)}")
+    for r in data["rules"]:
+        ctx.out("\n[[rules]]")
+        for k, v in r.items():
             ctx.out(f"{k} = {_toml_value(v)}")
     ctx.out(f"\n# data: {ctx.paths.data_dir}\n# logs: {ctx.paths.log_dir}")
     return ExitCode.OK

@@ -234,20 +234,22 @@ def apply_rules(store: Store, rules: list[Rule], *, story_ids: Sequence[int] | N
     )
 
 
-def sync_rules(store: Store, rules: list[Rule], *, new_ids: Sequence[int] | None = None) -> ApplyResult | None:
-    """Bring the store in line with the config's rules: a rule set other than the one last applied is
-    applied to every stored story (no rules: every mark cleared); otherwise only `new_ids` (a refresh's new
-    stories) get them. Returns None when nothing had to be done: with no rules and none applied before this
-    is one settings read, and no write."""
+def sync_rules(store: Store, rules: list[Rule], *, new_ids: Sequence[int] | None = None,
+               force: bool = False) -> ApplyResult | None:
+    """Bring the store in line with the config's rules: a rule set other than the one last applied (or any,
+    with `force`: `digest rules apply`) is applied to every stored story (no rules: every mark cleared);
+    otherwise only `new_ids` (a refresh's new stories) get them. Returns None when nothing had to be done:
+    with no rules and none applied before this is one settings read, and no write."""
     h = rules_hash(rules)
-    if (store.setting(SETTING) or "") != h:
+    if force or (store.setting(SETTING) or "") != h:
         if rules:
             result = apply_rules(store, rules)
         else:
             t0 = time.perf_counter()
             result = ApplyResult(changed=store.clear_rule_marks())
             result.seconds = time.perf_counter() - t0
-        store.set_setting(SETTING, h)
+        if (store.setting(SETTING) or "") != h:
+            store.set_setting(SETTING, h)
         return result
     if rules and new_ids:
         return apply_rules(store, rules, story_ids=new_ids)
