@@ -1068,14 +1068,6 @@ def test_the_refresh_module_leaves_the_fetcher_and_the_parser_unloaded() -> None
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_refresh_reads_the_rules_hash_where_the_rules_keep_it() -> None:
-    """refresh skips importing digest.core.rules when no rules are configured and none were applied
-    before, which it reads from the rules' own settings row."""
-    from digest.core import refresh, rulespec
-
-    assert refresh.RULES_SETTING == rulespec.SETTING
-
-
 def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, feed_server: FeedServer) -> None:
     """A steady refresh only fetches: 40 feeds (enough for a process pool, were bodies to come) all answer
     304, and the process never loads the parser (nh3, lxml, feedparser), multiprocessing, or asyncio, nor

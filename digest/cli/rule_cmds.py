@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from digest.cli import CommandError, Ctx, ExitCode, positive_int
-from digest.core.rules import SETTING, Rule, RuleIndex, needed_fields, rules_hash
+from digest.core.rules import Rule, RuleIndex, needed_fields, rules_hash
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +37,7 @@ def _rules(ctx: Ctx) -> list[Rule]:
 
 
 def _state(ctx: Ctx, rules: list[Rule]) -> str:
-    applied = (ctx.store.setting(SETTING) or "") == rules_hash(rules)
+    applied = ctx.store.applied_rules_hash() == rules_hash(rules)
     return "applied to the stored stories" if applied else (
         "NOT yet applied to the stored stories: the next refresh, `digest rules apply` or the TUI does it")
 

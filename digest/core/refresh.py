@@ -47,9 +47,6 @@ READY_BYTES = 32_000_000
 # feed. A refresh killed meanwhile loses only statuses not yet reported: those feeds keep their old state.
 FLUSH_FEEDS = 64
 FLUSH_S = 0.2
-# The settings row that holds the hash of the rules applied last (digest.core.rulespec.SETTING, which
-# tests/test_refresh.py checks against this).
-RULES_SETTING = "rules_hash"
 WORKER_DIED = (f"the parse worker died while storing this feed, twice (out of memory, or past the "
                f"{PARSE_CPU_BUDGET_S} s of CPU a feed may take?)")
 
@@ -404,7 +401,7 @@ def refresh(
     # Reader rules, before the prune, which spares what a keep rule matches. digest.core.rules (the rules'
     # parser and matcher, ~8 ms to import with hashlib) loads only when there are rules, or were at the
     # last refresh (their hash is stored: what they hid is shown again).
-    if config.rules or store.setting(RULES_SETTING):
+    if config.rules or store.applied_rules_hash():
         from digest.core.rules import after_refresh
 
         report.hidden = after_refresh(store, config.rules, since=refresher.now, new=report.new)

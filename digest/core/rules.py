@@ -43,7 +43,6 @@ from digest.core.rulespec import (
     DEFAULT_FIELDS,
     FIELDS,
     MAX_BOOST,
-    SETTING,
     Action,
     Rule,
     fold,
@@ -52,6 +51,7 @@ from digest.core.rulespec import (
     rules_hash,
 )
 from digest.core.store.body import summary_of
+from digest.core.store.rules import RULES_HASH_KEY as SETTING
 
 if TYPE_CHECKING:
     from digest.core.store import Store
@@ -241,14 +241,14 @@ def sync_rules(store: Store, rules: list[Rule], *, new_ids: Sequence[int] | None
     otherwise only `new_ids` (a refresh's new stories) get them. Returns None when nothing had to be done:
     with no rules and none applied before this is one settings read, and no write."""
     h = rules_hash(rules)
-    if force or (store.setting(SETTING) or "") != h:
+    if force or store.applied_rules_hash() != h:
         if rules:
             result = apply_rules(store, rules)
         else:
             t0 = time.perf_counter()
             result = ApplyResult(changed=store.clear_rule_marks())
             result.seconds = time.perf_counter() - t0
-        if (store.setting(SETTING) or "") != h:
+        if store.applied_rules_hash() != h:
             store.set_setting(SETTING, h)
         return result
     if rules and new_ids:
@@ -265,7 +265,7 @@ def after_refresh(store: Store, rules: list[Rule], *, since: float, new: int) ->
     from digest.core.store import StoreError
 
     try:
-        if not rules and not store.setting(SETTING):
+        if not rules and not store.applied_rules_hash():
             return 0
         ids = store.stories_fetched_since(since) if rules and new else None
         result = sync_rules(store, rules, new_ids=ids)

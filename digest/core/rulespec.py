@@ -20,7 +20,6 @@ ACTIONS = ("hide", "keep", "boost")
 DEFAULT_FIELDS = ("title", "summary")
 MAX_BOOST = 100
 _KEYS = ("name", "action", "boost", "fields", "words", "regex", "feeds")
-SETTING = "rules_hash"
 # Bump when matching changes meaning (folding, boundaries): stored marks are then re-applied.
 _SEMANTICS = 1
 

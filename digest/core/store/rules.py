@@ -22,6 +22,8 @@ _STORY_FIELDS = {
 STORY_FIELDS = tuple(_STORY_FIELDS)
 
 Marks = tuple[int, int, int, int]  # (hidden, kept, boost, story id)
+# the settings row holding digest.core.rules.rules_hash of the rule set last applied to every stored story
+RULES_HASH_KEY = "rules_hash"
 
 
 class RulesMixin(Connection):
@@ -60,6 +62,11 @@ class RulesMixin(Connection):
     def stories_fetched_since(self, since: float) -> list[int]:
         """Ids of stories first seen at or after `since` (a refresh's new stories; index stories_fetched)."""
         return [r[0] for r in self.db.execute("SELECT id FROM stories WHERE fetched_at >= ?", (since,))]
+
+    def applied_rules_hash(self) -> str:
+        """The hash of the rule set last applied to every stored story ("" when none ever was): a refresh
+        reads only this when the config has no rules (digest.core.rules is not even imported)."""
+        return self.setting(RULES_HASH_KEY) or ""
 
     def setting(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
