@@ -1095,6 +1095,22 @@ def test_an_all_304_refresh_loads_neither_the_parser_nor_a_pool(tmp_path: Path, 
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_the_cli_start_of_a_refresh_loads_only_what_a_refresh_needs() -> None:
+    """`digest refresh` from cron: importing the CLI and building the refresh command's parser loads no
+    other command's libraries (the email package, the rules, hashlib, Jinja2), nor logging, nor shutil
+    (argparse's formatter imports it for the terminal's width)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from digest.cli import build_parser\n"
+            "build_parser('refresh').parse_args(['refresh'])\n"
+            "loaded = {'email.utils', 'email.policy', 'digest.core.rules', 'digest.core.rulespec', 'hashlib',\n"
+            "          'jinja2', 'logging', 'shutil', 'concurrent.futures'} & set(sys.modules)\n"
+            "assert not loaded, loaded\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
 def test_a_single_threaded_process_forks_its_workers_and_others_use_the_fork_server() -> None:
     """The CLI's process has one thread when a refresh starts its pool: it forks the workers directly (no
     fork server or resource tracker to boot, nothing left in /dev/shm by a kill), and its buffered output

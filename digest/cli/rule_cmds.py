@@ -4,9 +4,15 @@ stored stories. Nothing here asks anything: cron may run `digest rules apply`.""
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode, positive_int
-from digest.core.rules import Rule, RuleIndex, needed_fields, rules_hash
+
+if TYPE_CHECKING:
+    from digest.core.rules import Rule
+
+# digest.core.rules is imported by the commands that use it: build_parser imports this module for every
+# command, and the rules' modules (~8 ms, hashlib included) would be every command's start, cron's refresh too.
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +43,8 @@ def _rules(ctx: Ctx) -> list[Rule]:
 
 
 def _state(ctx: Ctx, rules: list[Rule]) -> str:
+    from digest.core.rules import rules_hash
+
     applied = ctx.store.applied_rules_hash() == rules_hash(rules)
     return "applied to the stored stories" if applied else (
         "NOT yet applied to the stored stories: the next refresh, `digest rules apply` or the TUI does it")
@@ -46,6 +54,8 @@ def cmd_rules_list(ctx: Ctx, args: argparse.Namespace) -> int:
     rules = _rules(ctx)
     if not rules:
         return ExitCode.OK
+    from digest.core.rules import RuleIndex, needed_fields
+
     index = RuleIndex.load(ctx.store, fields=needed_fields(rules))
     for i, rule in enumerate(rules):
         name = f"{rule.name}: " if rule.name else ""
@@ -61,6 +71,8 @@ def cmd_rules_test(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.n is not None and not 0 <= args.n < len(rules):
         raise CommandError(f"rules test: no rule {args.n} (the config has rules[0] to rules[{len(rules) - 1}])",
                            ExitCode.USAGE)
+    from digest.core.rules import RuleIndex, needed_fields
+
     index = RuleIndex.load(ctx.store, fields=needed_fields(rules))
     chosen = [(args.n, rules[args.n])] if args.n is not None else list(enumerate(rules))
     # the config's keep rules, not the marks stored (which may be of an older rule set)
