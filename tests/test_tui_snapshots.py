@@ -1,5 +1,5 @@
-"""Snapshots of the main, digest, feeds and help screens at 80x24 and 120x40, and of the main screen and the
-edit and add dialogs at 80x24 and 60x20 (pytest-textual-snapshot).
+"""Snapshots of the main, digest, feeds and help screens at 80x24 and 120x40, and of the main screen, the rules
+screen and the edit, add and rule dialogs at 80x24 and 60x20 (pytest-textual-snapshot).
 
 Time is frozen: the app's clock is injected, the sample feeds' fetch times are pinned, and the preview is
 dated by the same clock. Update after a reviewed change with `pytest tests/test_tui_snapshots.py
@@ -134,3 +134,62 @@ def test_add_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths, 
         await _steady_cursor(pilot)
 
     assert snap_compare(_app(sample_store, digest_home), terminal_size=size, run_before=run_before)
+
+
+SNAP_RULES = """\
+[[rules]]
+name = "No job posts"
+action = "hide"
+fields = ["feed"]
+words = ["Sound Work"]
+
+[[rules]]
+action = "keep"
+words = ["kelp"]
+
+[[rules]]
+action = "boost"
+boost = 5
+fields = ["title"]
+regex = '\\b(seed|series [ab])\\b'
+"""
+
+
+def _rules_app(store: Store, paths: Paths, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from digest.core.config import load_config
+
+    monkeypatch.setenv("HOME", str(paths.config_dir))  # the title shows ~/config.toml, the same every run
+    from digest.core.rules import sync_rules
+
+    paths.config_file.write_text(SNAP_RULES, encoding="utf-8")
+    config = load_config(paths)
+    sync_rules(store, config.rules)  # applied before: no "Rules applied" toast at start
+    return new_app(store, paths, config=config)
+
+
+async def _rules_ready(pilot: Any) -> None:
+    await _main_ready(pilot)
+    await pilot.press("L")
+    await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "RulesScreen" and pilot.app.screen.counts)
+    await settled(pilot)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+def test_rules_screen(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    assert snap_compare(_rules_app(sample_store, digest_home, monkeypatch), terminal_size=size,
+                        run_before=_rules_ready)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+def test_rule_dialog(snap_compare: Any, sample_store: Store, digest_home: Paths, size: tuple[int, int],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    async def run_before(pilot: Any) -> None:
+        await _rules_ready(pilot)
+        await pilot.press("G", "e")  # the boost rule: a regex, boost 5, title only
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "RuleModal"
+                       and pilot.app.screen.count is not None, what="the dialog's count")
+        await _steady_cursor(pilot)
+
+    assert snap_compare(_rules_app(sample_store, digest_home, monkeypatch), terminal_size=size,
+                        run_before=run_before)

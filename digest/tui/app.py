@@ -205,6 +205,9 @@ class DigestApp(RefreshControl, App[int]):
                             timeout=20)
         if self.load_samples_when_empty and self.store.feed_count() == 0:
             self.load_samples()
+        from digest.tui.rules_apply import apply_config_rules
+
+        apply_config_rules(self)  # rules edited in the config by hand since they were last applied
 
     @work(thread=True, exclusive=True, group="samples", exit_on_error=False)
     def load_samples(self) -> None:
@@ -243,6 +246,11 @@ class DigestApp(RefreshControl, App[int]):
         from digest.tui.screens.feeds import FeedsScreen
 
         self.push_screen(FeedsScreen())
+
+    def action_rules(self) -> None:
+        from digest.tui.screens.rules import RulesScreen
+
+        self.push_screen(RulesScreen())
 
     def action_help(self) -> None:
         from digest.tui.screens.help import HelpScreen

@@ -37,6 +37,8 @@ def chains() -> list[tuple[str, list[Binding]]]:
     from digest.tui.screens.help import HelpScreen
     from digest.tui.screens.main import MainScreen
     from digest.tui.screens.modals import AddFeedModal, ChoiceModal, ConfirmModal, EditModal, PromptModal
+    from digest.tui.screens.rule_dialog import RuleModal
+    from digest.tui.screens.rules import RulesScreen
     from digest.tui.widgets.reader import Reader
     from digest.tui.widgets.sidebar import Sidebar
     from digest.tui.widgets.story_list import StoryList
@@ -49,10 +51,11 @@ def chains() -> list[tuple[str, list[Binding]]]:
         ("the sidebar", _bindings(Sidebar) + main),
         ("the digest screen", _bindings(KeyTable) + _bindings(DigestScreen)),
         ("the feeds screen", _bindings(KeyTable) + _bindings(FeedsScreen)),
+        ("the rules screen", _bindings(KeyTable) + _bindings(RulesScreen)),
         ("the help", _bindings(KeyScroll) + _bindings(HelpScreen)),
     ]
     out += [(f"the {m.__name__} dialog", _bindings(m)) for m in
-            (ChoiceModal, EditModal, PromptModal, ConfirmModal, AddFeedModal)]
+            (ChoiceModal, EditModal, PromptModal, ConfirmModal, AddFeedModal, RuleModal)]
     return out
 
 

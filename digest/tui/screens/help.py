@@ -72,6 +72,7 @@ class HelpScreen(Screen[None]):
         from digest.tui.screens.digest import DigestScreen
         from digest.tui.screens.feeds import FeedsScreen
         from digest.tui.screens.main import MainScreen
+        from digest.tui.screens.rules import RulesScreen
         from digest.tui.widgets.reader import Reader
         from digest.tui.widgets.sidebar import Sidebar
         from digest.tui.widgets.story_list import StoryList
@@ -84,6 +85,7 @@ class HelpScreen(Screen[None]):
             ("Sidebar", Sidebar.BINDINGS),
             ("Digest screen (d)", [*DigestScreen.BINDINGS, *KeyTable.BINDINGS]),
             ("Feeds screen (F)", [*FeedsScreen.BINDINGS, *KeyTable.BINDINGS]),
+            ("Rules screen (L)", [*RulesScreen.BINDINGS, *KeyTable.BINDINGS]),
             ("This help", [*HelpScreen.BINDINGS, *KeyScroll.BINDINGS]),
         ):
             parts.append(self._table(title, [b for b in bindings if isinstance(b, Binding)]))

@@ -65,6 +65,8 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         Binding("a", "add_feed", "Add feed", id="add_feed", tooltip="Add a feed"),
         Binding("d", "digest", "Digest", id="digest", tooltip="Open the digest draft"),
         Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
+        Binding("L", "rules", "Rules", id="rules", show=False,
+                tooltip="Rules: hide, keep or boost stories by words or a regex"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
         Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit digest"),
         *Reading.READING_BINDINGS,
@@ -380,6 +382,9 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
 
     def action_feeds(self) -> None:
         self.dapp.action_feeds()
+
+    def action_rules(self) -> None:
+        self.dapp.action_rules()
 
     def action_help(self) -> None:
         self.dapp.action_help()
