@@ -236,7 +236,8 @@ def close_worker_stores() -> None:
 
 
 # What a parse worker needs: a fork server imports these before it forks any worker (refresh's
-# _process_pool), and a worker forked from the refreshing process imports them in warm_up_worker. lxml
+# _process_pool), so does the refreshing process before it forks a pool it warms up (pool.warm_up), and
+# a worker forked at the first body imports them in warm_up_worker. lxml
 # comes with the fast parser. feedparser is left out: the fast parser reads common dates itself (feeddates), and a
 # feed that needs feedparser imports it in the worker that gets it.
 WORKER_MODULES = ["digest.core.ingest", "digest.core.parse", "digest.core.fastparse"]
