@@ -188,6 +188,13 @@ def test_feeds_filter_by_url_or_title(filled: Store) -> None:
     assert idx.matches(nowhere) == [] and idx.count(nowhere) == 0
 
 
+def stored_marks(store: Store) -> dict[str, tuple[int, int, int]]:
+    """title -> (hidden, kept, boost) as stored, for every story."""
+    index = RuleIndex.load(store)
+    stories = store.stories_by_ids(index.ids)
+    return {s.title: index.stored.get(i, (0, 0, 0)) for i, s in enumerate(stories)}
+
+
 def test_apply_keep_beats_hide_boosts_add_up_and_count_excludes_kept(filled: Store) -> None:
     rs = rules(
         {"action": "hide", "words": ["sponsored"]},
@@ -198,9 +205,7 @@ def test_apply_keep_beats_hide_boosts_add_up_and_count_excludes_kept(filled: Sto
     result = apply_rules(filled, rs)
     assert (result.stories, result.hidden, result.kept, result.boosted) == (6, 1, 1, 2)
     assert result.changed == 4
-    marks = {t: m for t, m in zip(
-        [s.title for s in filled.stories_by_ids(RuleIndex.load(filled).ids)],
-        RuleIndex.load(filled).marks, strict=True)}
+    marks = stored_marks(filled)
     assert marks["Sponsored: buy our widgets"] == (1, 0, 0)
     assert marks["Calm thoughts on C++ and .NET"] == (0, 1, 0)  # matched the hide rule too: kept wins
     assert marks["Rust 2.0 released"] == (0, 0, 100)  # 60 + 70, capped
@@ -233,5 +238,35 @@ def test_sync_applies_a_changed_rule_set_to_stored_stories(filled: Store) -> Non
     # rules removed from the config: every mark cleared
     cleared = sync_rules(filled, [])
     assert cleared is not None and cleared.changed == 4
-    assert all(m == (0, 0, 0) for m in RuleIndex.load(filled).marks)
+    assert RuleIndex.load(filled).stored == {}
     assert filled.setting(SETTING) == ""
+
+
+@pytest.mark.parametrize("regex", [r"(?i)\bpromo(ted)?\b", r"\bpromo?", r"(?im)^\bx", r"\b(?:ab|b)", r"\bab|cd",
+                                   r"\bab{2}", r"\b1\d", r"(?s)\bfoo.bar"])
+def test_a_regex_rewritten_for_speed_matches_the_same(regex: str) -> None:
+    import re
+
+    from digest.core.rulespec import _fast_regex
+
+    text = fold("Promo promoted xpromo promotion x\nx ab abb cab cd 12 a1 b 1x foo\nbar foobar\n" * 3)
+    fast = _fast_regex(regex)
+    got = [m.span() for m in re.finditer(fast, text, re.MULTILINE)]
+    want = [m.span() for m in re.finditer(regex, text, re.MULTILINE | re.IGNORECASE)]
+    assert got == want
+    assert _fast_regex(r"(?i)\bpromo(ted)?\b") == r"promo(?<!\wpromo)(ted)?\b"  # literal first: a fast scan
+
+
+def test_apply_with_a_loaded_index_writes_the_same_and_keeps_it_current(filled: Store) -> None:
+    index = RuleIndex.load(filled)
+    hide = rules({"action": "hide", "words": ["sponsored"]})
+    result = apply_rules(filled, hide, index=index)
+    assert (result.hidden, result.changed) == (2, 2)
+    assert index.stored == RuleIndex.load(filled).stored  # what it now says is what is stored
+    keep = rules({"action": "hide", "words": ["sponsored"]}, {"action": "keep", "words": ["c++"], "fields": ["title"]})
+    again = sync_rules(filled, keep, index=index)
+    assert again is not None and (again.hidden, again.kept, again.changed) == (1, 1, 1)
+    assert index.stored == RuleIndex.load(filled).stored
+    assert sync_rules(filled, [], index=index) is not None and index.stored == {} == RuleIndex.load(filled).stored
+    with pytest.raises(ValueError, match="not both"):
+        apply_rules(filled, hide, index=index, story_ids=[1])

@@ -90,7 +90,7 @@ def cmd_rules_test(ctx: Ctx, args: argparse.Namespace) -> int:
             if sid in rows:
                 ctx.out(f"  {sid:>7}  {str(rows[sid][3])[:22]:<22}  {rows[sid][2]}")
     if args.n is None:
-        marks = index.marks_for(rules)
+        marks = index.outcome(rules).values()
         hidden, n_kept = sum(m[0] for m in marks), sum(m[1] for m in marks)
         boosted = sum(1 for m in marks if m[2])
         ctx.out(f"all rules together: {hidden:,} hidden, {n_kept:,} kept, {boosted:,} boosted of {len(index):,} "

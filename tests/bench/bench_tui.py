@@ -10,6 +10,11 @@ imports count):
 Baseline, same run: the same start-up measured on a 500-story store, so the ratio shows what the 200x
 bigger store costs; targets from the issue are printed next to each figure.
 
+--only-rules (issue 17): reader rules on the same store, in this process: four rules applied to every stored
+story (digest.core.rules.apply_rules: read, match, write the changed marks), first on a store with no marks
+and again unchanged; then "would hide N" as a rule is typed (RuleIndex.count, one keystroke each) after the
+index is loaded once. Baseline: the same on the 500-story store. Targets: apply < 1 s, a count < 100 ms.
+
 Run: python tests/bench/bench_tui.py [--stories 100000] [--feeds 500] [--workdir DIR] [--no-refresh]
 """
 
@@ -282,6 +287,99 @@ def prune_gaps(big: Path, args: argparse.Namespace) -> None:
     print("  target: max < 100 ms")
 
 
+# Four rules as a reader writes them: two hide (words on title+summary, a regex on titles), a keep limited
+# to some feeds, a boost on one feed. {rare*} are words of the generated vocabulary (bench stories are made of
+# it), so each rule matches a few percent of the store as noise rules do.
+def bench_rules(words: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"action": "hide", "words": ["sponsored", "advertorial", words[300], words[900]]},
+        {"action": "hide", "fields": ["title"], "regex": rf"\b(?:{words[150]}|{words[400]})\s+\w+"},
+        {"action": "keep", "fields": ["title"], "words": [words[150]], "feeds": ["Bench feed 1", "Bench feed 2"]},
+        {"action": "boost", "boost": 5, "fields": ["feed"], "words": ["feed 7"]},
+    ]
+
+
+def typed(word: str) -> list[str]:
+    return [word[:i] for i in range(1, len(word) + 1)]
+
+
+def rules_figures(home: Path, runs: int, words: list[str]) -> dict[str, Any]:
+    from digest.core.rules import RuleIndex, apply_rules, parse_rules
+    from digest.core.store import Store
+
+    rules = parse_rules(bench_rules(words))
+    out: dict[str, Any] = {"first": [], "again": [], "load": [], "loaded": [], "cpu": [], "keys": {}}
+    with Store(home / "data" / "digest.db") as store:
+        for _ in range(runs):
+            store.clear_rule_marks()
+            cpu = time.process_time()
+            first = apply_rules(store, rules)
+            out["cpu"].append(time.process_time() - cpu)
+            again = apply_rules(store, rules)
+            out["first"].append(first.seconds)
+            out["again"].append(again.seconds)
+            out["result"] = first
+        store.clear_rule_marks()
+        for _ in range(runs):
+            t = time.perf_counter()
+            index = RuleIndex.load(store)
+            out["load"].append(time.perf_counter() - t)
+            store.clear_rule_marks()
+            index.stored = {}
+            out["loaded"].append(apply_rules(store, rules, index=index).seconds)
+        # keystrokes: a word rule on the default fields (title, summary), then a regex on titles
+        sequences = [("words", w, {"action": "hide", "words": [w]}) for w in typed(words[300])]
+        sequences += [("regex", r, {"action": "hide", "fields": ["title"], "regex": r})
+                      for r in typed(f"{words[150]}\\s+{words[2]}")]
+        for kind, text, table in sequences:
+            try:
+                [rule] = parse_rules([table])
+            except Exception:  # a regex half typed ("ab\\") does not compile: the form shows why, no count
+                continue
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                n = index.count(rule)
+                times.append(time.perf_counter() - t)
+            out["keys"][(kind, text)] = (statistics.median(times), n)
+    return out
+
+
+def rules_bench(big: Path, small: Path, args: argparse.Namespace) -> None:
+    """Reader rules (issue 17) on copies of the two stores (marks are written)."""
+    words = vocabulary(random.Random(4))  # the vocabulary build_store made the stories of
+    figures = {}
+    for name, src, n in (("big", big, args.stories), ("small", small, 500)):
+        work = args.workdir / f"rules-{name}"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(src, work)
+        figures[name] = rules_figures(work, args.runs, words)
+        figures[name]["n"] = n
+    big_f, small_f = figures["big"], figures["small"]
+    r = big_f["result"]
+    print(f"\nreader rules, {len(bench_rules(words))} rules ({args.runs} runs, medians; "
+          "baseline: the 500-story store):")
+    print(f"  on {args.stories:,} stories: {r.hidden:,} hidden, {r.kept:,} kept, {r.boosted:,} boosted "
+          f"({r.changed:,} marks written the first time)")
+    print(f"{'':<44}{args.stories:>10,}  {500:>8,}   ratio   target   of target")
+    for key, label, target in (("first", "apply to every story, marks written (s)", 1.0),
+                               ("cpu", "  its CPU time (s)", 1.0),
+                               ("again", "apply again, nothing changes (s)", 1.0),
+                               ("load", "RuleIndex.load, all 7 fields (s)", None),
+                               ("loaded", "apply with that index loaded (TUI) (s)", 1.0)):
+        b, s = statistics.median(big_f[key]), statistics.median(small_f[key])
+        tail = f"< {target:.0f} s    {b / target:.2f}" if target else ""
+        print(f"  {label:<42}{b:>10.3f}  {s:>8.3f}  {b / s if s else 0:>6.0f}x   {tail}")
+    print(f"  machine load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
+    print("  'would hide N' as the rule is typed (RuleIndex.count, ms; target < 100):")
+    for (kind, text), (sec, hits) in big_f["keys"].items():
+        base = small_f["keys"].get((kind, text), (0.0, 0))[0]
+        print(f"    {kind:<6} {text!r:<22} {sec * 1000:7.1f} ms  ({hits:,} stories)   "
+              f"500-story store {base * 1000:5.2f} ms   {sec * 1000 / 100:.2f} of target")
+    worst = max(sec for sec, _ in big_f["keys"].values())
+    print(f"  slowest keystroke: {worst * 1000:.1f} ms = {worst * 1000 / 100:.2f} of the 100 ms target")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stories", type=int, default=100_000)
@@ -292,6 +390,8 @@ def main() -> None:
     ap.add_argument("--only-refresh", action="store_true")
     ap.add_argument("--only-prune", action="store_true",
                     help="only the event-loop gaps while `digest store prune` removes old stories (issue 16)")
+    ap.add_argument("--only-rules", action="store_true",
+                    help="only the reader rules: apply 4 rules to every stored story, 'would hide N' per keystroke")
     ap.add_argument("--child", type=Path)
     ap.add_argument("--mode", default="startup")
     args = ap.parse_args()
@@ -308,6 +408,9 @@ def main() -> None:
 
     if args.only_prune:
         prune_gaps(big, args)
+        return
+    if args.only_rules:
+        rules_bench(big, small, args)
         return
     if not args.only_refresh:
         hello = [run_child(small, "hello") for _ in range(args.runs)]
