@@ -52,6 +52,8 @@ def test_hidden_stories_leave_lists_search_and_counts_but_not_the_flagged_view(s
     counts = store.counts()
     assert (counts["all"], counts["hidden"], counts["flagged"]) == (1, 2, 1)
     assert counts["unread"] == 1
+    [feed] = [f for f in store.list_feeds() if f.id == a.id]
+    assert (feed.story_count, feed.unread_count) == (3, 1)  # the sidebar's unread: what the list shows
 
 
 def test_hidden_stories_are_not_trending_nor_auto_selected(store: Store) -> None:
