@@ -391,3 +391,25 @@ def test_two_writers_queue_instead_of_failing(digest_home) -> None:
     assert a.count_stories() == 100
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("with_libdeflate", [True, False])
+def test_a_body_is_a_zlib_stream_whichever_compressor_wrote_it(monkeypatch: pytest.MonkeyPatch,
+                                                               with_libdeflate: bool) -> None:
+    """libdeflate writes the stories' blobs where it is installed, zlib elsewhere: the same format, so
+    stores move between the two and digest_summary / unpack read both."""
+    import sys
+    import zlib
+
+    from digest.core.store import body
+
+    monkeypatch.setattr(body, "_compress", None)
+    if not with_libdeflate:
+        monkeypatch.setitem(sys.modules, "deflate", None)  # import deflate raises ImportError
+    summary, content = "Ünïcode summary \ud800 " * 20, "<p>content</p>" * 200
+    blob = body.pack(summary, content)
+    assert zlib.decompress(blob)[4:].startswith(summary.encode("utf-8", "surrogatepass"))
+    assert body.unpack(blob) == (summary, content)
+    assert body.summary_of(blob) == summary
+    assert len(blob) < len(content) / 10
+    monkeypatch.setattr(body, "_compress", None)

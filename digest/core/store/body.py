@@ -15,19 +15,45 @@ from __future__ import annotations
 import sqlite3
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 
 LEVEL = 6  # zlib's default: 817 bytes a story on the 100-feed corpus, against 858 at level 1
+# libdeflate (the `deflate` package) writes the same zlib stream, read back by zlib.decompress like any other:
+# at its level 1, 824 bytes a story on the benchmark's generated feeds (zlib's level 6: 821) in 16 us
+# against zlib's 37 (tests/bench/README.md, issue 21). Compressing was the largest single cost of a story
+# in the parse workers.
+DEFLATE_LEVEL = 1
 _LEN = struct.Struct(">I")
+_compress: Callable[[bytes], bytes] | None = None
+
+
+def _compressor() -> Callable[[bytes], bytes]:
+    """libdeflate's zlib compressor, imported on first use (a refresh where every feed answers 304 never
+    packs); zlib's where it is not installed (an environment from before it was a dependency): the format,
+    and what unpack() gives back, are the same."""
+    global _compress
+    try:
+        from deflate import zlib_compress
+    except ImportError:
+        _compress = partial(zlib.compress, level=LEVEL)
+        return _compress
+
+    def compress(data: bytes) -> bytes:
+        return bytes(zlib_compress(data, DEFLATE_LEVEL))  # a bytearray: the blob is a dict key too
+
+    _compress = compress
+    return compress
 
 
 def pack(summary: str, content: str) -> bytes:
-    """summary + content as one compressed blob; b"" when both are empty (most JSON Feed items)."""
+    """summary + content as one compressed blob (a zlib stream); b"" when both are empty (most JSON Feed
+    items)."""
     if not summary and not content:
         return b""
     s = summary.encode("utf-8", "surrogatepass")
-    return zlib.compress(_LEN.pack(len(s)) + s + content.encode("utf-8", "surrogatepass"), LEVEL)
+    return (_compress or _compressor())(_LEN.pack(len(s)) + s + content.encode("utf-8", "surrogatepass"))
 
 
 def unpack(body: bytes | None) -> tuple[str, str]:
