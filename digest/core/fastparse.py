@@ -27,6 +27,10 @@ CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC = "{http://purl.org/dc/elements/1.1/}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
 EV = "{http://purl.org/rss/1.0/modules/event/}"
+# the tags _rss reads for every item, made once (an f-string a read, ~14 a item, cost ~1 us an item)
+DC_DATE, DC_CREATOR, DC_SUBJECT = f"{DC}date", f"{DC}creator", f"{DC}subject"
+MEDIA_CONTENT, MEDIA_GROUP, MEDIA_THUMBNAIL = f"{MEDIA}content", f"{MEDIA}group", f"{MEDIA}thumbnail"
+_EV_FIELDS = tuple((f"{EV}{name}", f"ev_{name}") for name in ("startdate", "enddate", "location", "organizer"))
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                           remove_comments=True, remove_pis=True, strip_cdata=True, recover=False)
@@ -210,18 +214,18 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
             link = guid if permalink else ""
         if link:
             e["link"] = link
-        published, updated = _text(get("pubDate")), _text(get(f"{DC}date"))
+        published, updated = _text(get("pubDate")), _text(get(DC_DATE))
         if published:
             e["published_parsed"] = parse_date(published)
         if updated:
             e["updated_parsed"] = parse_date(updated)
-        creator, author_el = get(f"{DC}creator"), get("author")
+        creator, author_el = get(DC_CREATOR), get("author")
         if creator is not None and author_el is not None:
             raise _Decline  # feedparser keeps whichever comes last
         author = _text(creator if creator is not None else author_el)
         if author:
             e["author"] = author
-        tags = [_text(c) for c in _in_order(item, many, "category", f"{DC}subject")]
+        tags = [_text(c) for c in _in_order(item, many, "category", DC_SUBJECT)]
         e["tags"] = [{"term": t} for t in tags if t]
         description = get("description")
         encoded = get(CONTENT_ENCODED)
@@ -237,26 +241,28 @@ def _rss(root: etree._Element) -> tuple[str, str, str, list[dict[str, Any]]]:
         if summary_el is not None:
             e["summary_detail"] = {"base": summary_el.base or base}
         media: list[dict[str, str]] = []
-        for m in _in_order(item, many, f"{MEDIA}content", f"{MEDIA}group"):
-            if m.tag == f"{MEDIA}content":
+        for m in _in_order(item, many, MEDIA_CONTENT, MEDIA_GROUP):
+            if m.tag == MEDIA_CONTENT:
                 _media_ok(m, bool(e.get("title")))
                 media.append(dict(m.attrib))
                 continue
             for child in m:
-                if child.tag != f"{MEDIA}content":  # a thumbnail, title or description in a group
+                if child.tag != MEDIA_CONTENT:  # a thumbnail, title or description in a group
                     raise _Decline
                 _media_ok(child, bool(e.get("title")))
                 media.append(dict(child.attrib))
         e["media_content"] = media
-        e["media_thumbnail"] = [dict(m.attrib) for m in many.get(f"{MEDIA}thumbnail", ())]
+        e["media_thumbnail"] = [dict(m.attrib) for m in many.get(MEDIA_THUMBNAIL, ())]
         e["enclosures"] = [
             {"href": enc.get("url", ""), "type": enc.get("type", ""), "length": enc.get("length", "")}
             for enc in many.get("enclosure", ())
         ]
-        for name in ("startdate", "enddate", "location", "organizer"):
-            value = _text(get(f"{EV}{name}"))
-            if value:
-                e[f"ev_{name}"] = value
+        for tag, key in _EV_FIELDS:
+            el = get(tag)
+            if el is not None:
+                value = _text(el)
+                if value:
+                    e[key] = value
         entries.append(e)
     site = _text(channel.find("link"))
     if site:

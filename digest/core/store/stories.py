@@ -56,6 +56,17 @@ def title_key(title: str) -> str:
     return _NOT_ALNUM.sub(" ", title.casefold()).strip()
 
 
+def json_strings(items: list[str]) -> str:
+    """json.dumps(items) for a list of strings, which a story's categories are: ~0.5 us instead of ~2 where
+    every string is printable ASCII without a quote or backslash (json.dumps writes those as they are)."""
+    if not items:
+        return "[]"
+    flat = "".join(items)
+    if flat.isascii() and flat.isprintable() and '"' not in flat and "\\" not in flat:
+        return '["' + '", "'.join(items) + '"]'
+    return json.dumps(items)
+
+
 _INSERT_STORIES = (
     "INSERT INTO stories(feed_id, guid, link, canonical_link, title, title_key, author, body,"
     " image_url, image_width, image_height, image_alt, categories, extra, published_at, fetched_at) VALUES "
@@ -129,7 +140,7 @@ class StoriesMixin(Connection):
                     new_rows.append((
                         feed_id, s.guid, s.link, s.canonical_link, s.title, title_key(s.title), s.author,
                         body, img.url if img else None, img.width if img else None,
-                        img.height if img else None, img.alt if img else "", json.dumps(s.categories),
+                        img.height if img else None, img.alt if img else "", json_strings(s.categories),
                         json.dumps(s.extra) if s.extra else "{}",
                         s.published_at if s.published_at is not None else now, now,
                     ))
@@ -142,7 +153,7 @@ class StoriesMixin(Connection):
                     changed_rows.append((
                         s.link, s.canonical_link, s.title, title_key(s.title), s.author, body,
                         img.url if img else None, img.width if img else None, img.height if img else None,
-                        img.alt if img else "", json.dumps(s.categories), json.dumps(s.extra),
+                        img.alt if img else "", json_strings(s.categories), json.dumps(s.extra),
                         feed_id, s.guid,
                     ))
             # Many rows per INSERT, not executemany: each statement opens a savepoint, and FTS5 writes
