@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Static, Switch
 from digest.core.config import load_config
 from digest.core.paths import Paths
 from digest.core.store import Store, StoryQuery
+from digest.tui.views import HIDDEN
 
 USER_CONFIG = """\
 # my own settings
@@ -81,6 +82,13 @@ async def test_add_a_rule_counting_while_typing_and_the_stories_it_hides_leave_t
         await screen_is(pilot, app, "MainScreen")
         await wait_for(pilot, lambda: sorted(story_list(app).ids) == sorted([ids[1], ids[3]]),
                        what="the hidden stories gone from the list")
+        # and listed in the sidebar's Hidden view (there once a rule hides something)
+        sidebar = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: HIDDEN in sidebar.keys, what="the Hidden view")
+        assert sidebar.label_of(HIDDEN) == "Hidden (2)"
+        sidebar.select_key(HIDDEN)
+        await wait_for(pilot, lambda: sorted(story_list(app).ids) == sorted([ids[0], ids[2]]), what="hidden ones")
+        assert "Hidden by rules" in app.screen.query_one("#status").markup
 
 
 async def test_an_invalid_regex_shows_its_error_and_save_is_disabled(digest_home: Paths, store: Store) -> None:

@@ -1,5 +1,5 @@
-"""What the story list shows: one typed value for a sidebar view (All, Unread, Flagged, Trending, a section,
-a feed), plus the list's own options (hide read, sort order).
+"""What the story list shows: one typed value for a sidebar view (All, Unread, Flagged, Trending, Hidden, a
+section, a feed), plus the list's own options (hide read, sort order).
 
 The sidebar, the main screen and the saved UI state all use View; the only string form is View.token,
 written to the state file and parsed back in one place (View.parse).
@@ -12,7 +12,7 @@ from typing import Literal
 
 from digest.core.store import StoryQuery
 
-Kind = Literal["all", "unread", "flagged", "trending", "section", "feed"]
+Kind = Literal["all", "unread", "flagged", "trending", "hidden", "section", "feed"]
 NO_SECTION = "(no section)"
 SORTS = ("newest", "oldest", "feed", "score")  # the order s cycles through
 SORT_LABELS = {"newest": "newest first", "oldest": "oldest first", "feed": "by feed", "score": "by Trending score"}
@@ -45,7 +45,7 @@ class View:
     def parse(cls, token: str) -> View | None:
         """The View a token names, or None for anything else (a state file from another version)."""
         kind, _, rest = token.partition(":")
-        if kind in ("all", "unread", "flagged", "trending") and not rest:
+        if kind in ("all", "unread", "flagged", "trending", "hidden") and not rest:
             return cls(kind)  # type: ignore[arg-type]
         if kind == "section" and rest:
             return cls.of_section(rest)
@@ -57,6 +57,8 @@ class View:
         """The store query for this view (hide_read: unread stories only, in any view)."""
         q = StoryQuery(search=search or None, unread=hide_read or self.kind == "unread",
                        flagged=self.kind == "flagged")
+        if self.kind == "hidden":
+            q.hidden = True  # what the rules hid (`digest stories --hidden` in the CLI)
         if self.kind == "section":
             q.section = "" if self.section == NO_SECTION else self.section
         elif self.kind == "feed":
@@ -68,3 +70,4 @@ ALL = View("all")
 UNREAD = View("unread")
 FLAGGED = View("flagged")
 TRENDING = View("trending")
+HIDDEN = View("hidden")

@@ -264,7 +264,7 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         sidebar = self.query_one(Sidebar)
         view = self.view
         label = {"all": "All stories", "unread": "Unread", "flagged": "Flagged", "trending": "Trending",
-                 "section": view.section}.get(view.kind, "")
+                 "hidden": "Hidden by rules", "section": view.section}.get(view.kind, "")
         text = ""
         if view.kind == "feed":
             feed = sidebar.feeds.get(view.feed_id)

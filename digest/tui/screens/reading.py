@@ -212,7 +212,8 @@ class Reading:
             return feed.name if feed else "this feed"
         if view.kind == "section":
             return view.section
-        return {"all": "All", "unread": "Unread", "flagged": "Flagged", "trending": "Trending"}[view.kind]
+        return {"all": "All", "unread": "Unread", "flagged": "Flagged", "trending": "Trending",
+                "hidden": "Hidden"}[view.kind]
 
     def action_toggle_sidebar(self) -> None:
         """b: under 90 columns the sidebar is folded by default and b shows it; above, b hides it."""

@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from digest.core.models import Feed
 from digest.core.textclean import terminal_safe
-from digest.tui.views import ALL, FLAGGED, NO_SECTION, TRENDING, UNREAD, View
+from digest.tui.views import ALL, FLAGGED, HIDDEN, NO_SECTION, TRENDING, UNREAD, View
 from digest.tui.widgets.lines import LineList, fit
 
 __all__ = ["NO_SECTION", "Entry", "Sidebar", "section_order"]
@@ -99,6 +99,8 @@ class Sidebar(LineList, can_focus=True):
             Entry(FLAGGED, f"Flagged ({counts.get('flagged', 0)})"),
             Entry(TRENDING, "Trending", trending),
         ]
+        if counts.get("hidden"):  # only once a rule hides something: the stories the rules took out of the lists
+            entries.append(Entry(HIDDEN, f"Hidden ({counts['hidden']:,})"))
         by_section: dict[str, list[Feed]] = {}
         for f in feeds:
             by_section.setdefault((f.section or NO_SECTION).casefold(), []).append(f)
