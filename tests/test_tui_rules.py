@@ -193,3 +193,35 @@ async def test_L_is_in_the_help_and_the_palette(digest_home: Paths, store: Store
         await wait_for(pilot, lambda: any("Rules" in str(o.prompt) for o in _palette_options(palette)))
         await pilot.press("enter")
         await screen_is(pilot, app, "RulesScreen")
+
+
+async def test_store_changes_during_an_index_load_make_one_more_load_not_one_each(
+        digest_home: Paths, store: Store, monkeypatch: Any) -> None:
+    import threading
+
+    from digest.core.rules import RuleIndex
+
+    add_stories(store, "Wire", ["One"])
+    gate = threading.Event()
+    loads: list[int] = []
+    real_load = RuleIndex.load.__func__  # type: ignore[attr-defined]
+
+    def slow_load(cls: Any, s: Any, **kw: Any) -> Any:
+        loads.append(1)
+        gate.wait(30)  # held until the test has sent its changes
+        return real_load(cls, s, **kw)
+
+    monkeypatch.setattr(RuleIndex, "load", classmethod(slow_load))
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("L")
+        rules = await screen_is(pilot, app, "RulesScreen")
+        await wait_for(pilot, lambda: len(loads) == 1, what="the first load")
+        for _ in range(5):  # a refresh reporting five feeds with new stories
+            rules.data_changed()
+        assert rules.index_loads_running == 1
+        gate.set()
+        await wait_for(pilot, lambda: len(loads) == 2 and rules.index_loads_running == 0
+                       and rules.counts is not None, what="one more load, then none")
+        assert len(loads) == 2

@@ -72,6 +72,8 @@ class RulesScreen(Screen[None]):
         self.holder = IndexHolder()
         self.counts: list[int] | None = None  # per rule, once the index is loaded (tests read it)
         self.deleted: Deleted | None = None
+        self.index_loads_running = 0  # tests read it
+        self._index_stale = False
 
     @property
     def dapp(self) -> DigestApp:
@@ -90,14 +92,29 @@ class RulesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(KeyTable).focus()
         self._show()
-        self.load_index()
+        self.reload_index()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show)
 
     def data_changed(self) -> None:
-        """The store changed (rules applied, a refresh): the counts are recounted on a fresh index."""
+        """The store changed (rules applied, a refresh): the counts are recounted on a fresh index. A
+        refresh reports each feed with new stories, and a load is ~1 s of a thread on 100k stories: one
+        load at a time, and one more after it if the store changed meanwhile."""
+        if self.index_loads_running:
+            self._index_stale = True
+        else:
+            self.reload_index()
+
+    def reload_index(self) -> None:
+        self.index_loads_running += 1
+        self._index_stale = False
         self.load_index()
+
+    def _index_done(self) -> None:
+        self.index_loads_running -= 1
+        if self._index_stale and not self.index_loads_running:
+            self.reload_index()
 
     # -- loading and showing -------------------------------------------------------------------------
 
@@ -108,14 +125,17 @@ class RulesScreen(Screen[None]):
         # the first load fills the holder a dialog may already wait on; a reload makes a new one, so a
         # dialog open meanwhile keeps counting on the index it has
         holder = self.holder if self.holder.index is None else IndexHolder()
-        self.app.call_from_thread(self._loading, holder)
-        store = self.dapp.open_worker_store()
         try:
-            index = RuleIndex.load(store)
+            self.app.call_from_thread(self._loading, holder)
+            store = self.dapp.open_worker_store()
+            try:
+                index = RuleIndex.load(store)
+            finally:
+                store.close()
+            holder.set(index)  # from here on, dialogs waiting on this holder count
+            self._count(index, list(self.rules))
         finally:
-            store.close()
-        holder.set(index)  # from here on, dialogs waiting on this holder count
-        self._count(index, list(self.rules))
+            self.app.call_from_thread(self._index_done)
 
     def _loading(self, holder: IndexHolder) -> None:
         self.holder = holder
