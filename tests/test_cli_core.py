@@ -395,6 +395,30 @@ def test_subprocess_usage_error_and_no_tty(tmp_path: Path) -> None:
     assert r.returncode == 0 and "digest" in r.stdout
 
 
+def test_the_quick_exit_keeps_output_exit_codes_and_atexit_handlers(tmp_path: Path) -> None:
+    """console() ends the process without the interpreter's teardown once main returns: what it wrote to a
+    pipe is all there (stdout flushed: the same as main's with the interpreter's exit), a failure's exit
+    code is kept, and atexit handlers (logging's) still run."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, as from cron
+    env.update(DIGEST_HOME=str(tmp_path), PYTHONPATH=str(REPO))
+
+    def run(entry: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        code = ("import atexit, sys\n"
+                "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+                f"from digest.cli import {entry}\n"
+                "sys.argv = ['digest'] + sys.argv[1:]\n"
+                f"raise SystemExit({entry}())\n")
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=60)
+
+    for argv in (("config", "path"), ("completion", "bash")):  # a line still in stdout's buffer; 15 KB
+        quick, usual = run("console", *argv), run("main", *argv)
+        assert quick.returncode == usual.returncode == 0 and quick.stderr == usual.stderr == "atexit ran\n"
+        assert quick.stdout == usual.stdout and quick.stdout.strip()
+    r = run("console", "feeds", "remove", "12345")
+    assert r.returncode == 1 and "12345" in r.stderr and r.stderr.endswith("atexit ran\n")
+
+
 def test_feeds_add_follows_a_permanent_redirect(digest_home: Paths, feed_server: FeedServer, capsys) -> None:
     feed_server.redirect("/old.xml", "/new.xml", 301)
     feed_server.feed("/new.xml", simple_rss("new"))
