@@ -233,8 +233,10 @@ def console() -> int:
 
     code = main()
     gc.freeze()
-    if threading.active_count() > 1:
-        return code  # a thread to wait for: the interpreter's exit joins it
+    if threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+        # a thread to wait for (the interpreter's exit joins it), or a profiler or debugger (python -m
+        # cProfile writes its figures after the code it ran returns)
+        return code
     import atexit
 
     atexit._run_exitfuncs()

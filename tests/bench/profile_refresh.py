@@ -53,17 +53,19 @@ DIGEST = [sys.executable, "-m", "digest"]
 # refreshing process (all its threads: fetching, hand-over, checkpoints), RUSAGE_CHILDREN the parse
 # workers it forked and reaped. An exact split, where py-spy's samples count a thread blocked in a pipe
 # write or a select as on-CPU.
+# (An atexit handler: console() ends the process itself once its atexit handlers have run.)
 _SPLIT = """
-import json, os, resource, sys
+import atexit, json, os, resource, sys
 from digest.cli import console
-sys.argv = ["digest", "refresh"]
-try:
-    code = console()
-finally:
+
+def report():
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.environ["DIGEST_PROFILE_SPLIT"], "w") as out:
         json.dump({"self": me.ru_utime + me.ru_stime, "workers": kids.ru_utime + kids.ru_stime}, out)
-raise SystemExit(code)
+
+atexit.register(report)
+sys.argv = ["digest", "refresh"]
+raise SystemExit(console())
 """
 
 
