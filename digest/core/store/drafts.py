@@ -31,8 +31,8 @@ class DraftsMixin(StoriesMixin):
              position: int | None = None) -> None:
         """Put a story in the draft (or update its section/blurb/headline if it is there already).
         A new item goes to the end of its section unless a position is given."""
-        self.get_story(story_id)  # raises NotFoundError with the id
-        with self.tx() as db:
+        with self.tx() as db:  # a store known to be damaged stops here, before any read of the story
+            self.get_story(story_id)  # raises NotFoundError with the id (and rolls back)
             # the draft is looked up inside the write transaction: a cron run that freezes the draft at
             # the same moment either sees this flag in its issue or leaves it for the next draft
             draft_id = draft_id_in_tx(db, create=True)
