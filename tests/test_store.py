@@ -413,3 +413,39 @@ def test_a_body_is_a_zlib_stream_whichever_compressor_wrote_it(monkeypatch: pyte
     assert body.summary_of(blob) == summary
     assert len(blob) < len(content) / 10
     monkeypatch.setattr(body, "_compress", None)
+
+
+@pytest.mark.parametrize("with_libdeflate", [True, False])
+def test_summaries_read_in_bulk_are_the_summaries_of_every_kind_of_body(monkeypatch: pytest.MonkeyPatch,
+                                                                        with_libdeflate: bool) -> None:
+    """summaries_of (reader rules: 100k at once) and summary_of give unpack()'s summary for every body: short
+    ones inflated whole by libdeflate, long ones streamed, one that inflates to more than 16x its size (the
+    whole-body buffer is too small: streamed instead), zlib level 6 blobs of older stores, empty ones."""
+    import random
+    import sys
+    import zlib
+
+    from digest.core.store import body
+
+    monkeypatch.setattr(body, "_whole", None)
+    if not with_libdeflate:
+        monkeypatch.setitem(sys.modules, "deflate", None)
+    rng = random.Random(7)
+    words = ["Ünïcode", "feed", "story", "\ud800", "é", "ok", "😀"]
+    bodies: list[bytes | None] = [None, b"", body.pack("", ""), body.pack("", "<p>only content</p>")]
+    for _ in range(200):
+        summary = " ".join(rng.choice(words) for _ in range(rng.randrange(0, 60)))
+        content = "".join(rng.choice(words) for _ in range(rng.choice([0, 10, 3000])))
+        bodies.append(body.pack(summary, content))
+    bodies.append(body.pack("a" * 5000, "b" * 50000))  # ~100 bytes that inflate to 55 KB
+    s = b"summary from zlib 6 "
+    bodies.append(zlib.compress(len(s).to_bytes(4, "big") + s + b"<p>x</p>" * 50, 6))
+    assert any(b and len(b) > body.WHOLE_UP_TO for b in bodies)
+    expected = [body.unpack(b)[0] for b in bodies]
+    assert body.summaries_of(bodies) == expected
+    assert [body.summary_of(b) for b in bodies] == expected
+    assert expected[-2] == "a" * 5000 and expected[-1] == "summary from zlib 6 "
+    if with_libdeflate:
+        assert body._whole is not body._no_whole
+    else:
+        assert body._whole is body._no_whole

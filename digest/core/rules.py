@@ -54,7 +54,7 @@ from digest.core.rulespec import (
     rule_error,
     rules_hash,
 )
-from digest.core.store.body import summary_of
+from digest.core.store.body import summaries_of
 from digest.core.store.rules import RULES_HASH_KEY as SETTING
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class RuleIndex:
         for k, name in enumerate(wanted):
             values = cols[5 + k]
             if name == "summary":
-                values = [summary_of(b) for b in values]  # once per story, only when a rule reads it
+                values = summaries_of(values)  # once per story, only when a rule reads it
             columns[name] = _Column(values)
         hidden, kept, boost = cols[2], cols[3], cols[4]
         marked = {i for col in (hidden, kept, boost) for i, v in enumerate(col) if v}
