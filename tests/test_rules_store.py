@@ -149,6 +149,42 @@ def test_refresh_applies_rules_to_new_stories_and_a_changed_config_to_stored_one
     assert len(store.stories()) == 3 and store.counts()["hidden"] == 0
 
 
+def test_a_story_a_feed_edits_gets_the_rules_again(store: Store, feed_server: FeedServer) -> None:
+    """A feed that edits an item (same guid, new title or text) has the rules applied to the new text at the
+    same refresh: marks made on the old text would otherwise stay until the rule set changed (newsboat and
+    Miniflux apply rules to new items only; their users complain)."""
+    feed_server.feed("/r.xml", feed_xml("Real news", "Other news"))
+    store.add_feed(feed_server.url("/r.xml"), title="R")
+    cfg = config_with({"action": "hide", "words": ["sponsored"]})
+    assert refresh(store, cfg).hidden == 0  # type: ignore[arg-type]
+    # the publisher turns r-0 into an advert; no new story, so only the edit can bring the rule to it
+    feed_server.feed("/r.xml", feed_xml("Sponsored: real news", "Other news"))
+    report = refresh(store, cfg)  # type: ignore[arg-type]
+    assert report.new == 0 and report.hidden == 1
+    assert [s.title for s in store.stories()] == ["Other news"]
+    assert [s.guid for s in store.stories(StoryQuery(hidden=True))] == ["r-0"]
+    assert store.setting("rules_pending") is None  # taken by the refresh that applied them
+    # edited back: shown again
+    feed_server.feed("/r.xml", feed_xml("Real news, corrected", "Other news"))
+    refresh(store, cfg)  # type: ignore[arg-type]
+    assert sorted(s.title for s in store.stories()) == ["Other news", "Real news, corrected"]
+    assert store.counts()["hidden"] == 0
+
+
+def test_edited_stories_are_remembered_only_while_rules_apply(store: Store) -> None:
+    """save_stories notes an edited story for the rules only when a rule set has been applied (one
+    settings read otherwise), and take_rules_pending gives each id once."""
+    a, _ = _feeds(store)
+    store.save_stories(a.id, [story(1, feed="a", title="One"), story(2, feed="a", title="Two")])
+    store.save_stories(a.id, [story(1, feed="a", title="One, edited")])
+    assert store.setting("rules_pending") is None and store.take_rules_pending() == []
+    store.set_setting("rules_hash", "abc")
+    store.save_stories(a.id, [story(1, feed="a", title="One, edited again")])
+    store.save_stories(a.id, [story(1, feed="a", title="One, third"), story(2, feed="a", title="Two, edited")])
+    assert sorted(store.take_rules_pending()) == sorted([_id(store, "a-1"), _id(store, "a-2")])
+    assert store.take_rules_pending() == []
+
+
 def test_a_store_without_rules_pays_nothing(store: Store, feed_server: FeedServer) -> None:
     feed_server.feed("/r.xml", feed_xml("Sponsored: buy now", "Real news"))
     store.add_feed(feed_server.url("/r.xml"), title="R")

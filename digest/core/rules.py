@@ -285,7 +285,9 @@ def after_refresh(store: Store, rules: list[Rule], *, since: float, new: int) ->
     try:
         if not rules and not store.applied_rules_hash():
             return 0
-        ids = store.stories_fetched_since(since) if rules and new else None
+        ids = store.stories_fetched_since(since) if rules and new else []
+        if rules:  # and the stories a feed changed since the rules were applied to them (store.note_changed)
+            ids = sorted({*ids, *store.take_rules_pending()})
         result = sync_rules(store, rules, new_ids=ids)
     except StoreError as e:
         import logging

@@ -24,6 +24,24 @@ STORY_FIELDS = tuple(_STORY_FIELDS)
 Marks = tuple[int, int, int, int]  # (hidden, kept, boost, story id)
 # the settings row holding digest.core.rules.rules_hash of the rule set last applied to every stored story
 RULES_HASH_KEY = "rules_hash"
+# the settings row holding a JSON array of the ids of stories a refresh changed (a feed edited an item: same
+# guid, new title or text) while rules were applied: the next sync gives them the rules again
+RULES_PENDING_KEY = "rules_pending"
+
+
+def note_changed(db: Any, story_ids: Sequence[int]) -> None:
+    """Inside save_stories' transaction: remember stories whose text changed, when rules have been applied
+    (their marks were made on the old text); after_refresh re-applies the rules to them. Without rules, one
+    settings read."""
+    if not story_ids or db.execute("SELECT 1 FROM settings WHERE key = ? AND value != ''",
+                                   (RULES_HASH_KEY,)).fetchone() is None:
+        return
+    db.execute(
+        "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+        "(SELECT json_group_array(value) FROM (SELECT value FROM json_each(settings.value) "
+        "UNION SELECT value FROM json_each(excluded.value)))",
+        (RULES_PENDING_KEY, json.dumps(list(story_ids))),
+    )
 
 
 class RulesMixin(Connection):
@@ -58,6 +76,17 @@ class RulesMixin(Connection):
         with self.tx() as db:
             return db.execute("UPDATE stories SET hidden = 0, kept = 0, boost = 0 "
                               "WHERE hidden != 0 OR kept != 0 OR boost != 0").rowcount
+
+    def take_rules_pending(self) -> list[int]:
+        """The ids note_changed remembered (those still stored), and forget them, in one transaction."""
+        if self.setting(RULES_PENDING_KEY) is None:
+            return []
+        with self.tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT s.id FROM stories s WHERE s.id IN (SELECT value FROM json_each("
+                "(SELECT value FROM settings WHERE key = ?)))", (RULES_PENDING_KEY,))]
+            db.execute("DELETE FROM settings WHERE key = ?", (RULES_PENDING_KEY,))
+        return ids
 
     def stories_fetched_since(self, since: float) -> list[int]:
         """Ids of stories first seen at or after `since` (a refresh's new stories; index stories_fetched)."""
