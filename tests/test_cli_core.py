@@ -295,7 +295,11 @@ def test_flag_unflag_flagged_unread(loaded: Paths, capsys) -> None:
     code, _, err = run(capsys, "flag", "999999")
     assert code == 1 and "999999" in err
 
-    code, out, _ = run(capsys, "unflag", str(first))
+    # its blurb and headline are the editor's words: not dropped without --force
+    code, _, err = run(capsys, "unflag", str(first))
+    assert code == 2 and f"story {first} has your blurb and headline" in err and "--force" in err
+    assert first in {s["id"] for s in run_json(capsys, "stories", "--flagged")}
+    code, out, _ = run(capsys, "unflag", str(first), "--force")
     assert code == 0 and "unflagged" in out
     code, out, _ = run(capsys, "unflag", str(first))
     assert code == 0 and "not flagged" in out

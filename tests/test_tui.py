@@ -21,7 +21,7 @@ from helpers_tui import (
     wait_for,
 )
 from textual.events import MouseDown, MouseEvent, MouseMove, MouseUp
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, TextArea
 
 from digest.core.config import Config
 from digest.core.paths import Paths
@@ -194,15 +194,52 @@ async def test_edit_blurb_and_headline(digest_home: Paths, store: Store) -> None
         await list_ready(pilot, app, 1)
         await pilot.press("e")
         await screen_is(pilot, app, "EditModal")
-        await pilot.press(*"Better title")
+        # the original headline is in the field to edit, not a placeholder to type over
+        assert app.screen.query_one("#headline", Input).value == "Plain title"
+        await pilot.press("end", *", better")
         await pilot.press("enter")  # to the blurb
         await pilot.press(*"Why it matters.")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: store.get_story(ids[0]).blurb, what="blurb saved")
         s = store.get_story(ids[0])
-        assert (s.flagged, s.headline, s.blurb) == (True, "Better title", "Why it matters.")
+        assert (s.flagged, s.headline, s.blurb) == (True, "Plain title, better", "Why it matters.")
         assert s.draft_section == "Startups"
-        assert story_list(app).row(0).headline == "Better title"
+        assert story_list(app).row(0).headline == "Plain title, better"
+
+
+async def test_edit_dialog_asks_before_esc_throws_typing_away(digest_home: Paths, store: Store) -> None:
+    """Esc in the edit dialog closes it at once when nothing changed; with a blurb typed it asks, and
+    'n' goes back to the dialog with the text still there. Saving the original headline unchanged stores
+    no override."""
+    ids = add_stories(store, "Ledger", ["Plain title"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("e")
+        await screen_is(pilot, app, "EditModal")
+        await pilot.press("escape")
+        await screen_is(pilot, app, "MainScreen")
+        await pilot.press("e")
+        await screen_is(pilot, app, "EditModal")
+        await pilot.press("enter", *"A blurb I wrote.")
+        await pilot.press("escape")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("n")
+        await screen_is(pilot, app, "EditModal")
+        assert app.screen.query_one("#blurb", TextArea).text == "A blurb I wrote."
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).blurb, what="blurb saved")
+        assert (store.get_story(ids[0]).headline, store.get_story(ids[0]).blurb) == (None, "A blurb I wrote.")
+        # and discarding, once confirmed, keeps what was stored
+        await screen_is(pilot, app, "MainScreen")
+        await pilot.press("e")
+        await screen_is(pilot, app, "EditModal")
+        await pilot.press("enter", "end", *" More.")
+        await pilot.press("escape")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("y")
+        await screen_is(pilot, app, "MainScreen")
+        assert store.get_story(ids[0]).blurb == "A blurb I wrote."
 
 
 async def test_send_without_smtp_says_what_is_missing(digest_home: Paths, store: Store) -> None:

@@ -97,6 +97,29 @@ async def test_a_feed_added_by_the_cli_shows_up_in_a_running_tui(digest_home: Pa
         await wait_for(pilot, lambda: any(f.name == "From the CLI" for f in sidebar.feeds.values()))
 
 
+async def test_the_reader_shows_a_flag_changed_by_the_cli(digest_home: Paths, store: Store) -> None:
+    """`digest unflag` in another terminal: the reader's story (its star, section and blurb) changes within
+    seconds without a key, as the list does."""
+    from digest.core.store import Store as OtherConnection
+    from digest.tui.widgets.reader import Reader
+
+    [sid] = add_stories(store, "Existing", ["Kept"])
+    store.flag(sid, "Startups", blurb="My own blurb.")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        reader = app.screen.query_one(Reader)
+        await wait_for(pilot, lambda: reader.story is not None and reader.story.blurb == "My own blurb.",
+                       what="the flagged story in the reader")
+        other = OtherConnection(store.path)
+        try:
+            other.unflag(sid)
+        finally:
+            other.close()
+        await wait_for(pilot, lambda: reader.story is not None and reader.story.blurb is None
+                       and reader.story.draft_section is None, what="the reader without the flag")
+
+
 async def test_down_from_the_search_box_goes_to_the_hits_and_enter_reads_the_first(digest_home: Paths,
                                                                                    store: Store) -> None:
     ids = add_stories(store, "Wire", ["Kelp one", "Kelp two", "Other"])

@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_flag)
     p = sub.add_parser("unflag", help="take a story out of the next digest")
     p.add_argument("id", type=store_int, help="the story's id (see `digest stories --flagged`)")
+    p.add_argument("--force", action="store_true",
+                   help="also when it has your blurb or headline (they go with it; without --force: exit 2)")
     p.set_defaults(func=cmd_unflag)
 
     cfg = sub.add_parser("config", help="where the config is, what it says, whether it is valid")
@@ -282,6 +284,11 @@ def cmd_flag(ctx: Ctx, args: argparse.Namespace) -> int:
 
 def cmd_unflag(ctx: Ctx, args: argparse.Namespace) -> int:
     story = ctx.store.get_story(args.id)
+    mine = [what for what, value in (("blurb", story.blurb), ("headline", story.headline)) if value]
+    if story.flagged and mine and not args.force:
+        # nothing lost by one command: the words typed into a blurb are the editor's work
+        raise CommandError(f"story {story.id} has your {' and '.join(mine)}: `digest unflag {story.id} --force` "
+                           "drops them with it (nothing changed)", ExitCode.USAGE)
     if ctx.store.unflag(story.id):
         ctx.out(f"unflagged {story.id}: {story.title}")
     else:

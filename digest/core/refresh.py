@@ -89,11 +89,13 @@ class RefreshReport:
         return [r for r in self.results if r.status in ("error", "gone")]
 
     def summary_line(self) -> str:
-        parts = [f"{len(self.results)} feeds", f"{self.ok} ok", f"{self.not_modified} not modified",
+        n = len(self.results)
+        parts = [f"{n} feed{'' if n == 1 else 's'}", f"{self.ok} ok", f"{self.not_modified} not modified",
                  f"{self.failed} failed"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
-        line = f"refreshed {', '.join(parts)}; {self.new} new stories in {self.seconds:.1f}s"
+        line = (f"refreshed {', '.join(parts)}; {self.new} new stor{'y' if self.new == 1 else 'ies'} "
+                f"in {self.seconds:.1f}s")
         if self.articles:
             line += f"; {self.articles} full articles fetched" + (
                 f" ({self.articles_failed} failed)" if self.articles_failed else "")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -52,6 +52,8 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
 
     BINDINGS = [
         Binding("f,space", "flag", "Flag", id="flag", tooltip="Flag or unflag the story for the digest"),
+        # second: the footer cuts keys off at its right end in a narrow terminal, and help lists them all
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
         Binding("e", "edit", "Edit", id="edit", show=False, tooltip="Edit the story's headline and blurb"),
         Binding("u", "toggle_read", "Read/unread", id="read", show=False, tooltip="Toggle read/unread"),
         Binding("slash", "search", "Search", id="search", tooltip="Search titles and summaries"),
@@ -67,7 +69,6 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
         Binding("L", "rules", "Rules", id="rules", show=False,
                 tooltip="Rules: hide, keep or boost stories by words or a regex"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Show the keys"),
         Binding("q", "app.quit", "Quit", id="quit", tooltip="Quit digest"),
         *Reading.READING_BINDINGS,
     ]
@@ -118,6 +119,13 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
     def _fetch_rows(self, ids: Any) -> Any:
         return list_rows(self.dapp.store, ids)
 
+    def on_resize(self, event: events.Resize) -> None:
+        # under 90 columns the footer drops its padding and the palette's key (ctrl+p still opens it; the
+        # help lists it), so more keys show at 60
+        footer = self.query_one(Footer)
+        footer.compact = event.size.width < 90
+        footer.show_command_palette = event.size.width >= 90
+
     def on_mount(self) -> None:
         self.load_ui_state()
         self.query_one("#search", Input).display = False
@@ -162,7 +170,10 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
             self.load_sidebar()
 
     def data_changed(self) -> None:
-        """Called by the app while a refresh runs: reload, but not more often than RELOAD_THROTTLE_S."""
+        """Called by the app when another connection wrote (the CLI, cron) or while a refresh runs: reload,
+        but not more often than RELOAD_THROTTLE_S; the reader shows its story's new state (a flag, headline
+        or blurb changed by `digest flag` / `digest unflag`)."""
+        self.query_one(Reader).refresh_story()
         wait = RELOAD_THROTTLE_S - (time.monotonic() - self._last_reload)
         if wait <= 0:
             self.reload()
@@ -369,7 +380,7 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         def added(feed: Any) -> None:
             if feed is None:
                 return
-            self.notify(f"Added {feed.name} ({feed.story_count} stories).", title="Feed added")
+            self.notify(f"Added {feed.name}: fetching it now.", title="Feed added")
             # show it at once, and fetch it so its status and counts are real (not "new · never · 0")
             self.view = View.of_feed(feed.id)
             self.reload()

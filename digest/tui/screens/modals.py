@@ -76,7 +76,8 @@ class EditModal(ModalScreen[tuple[str, str] | None]):
             yield Label("Edit headline and blurb", classes="dialog-title")
             yield Static(f"[dim]Original:[/] {escape(self.original_title)}", classes="dialog-note")
             yield Label("Headline (empty = the original)")
-            yield Input(self.headline, placeholder=self.original_title, id="headline")
+            # the original is there to edit (a word changed, not the whole headline typed again)
+            yield Input(self.headline or self.original_title, placeholder=self.original_title, id="headline")
             yield Label("Blurb (shown under the headline in the email)")
             yield TextArea(self.blurb, id="blurb", soft_wrap=True, show_line_numbers=False)
             with Horizontal(classes="dialog-buttons"):
@@ -91,15 +92,29 @@ class EditModal(ModalScreen[tuple[str, str] | None]):
     def _next(self) -> None:
         self.query_one("#blurb", TextArea).focus()
 
+    def _values(self) -> tuple[str, str]:
+        headline = self.query_one("#headline", Input).value.strip()
+        if headline == self.original_title.strip():
+            headline = ""  # the original, unchanged: no override
+        return headline, self.query_one("#blurb", TextArea).text.strip()
+
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        headline = self.query_one("#headline", Input).value.strip()
-        blurb = self.query_one("#blurb", TextArea).text.strip()
-        self.dismiss((headline, blurb))
+        self.dismiss(self._values())
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Esc or Cancel: what was typed is not thrown away by one key: with changes, ask first."""
+        if self._values() == (self.headline.strip(), self.blurb.strip()):
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(ConfirmModal("Discard your changes?", "The headline and blurb you typed are lost.",
+                                          yes="Discard"), answered)
 
 
 class PromptModal(ModalScreen[str | None]):

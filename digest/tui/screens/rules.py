@@ -179,7 +179,8 @@ class RulesScreen(Screen[None]):
             stories = f"{self.counts[i]:,} {verb}" if self.counts is not None else "counting…"
             # the action has its own column: the rule's name, or what it matches without "hide: " again
             what = rule.name or rule.describe().split(": ", 1)[-1]
-            table.add_row(str(i + 1), action, Text(what, no_wrap=True, overflow="ellipsis"), stories)
+            # numbered as the CLI (`digest rules test N`) and the config's errors (rules[N].regex) number them
+            table.add_row(str(i), action, Text(what, no_wrap=True, overflow="ellipsis"), stories)
         if self.rules:
             table.move_cursor(row=min(max(row, 0), len(self.rules) - 1), animate=False)
         n = len(self.rules)
@@ -190,12 +191,13 @@ class RulesScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show_detail(self) -> None:
-        rule = self.current_rule
+        i = self.current_index
+        rule = self.rules[i] if i is not None else None
         detail = self.query_one("#rules-detail", Static)
         if rule is None:
             detail.update(Text(EMPTY, style="dim"))
         else:
-            detail.update(Text(rule.describe() + ("" if not rule.name else f"  ({rule.name})")))
+            detail.update(Text(f"rules[{i}]  " + rule.describe() + ("" if not rule.name else f"  ({rule.name})")))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:

@@ -65,11 +65,14 @@ class Reader(VerticalScroll, can_focus=True):
         self.post_message(self.Back())
 
     def refresh_story(self) -> None:
-        """Re-read the shown story (its read/flag state changed elsewhere)."""
+        """Re-read the shown story (its read/flag state, headline or blurb changed elsewhere: this screen,
+        the CLI); shown again only when something changed, keeping the scroll position."""
         if self.story is not None:
             app: Any = self.app
             with contextlib.suppress(Exception):  # removed meanwhile: keep what is shown
-                self.show(app.store.get_story(self.story.id))
+                fresh = app.store.get_story(self.story.id)
+                if fresh != self.story:
+                    self.show(fresh)
 
     def compose(self) -> ComposeResult:
         # the links get lines of their own between the head and the notes, so they never wrap mid-URL
