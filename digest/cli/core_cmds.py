@@ -278,7 +278,7 @@ def cmd_flag(ctx: Ctx, args: argparse.Namespace) -> int:
     draft = ctx.store.draft()
     n = len(ctx.store.digest_items(draft.id)) if draft else 0
     ctx.out(f"flagged {story.id} for digest #{draft.number if draft else '?'} [{known.name}]: {story.title} "
-            f"({n} stories in the draft)")
+            f"({n} stor{'y' if n == 1 else 'ies'} in the draft)")
     return ExitCode.OK
 
 
@@ -288,7 +288,8 @@ def cmd_unflag(ctx: Ctx, args: argparse.Namespace) -> int:
     if story.flagged and mine and not args.force:
         # nothing lost by one command: the words typed into a blurb are the editor's work
         raise CommandError(f"story {story.id} has your {' and '.join(mine)}: `digest unflag {story.id} --force` "
-                           "drops them with it (nothing changed)", ExitCode.USAGE)
+                           f"drops {'them' if len(mine) > 1 else 'it'} with the story (nothing changed)",
+                           ExitCode.USAGE)
     if ctx.store.unflag(story.id):
         ctx.out(f"unflagged {story.id}: {story.title}")
     else:

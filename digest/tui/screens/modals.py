@@ -113,7 +113,7 @@ class EditModal(ModalScreen[tuple[str, str] | None]):
             if discard:
                 self.dismiss(None)
 
-        self.app.push_screen(ConfirmModal("Discard your changes?", "The headline and blurb you typed are lost.",
+        self.app.push_screen(ConfirmModal("Discard your changes?", "What you typed in the headline and blurb is lost.",
                                           yes="Discard"), answered)
 
 
