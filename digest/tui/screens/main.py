@@ -173,7 +173,10 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         """Called by the app when another connection wrote (the CLI, cron) or while a refresh runs: reload,
         but not more often than RELOAD_THROTTLE_S; the reader shows its story's new state (a flag, headline
         or blurb changed by `digest flag` / `digest unflag`)."""
-        self.query_one(Reader).refresh_story()
+        readers = self.query(Reader)
+        if not readers:  # the app is closing: the screen's widgets are gone
+            return
+        readers.first().refresh_story()
         wait = RELOAD_THROTTLE_S - (time.monotonic() - self._last_reload)
         if wait <= 0:
             self.reload()
