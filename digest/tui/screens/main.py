@@ -173,21 +173,24 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         """Called by the app when another connection wrote (the CLI, cron) or while a refresh runs: reload,
         but not more often than RELOAD_THROTTLE_S; the reader shows its story's new state (a flag, headline
         or blurb changed by `digest flag` / `digest unflag`)."""
-        readers = self.query(Reader)
-        if not readers:  # the app is closing: the screen's widgets are gone
-            return
-        readers.first().refresh_story()
         wait = RELOAD_THROTTLE_S - (time.monotonic() - self._last_reload)
         if wait <= 0:
-            self.reload()
+            self._reload_changed()
         elif not self._reload_pending:
             self._reload_pending = True
 
             def later() -> None:
                 self._reload_pending = False
-                self.reload()
+                self._reload_changed()
 
             self.set_timer(wait, later)
+
+    def _reload_changed(self) -> None:
+        readers = self.query(Reader)
+        if not readers:  # the app is closing: the screen's widgets are gone
+            return
+        readers.first().refresh_story()  # one story read, at most once per RELOAD_THROTTLE_S
+        self.reload()
 
     @work(thread=True, exclusive=True, group="ids", exit_on_error=False)
     def load_ids(self, view: View, search: str, options: tuple[bool, str], generation: int, epoch: int) -> None:
