@@ -393,10 +393,10 @@ def test_two_writers_queue_instead_of_failing(digest_home) -> None:
     b.close()
 
 
-@pytest.mark.parametrize("with_libdeflate", [True, False])
+@pytest.mark.parametrize("with_isal", [True, False])
 def test_a_body_is_a_zlib_stream_whichever_compressor_wrote_it(monkeypatch: pytest.MonkeyPatch,
-                                                               with_libdeflate: bool) -> None:
-    """libdeflate writes the stories' blobs where it is installed, zlib elsewhere: the same format, so
+                                                               with_isal: bool) -> None:
+    """ISA-L writes the stories' blobs where it is installed, zlib elsewhere: the same format, so
     stores move between the two and digest_summary / unpack read both."""
     import sys
     import zlib
@@ -404,8 +404,8 @@ def test_a_body_is_a_zlib_stream_whichever_compressor_wrote_it(monkeypatch: pyte
     from digest.core.store import body
 
     monkeypatch.setattr(body, "_compress", None)
-    if not with_libdeflate:
-        monkeypatch.setitem(sys.modules, "deflate", None)  # import deflate raises ImportError
+    if not with_isal:
+        monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)  # importing it raises ImportError
     summary, content = "Ünïcode summary \ud800 " * 20, "<p>content</p>" * 200
     blob = body.pack(summary, content)
     assert zlib.decompress(blob)[4:].startswith(summary.encode("utf-8", "surrogatepass"))
@@ -415,11 +415,11 @@ def test_a_body_is_a_zlib_stream_whichever_compressor_wrote_it(monkeypatch: pyte
     monkeypatch.setattr(body, "_compress", None)
 
 
-@pytest.mark.parametrize("with_libdeflate", [True, False])
+@pytest.mark.parametrize("with_isal", [True, False])
 def test_summaries_read_in_bulk_are_the_summaries_of_every_kind_of_body(monkeypatch: pytest.MonkeyPatch,
-                                                                        with_libdeflate: bool) -> None:
+                                                                        with_isal: bool) -> None:
     """summaries_of (reader rules: 100k at once) and summary_of give unpack()'s summary for every body: short
-    ones inflated whole by libdeflate, long ones streamed, one that inflates to more than 16x its size (the
+    ones inflated whole by ISA-L, long ones streamed, one that inflates to more than 16x its size (the
     whole-body buffer is too small: streamed instead), zlib level 6 blobs of older stores, empty ones."""
     import random
     import sys
@@ -428,8 +428,8 @@ def test_summaries_read_in_bulk_are_the_summaries_of_every_kind_of_body(monkeypa
     from digest.core.store import body
 
     monkeypatch.setattr(body, "_whole", None)
-    if not with_libdeflate:
-        monkeypatch.setitem(sys.modules, "deflate", None)
+    if not with_isal:
+        monkeypatch.setitem(sys.modules, "isal.isal_zlib", None)
     rng = random.Random(7)
     words = ["Ünïcode", "feed", "story", "\ud800", "é", "ok", "😀"]
     bodies: list[bytes | None] = [None, b"", body.pack("", ""), body.pack("", "<p>only content</p>")]
@@ -445,7 +445,7 @@ def test_summaries_read_in_bulk_are_the_summaries_of_every_kind_of_body(monkeypa
     assert body.summaries_of(bodies) == expected
     assert [body.summary_of(b) for b in bodies] == expected
     assert expected[-2] == "a" * 5000 and expected[-1] == "summary from zlib 6 "
-    if with_libdeflate:
+    if with_isal:
         assert body._whole is not body._no_whole
     else:
         assert body._whole is body._no_whole

@@ -20,31 +20,27 @@ from contextlib import contextmanager
 from functools import partial
 
 LEVEL = 6  # zlib's default: 817 bytes a story on the 100-feed corpus, against 858 at level 1
-# libdeflate (the `deflate` package) writes the same zlib stream, read back by zlib.decompress like any other:
-# at its level 1, 824 bytes a story on the benchmark's generated feeds (zlib's level 6: 821) in 16 us
-# against zlib's 37 (tests/bench/README.md, issue 21). Compressing was the largest single cost of a story
-# in the parse workers.
-DEFLATE_LEVEL = 1
+# ISA-L (the `isal` package) writes the same zlib stream, read back by zlib.decompress like any other. At
+# its level 1, 851 bytes a story on the benchmark's generated feeds (zlib's level 6: 823) in 11.5 us,
+# against libdeflate's level 1 (826 bytes) in 16.4 us and zlib's level 6 in 37.5 (tests/bench/README.md,
+# issue 21): compressing was the largest single cost of a story in the parse workers.
+ISAL_LEVEL = 1
 _LEN = struct.Struct(">I")
 _compress: Callable[[bytes], bytes] | None = None
 
 
 def _compressor() -> Callable[[bytes], bytes]:
-    """libdeflate's zlib compressor, imported on first use (a refresh where every feed answers 304 never
+    """ISA-L's zlib compressor, imported on first use (a refresh where every feed answers 304 never
     packs); zlib's where it is not installed (an environment from before it was a dependency): the format,
     and what unpack() gives back, are the same."""
     global _compress
     try:
-        from deflate import zlib_compress
+        from isal.isal_zlib import compress as isal_compress
     except ImportError:
         _compress = partial(zlib.compress, level=LEVEL)
         return _compress
-
-    def compress(data: bytes) -> bytes:
-        return bytes(zlib_compress(data, DEFLATE_LEVEL))  # a bytearray: the blob is a dict key too
-
-    _compress = compress
-    return compress
+    _compress = partial(isal_compress, level=ISAL_LEVEL)
+    return _compress
 
 
 def pack(summary: str, content: str) -> bytes:
@@ -84,10 +80,11 @@ def known_summaries(summaries: Mapping[bytes, str]) -> Iterator[None]:
             _in_hand.pop(blob, None)
 
 
-# A body up to this many compressed bytes is inflated whole by libdeflate when it is installed: for the
-# short bodies of most stories (a summary, no content: ~220 bytes) zlib's stream set-up is most of the cost
-# (RuleIndex.load on 100k stories: 0.46 -> 0.34 s of CPU); a longer one has its summary alone inflated
-# (a feed's full content can be tens of KB after it).
+# A body up to this many compressed bytes is inflated whole by ISA-L when it is installed: for the short
+# bodies of most stories (a summary, no content: ~220 bytes) zlib's stream set-up is most of the cost
+# (RuleIndex.load on 100k stories: 0.46 -> 0.34 s of CPU when libdeflate did it; ISA-L takes ~2.0 us a
+# short body, libdeflate 2.35); a longer one has its summary alone inflated (a feed's full content can be
+# tens of KB after it). A short body that inflates to far more (a run of one character) costs only time.
 WHOLE_UP_TO = 1024
 _whole: Callable[[bytes], bytes | bytearray | None] | None = None
 
@@ -95,15 +92,16 @@ _whole: Callable[[bytes], bytes | bytearray | None] | None = None
 def _whole_inflater() -> Callable[[bytes], bytes | bytearray | None]:
     global _whole
     try:
-        from deflate import DeflateError, zlib_decompress
+        from isal.isal_zlib import decompress as isal_decompress
+        from isal.isal_zlib import error as isal_error
     except ImportError:
         _whole = _no_whole
         return _whole
 
     def whole(body: bytes) -> bytes | bytearray | None:
-        try:  # libdeflate needs room for all of it: 16x is more than text compresses to in nearly every case
-            return zlib_decompress(body, 16 * len(body) + 256)
-        except DeflateError:  # more than that, or damaged: the stream below says which
+        try:
+            return isal_decompress(body)
+        except isal_error:  # damaged: the stream below says how
             return None
 
     _whole = whole
