@@ -38,9 +38,11 @@ if TYPE_CHECKING:
 
 # The most feeds one parse job takes (_Run.dispatch), stored in one commit. Every commit writes the index
 # and FTS pages it touched to the WAL again, and the checkpointer copies them once more: at 4 feeds a job
-# the WAL took ~6 KB a story, at 16 ~3.5 KB. A cold refresh of 500 generated feeds, interleaved runs on an
-# idle machine: 226-241 us of CPU a story (whole tree) at 4, 207-214 at 16, and wall 2.04 -> 1.76 s.
-BATCH_FEEDS = 16
+# the WAL took ~6 KB a story, at 16 ~3.5 KB. Cold refreshes of generated feeds, interleaved runs, fastest
+# of each (this machine's neighbours make the medians drift): 500 feeds 226-233 us of CPU a story (whole
+# tree) at 4 feeds a job, 213 at 8, 207 at 16; peak RSS of the tree at 100 feeds 92, 97 and 105 MB (the
+# bodies waiting, and each worker's parsed job). 8 is the middle: most of the CPU saved, under half the memory.
+BATCH_FEEDS = 8
 # Fetched bodies waiting for a parse worker, at most (per worker) and in bytes: fetching pauses there, so
 # memory stays flat however many feeds there are (libcurl fetches far faster than the workers parse). Two
 # full jobs a worker, so a job of BATCH_FEEDS is ready when a worker asks.
