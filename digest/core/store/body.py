@@ -93,15 +93,17 @@ def _whole_inflater() -> Callable[[bytes], bytes | bytearray | None]:
     global _whole
     try:
         from isal.isal_zlib import decompress as isal_decompress
-        from isal.isal_zlib import error as isal_error
+        from isal.isal_zlib import error
     except ImportError:
         _whole = _no_whole
         return _whole
+    # isal's stubs declare its error an instance of Exception; it is the class igzip_lib.IsalError
+    isal_errors: tuple[type[BaseException], ...] = (error,) if isinstance(error, type) else (Exception,)
 
     def whole(body: bytes) -> bytes | bytearray | None:
         try:
             return isal_decompress(body)
-        except isal_error:  # damaged: the stream below says how
+        except isal_errors:  # damaged: the stream below says how
             return None
 
     _whole = whole
