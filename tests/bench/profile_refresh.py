@@ -9,6 +9,11 @@ stored story and the top frames by own samples; `--raw FILE` keeps py-spy's coll
 
 Run: pip install py-spy && python tests/bench/profile_refresh.py [--feeds 100] [--rate 500] [--native]
 (py-spy attaches with ptrace: as root, or with kernel.yama.ptrace_scope = 0.)
+
+Without py-spy: `--split-only ROUNDS` splits each of ROUNDS cold refreshes exactly (getrusage) and samples
+the tree's peak RSS / PSS; `--trees OLD,NEW` interleaves two code trees for an A/B comparison, e.g.
+    git worktree add /tmp/old HEAD~1 && python -m compileall -q /tmp/old/digest
+    python tests/bench/profile_refresh.py --feeds 500 --split-only 8 --trees /tmp/old,.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -69,30 +75,61 @@ raise SystemExit(console())
 """
 
 
-def env_for(home: Path) -> dict[str, str]:
-    return {**os.environ, "DIGEST_HOME": str(home), "PYTHONPATH": str(REPO)}
+def env_for(home: Path, tree: Path = REPO) -> dict[str, str]:
+    """The environment of a digest run on home, with digest imported from the code tree `tree`."""
+    return {**os.environ, "DIGEST_HOME": str(home), "PYTHONPATH": str(tree)}
 
 
-def cold_home(home: Path, base: str, n: int) -> Path:
+def cold_home(home: Path, base: str, n: int, tree: Path = REPO) -> Path:
     """A fresh DIGEST_HOME with the n served feeds imported (nothing fetched yet)."""
     home.mkdir(parents=True)
     (home / "feeds.opml").write_text('<?xml version="1.0"?><opml version="2.0"><head/><body>' + "".join(
         f'<outline type="rss" text="f{i}" xmlUrl="{base}/feed{i}.xml"/>' for i in range(n)) + "</body></opml>")
-    subprocess.run([*DIGEST, "feeds", "import", str(home / "feeds.opml")], env=env_for(home), check=True,
+    subprocess.run([*DIGEST, "feeds", "import", str(home / "feeds.opml")], env=env_for(home, tree), check=True,
                    capture_output=True)
     return home
 
 
-def split_run(home: Path) -> tuple[float, float, float]:
-    """One cold refresh of home: (CPU of the whole tree, of the refreshing process, of its parse workers)."""
-    out = home / "split.json"
+def _tree_memory(root: int) -> tuple[int, int]:
+    """RSS and PSS (kB) of a process and its descendants now, from /proc (0, 0 where it cannot be read)."""
+    rss = pss = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            todo.extend(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (OSError, ValueError):  # the process ended meanwhile
+            continue
+    return rss, pss
+
+
+def split_run(home: Path, tree: Path = REPO) -> tuple[float, float, float, float, float, float]:
+    """One cold refresh of home: CPU seconds of the whole tree, of the refreshing process and of its parse
+    workers; wall seconds; the tree's peak RSS and PSS in MB (sampled every 10 ms)."""
+    out, err = home / "split.json", home / "stderr.txt"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-c", _SPLIT], env={**env_for(home), "DIGEST_PROFILE_SPLIT": str(out)},
-                   check=True, capture_output=True)
+    start = time.perf_counter()
+    with err.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", _SPLIT], stdout=subprocess.DEVNULL, stderr=stderr,
+                                env={**env_for(home, tree), "DIGEST_PROFILE_SPLIT": str(out)})
+        peak = (0, 0)
+        while proc.poll() is None:
+            now = _tree_memory(proc.pid)
+            if now[0] > peak[0]:
+                peak = now
+            time.sleep(0.01)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"digest refresh failed ({proc.returncode}): {err.read_text()[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tree = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     got = json.loads(out.read_text())
-    return tree, got["self"], got["workers"]
+    return cpu, got["self"], got["workers"], wall, peak[0] / 1024, peak[1] / 1024
 
 
 def kind_of(frames: list[str]) -> str:
@@ -132,10 +169,19 @@ def main() -> None:
     ap.add_argument("--split-only", type=int, metavar="ROUNDS", default=0,
                     help="no py-spy: ROUNDS cold refreshes, each split exactly into the refreshing process and "
                          "its workers by getrusage; prints the medians")
+    ap.add_argument("--trees", default="", metavar="DIR,DIR",
+                    help="with --split-only: interleaved A/B runs of these code trees (folders holding digest/, "
+                         "bytecode compiled: python -m compileall DIR/digest); default this checkout")
     args = ap.parse_args()
     if args.split_only:
-        split_only(args.feeds, args.split_only)
+        trees = [Path(t).resolve() for t in args.trees.split(",") if t]
+        for tree in trees:
+            if not (tree / "digest" / "__init__.py").is_file():
+                raise SystemExit(f"--trees: no digest package in {tree}")
+        split_only(args.feeds, args.split_only, trees)
         return
+    if args.trees:
+        raise SystemExit("--trees needs --split-only ROUNDS")
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install py-spy")
@@ -183,26 +229,39 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def split_only(feeds: int, rounds: int) -> None:
+def split_only(feeds: int, rounds: int, trees: list[Path] | None = None) -> None:
+    """ROUNDS cold refreshes of `feeds` generated feeds, each on a fresh store, split exactly (getrusage).
+    With several code trees (checkouts, or copies of digest/ with their bytecode compiled), the rounds
+    interleave them (A B, B A, A B ...) so that a drift in the machine's speed falls on each alike; each
+    tree's median and fastest run are printed side by side."""
+    trees = trees or [REPO]
     work = Path(tempfile.mkdtemp(prefix="digest-profile-"))
     try:
         write_feeds(work / "feeds", feeds)
-        runs = []
+        runs: dict[Path, list[tuple[float, ...]]] = {tree: [] for tree in trees}
+        stories = 0
         with FeedServer(work / "feeds") as base:
             for r in range(rounds):
-                home = cold_home(work / f"r{r}", base, feeds)
-                runs.append(split_run(home))
-                db = sqlite3.connect(home / "data" / "digest.db")
-                stories = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
-                db.close()
-                shutil.rmtree(home, ignore_errors=True)
-        print(f"{feeds} feeds, {stories} stories stored, {rounds} cold refreshes; {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f}")
-        for i, label in enumerate(("whole tree", "refreshing process", "parse workers")):
-            values = [run[i] / stories * 1e6 for run in runs]
-            print(f"  {label:20} median {statistics.median(values):6.0f} µs per story "
-                  f"({', '.join(f'{v:.0f}' for v in values)}); {statistics.median(values) * stories / feeds / 1000:.2f}"
-                  " ms per feed")
+                for t, tree in enumerate(trees if r % 2 == 0 else trees[::-1]):
+                    home = cold_home(work / f"r{r}-{t}", base, feeds, tree)
+                    run = split_run(home, tree)
+                    db = sqlite3.connect(home / "data" / "digest.db")
+                    stories = int(db.execute("SELECT count(*) FROM stories").fetchone()[0])
+                    db.close()
+                    runs[tree].append(tuple(v / stories * 1e6 if i < 3 else v for i, v in enumerate(run)))
+                    shutil.rmtree(home, ignore_errors=True)
+        print(f"{feeds} feeds, {stories} stories stored, {rounds} cold refreshes{' a tree' if len(trees) > 1 else ''}; "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        for tree, values in runs.items():
+            if len(trees) > 1:
+                print(tree)
+            cols = list(zip(*values, strict=True))
+            for i, label in enumerate(("whole tree", "refreshing process", "parse workers")):
+                med = statistics.median(cols[i])
+                print(f"  {label:20} median {med:6.0f} µs per story, fastest {min(cols[i]):4.0f} "
+                      f"({', '.join(f'{v:.0f}' for v in cols[i])}); {med * stories / feeds / 1000:.2f} ms per feed")
+            print(f"  {'wall':20} median {statistics.median(cols[3]):6.2f} s; peak RSS / PSS of the tree "
+                  f"{statistics.median(cols[4]):.0f} / {statistics.median(cols[5]):.0f} MB (median)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
