@@ -118,11 +118,15 @@ def split_run(home: Path, tree: Path = REPO) -> tuple[float, float, float, float
         proc = subprocess.Popen([sys.executable, "-c", _SPLIT], stdout=subprocess.DEVNULL, stderr=stderr,
                                 env={**env_for(home, tree), "DIGEST_PROFILE_SPLIT": str(out)})
         peak = (0, 0)
-        while proc.poll() is None:
+        while True:  # a sample every 10 ms until the refresh ends (the wait returns the moment it does)
             now = _tree_memory(proc.pid)
             if now[0] > peak[0]:
                 peak = now
-            time.sleep(0.01)
+            try:
+                proc.wait(timeout=0.01)
+                break
+            except subprocess.TimeoutExpired:
+                pass
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"digest refresh failed ({proc.returncode}): {err.read_text()[-2000:]}")
