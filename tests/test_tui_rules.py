@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, screen_is, story_list, wait_for
-from textual.widgets import Button, Input, Static, Switch
+from textual.widgets import Button, Checkbox, Input, Label, Static, Switch
 
 from digest.core.config import load_config
 from digest.core.paths import Paths
@@ -225,3 +225,30 @@ async def test_store_changes_during_an_index_load_make_one_more_load_not_one_eac
         await wait_for(pilot, lambda: len(loads) == 2 and rules.index_loads_running == 0
                        and rules.counts is not None, what="one more load, then none")
         assert len(loads) == 2
+
+
+async def test_the_dialog_names_the_rule_as_the_cli_does_and_draws_unchecked_boxes_empty(
+        digest_home: Paths, store: Store) -> None:
+    # Textual draws an unchecked box's "X" dimmed, which terminals (tmux among them) show about as bright
+    # as a checked one: a user read every field as checked
+    digest_home.config_file.write_text(TWO_RULES, encoding="utf-8")
+    add_stories(store, "Wire", ["Kelp farm opens"])
+    app = new_app(store, digest_home, config=load_config(digest_home))
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        await open_rules(pilot, app)
+        await pilot.press("j", "e")  # the boost rule: title only
+        dialog = await screen_is(pilot, app, "RuleModal")
+        assert "Edit rules[1]" in str(dialog.query_one(".dialog-title", Label).render())
+
+        def drawn(selector: str) -> str:
+            return str(dialog.query_one(selector, Static).render())
+
+        assert drawn("#field-title").startswith("▐X▌") and drawn("#field-summary").startswith("▐ ▌")
+        assert drawn("#action-boost").startswith("▐●▌") and drawn("#action-hide").startswith("▐ ▌")
+        dialog.query_one("#field-summary", Checkbox).focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: drawn("#field-summary").startswith("▐X▌"), what="summary checked")
+        dialog.query_one("#field-title", Checkbox).focus()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: drawn("#field-title").startswith("▐ ▌"), what="title unchecked")

@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Static, Switch
+from textual.widgets._toggle_button import ToggleButton
 from textual.worker import get_current_worker
 
 from digest.core.configerror import ConfigError
@@ -32,6 +33,30 @@ if TYPE_CHECKING:
     from digest.core.rules import RuleIndex
 
 VERBS = {"hide": "would hide", "keep": "would keep", "boost": "would boost"}
+
+
+class _EmptyWhenOff(ToggleButton):
+    """A toggle drawn empty when off. Textual draws an unchecked box's "X" (an unselected radio button's dot)
+    dimmed, which many terminals, tmux among them, show about as bright as a checked one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._draw_inner()  # a toggle made off never changes value here, so watch_value is not called
+
+    def watch_value(self) -> None:
+        self._draw_inner()
+        super().watch_value()
+
+    def _draw_inner(self) -> None:
+        self.BUTTON_INNER = type(self).BUTTON_INNER if self.value else " "
+
+
+class Box(Checkbox, _EmptyWhenOff):
+    pass
+
+
+class Radio(RadioButton, _EmptyWhenOff):
+    pass
 
 
 @dataclass
@@ -78,14 +103,14 @@ class RuleModal(ModalScreen["Config | None"]):
                 yield Label("Action", classes="rule-label")
                 with RadioSet(id="action", compact=True):
                     for name in ACTIONS:
-                        yield RadioButton(name, value=name == action, id=f"action-{name}", compact=True)
+                        yield Radio(name, value=name == action, id=f"action-{name}", compact=True)
                 yield Label("by", classes="rule-by")
                 yield Input(str(rule.boost if rule and rule.action == "boost" else 1), id="boost",
                             compact=True, restrict=r"\d{0,3}", max_length=3)
             yield Label("Look in", classes="rule-label")
             with Grid(id="fields"):
                 for name in FIELDS:
-                    yield Checkbox(name, value=name in fields, id=f"field-{name}", compact=True)
+                    yield Box(name, value=name in fields, id=f"field-{name}", compact=True)
             with Horizontal(classes="rule-row"):
                 yield Label("Words", classes="rule-label")
                 yield Switch(bool(rule and rule.regex), id="use-regex")

@@ -238,7 +238,7 @@ class RulesScreen(Screen[None]):
         if i is None or rule is None:
             return
         paths = self.dapp.paths
-        self.app.push_screen(RuleModal(f"Edit rule {i + 1}", self.holder,
+        self.app.push_screen(RuleModal(f"Edit rules[{i}]", self.holder,
                                        lambda table: replace_rule(paths, i, rule, table), rule), self._saved)
 
     @on(DataTable.RowSelected)
