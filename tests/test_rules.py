@@ -160,6 +160,18 @@ def test_regex_any_case_escapes_kept_and_per_text(filled: Store) -> None:
     assert titles(filled, idx.matches(end)) == ["A café opens downtown"]
 
 
+def test_the_readmes_lookbehind_spares_not_sponsored(store: Store) -> None:
+    # a word matches wherever it stands; the README's regex for "sponsored but not 'not sponsored'"
+    feed = store.add_feed("https://noisy.example/feed.xml", title="Noisy News")
+    for n, title in enumerate(["Sponsored: buy our widgets", "This review is NOT sponsored", "A sponsored post"]):
+        add(store, feed.id, n, title)
+    idx = RuleIndex.load(store)
+    [word] = rules({"action": "hide", "words": ["sponsored"], "fields": ["title"]})
+    assert len(idx.matches(word)) == 3
+    [spare] = rules({"action": "hide", "regex": r"(?<!not )\bsponsored\b", "fields": ["title"]})
+    assert titles(store, idx.matches(spare)) == ["A sponsored post", "Sponsored: buy our widgets"]
+
+
 @pytest.mark.parametrize(("field", "word", "expected"), [
     ("author", "ecrivain", ["Rust 2.0 released"]),
     ("category", "programming", ["Rust 2.0 released"]),
