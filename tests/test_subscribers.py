@@ -153,3 +153,64 @@ def test_config_check_accepts_subscribers_instead_of_newsletter_to(store: Store,
     subscribers.add(store, digest_home, [("a@example.net", "")], "cli")
     code, out, err = cli(digest_home, "config", "check")
     assert code == 0 and "config ok" in out, err
+
+
+def test_an_address_is_one_reader_whatever_its_case(store: Store, digest_home: Paths) -> None:
+    # the part before the @ too: mail services do not tell BOB@ from bob@, and an unsubscribe must hold
+    cfg = make_config(25, ["Carol@Example.net"])
+    subscribers.add(store, digest_home, [("carol@example.net", ""), ("bob@example.net", ""),
+                                         ("alice@example.net", "")], "cli")
+    assert subscribers.recipients(store, cfg) == ["Carol@Example.net", "bob@example.net", "alice@example.net"]
+    assert cli(digest_home, "subscribers", "unsubscribe", "BOB@example.net")[0] == 0
+    key = subscribers.secret(digest_home)
+    assert cli(digest_home, "subscribers", "unsubscribe", subscribers.token_for(key, "alice@example.net"))[0] == 0
+    assert subscribers.recipients(store, cfg) == ["Carol@Example.net"]
+    # a list that spells them otherwise does not bring them back
+    assert subscribers.add(store, digest_home, [("Bob@Example.NET", ""), ("ALICE@example.net", "")], "import:x.csv") \
+        == (0, 2)
+    cfg.newsletter.to.append("BOB@example.net")
+    assert subscribers.recipients(store, cfg) == ["Carol@Example.net"]
+
+
+def test_tokens_of_links_already_sent_still_work(store: Store, digest_home: Paths) -> None:
+    # a token is the HMAC of the address with only its domain folded, as it always was: links in
+    # readers' mailboxes keep working after the comparison folded the part before the @
+    import base64
+    import hashlib
+    import hmac
+
+    key = subscribers.secret(digest_home)
+    made = hmac.new(key, b"Dana@example.net", hashlib.sha256).digest()[:16]
+    assert subscribers.token_for(key, "Dana <Dana@EXAMPLE.net>") == base64.b32encode(made).decode().rstrip("=").lower()
+    make_draft(store, 1)
+    with smtp_server() as (ctl, rec):
+        cfg = make_config(ctl.port, ["Dana@example.net"])
+        cfg.newsletter.unsubscribe_url = UNSUB
+        assert send_digest(store, cfg, digest_home, retry_delays=FAST).sent == ["Dana@example.net"]
+    code, out, err = cli(digest_home, "subscribers", "unsubscribe", subscribers.token_for(key, "Dana@example.net"))
+    assert code == 0 and "unsubscribed: Dana@example.net" in out, err
+    assert subscribers.recipients(store, cfg) == []
+
+
+def test_the_upgrade_merges_rows_that_name_one_reader(digest_home: Paths) -> None:
+    import sqlite3
+
+    from digest.core.store.schema import MIGRATIONS
+
+    Store(digest_home.db_file).close()
+    db = sqlite3.connect(digest_home.db_file)
+    rows = [("bob@x.org", "unsubscribed", "t1"), ("BOB@x.org", "active", "t2"),  # the unsubscribe wins
+            ("Ann@x.org", "active", "t3"), ("ann@x.org", "active", "t4"),  # the older row stays
+            ("Émile@x.org", "unsubscribed", "t5"), ("émile@x.org", "active", "t6"),  # beyond ASCII too
+            ("cy@x.org", "active", "t7")]
+    db.executemany("INSERT INTO subscribers(key, address, status, token, added_at) VALUES (?, ?, ?, ?, 0)",
+                   [(k, k, status, token) for k, status, token in rows])
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) - 1}")
+    db.commit()
+    db.close()
+    s = Store(digest_home.db_file)
+    got = [(r["address"], r["status"], r["token"]) for r in s.subscribers()]
+    assert got == [("bob@x.org", "unsubscribed", "t1"), ("Ann@x.org", "active", "t3"),
+                   ("Émile@x.org", "unsubscribed", "t5"), ("cy@x.org", "active", "t7")]
+    assert s.subscriber("ANN@X.ORG")["token"] == "t3" and s.subscriber("ÉMILE@x.org")["status"] == "unsubscribed"
+    s.close()

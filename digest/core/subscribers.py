@@ -1,7 +1,7 @@
 """Who gets the digest: `newsletter.to` merged with the subscribers table, minus everyone who unsubscribed;
 and the per-reader unsubscribe token.
 
-The token is an HMAC-SHA256 of the address (as compared: digest.core.store.address_key) with a secret
+The token is an HMAC-SHA256 of the address (digest.core.store.deliveries.token_subject) with a secret
 made once in the data folder (`subscribers.key`, mode 0600), cut to 128 bits and base32-encoded: it
 identifies the reader to the unsubscribe page without putting the address in a URL (RFC 8058 wants the
 one-click URL to identify the recipient). `newsletter.unsubscribe_url` may hold `{token}`; each message
@@ -22,7 +22,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from digest.core.store.deliveries import address_key
+from digest.core.store.deliveries import address_key, token_subject
 
 if TYPE_CHECKING:
     from digest.core.config import Config
@@ -57,7 +57,7 @@ def secret(paths: Paths) -> bytes:
 
 
 def token_for(key: bytes, address: str) -> str:
-    digest = hmac.new(key, address_key(address).encode("utf-8"), hashlib.sha256).digest()[:16]
+    digest = hmac.new(key, token_subject(address).encode("utf-8"), hashlib.sha256).digest()[:16]
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()  # 26 URL-safe characters
 
 

@@ -148,7 +148,13 @@ def summaries_of(bodies: Iterable[bytes | None]) -> list[str]:
 
 
 def register(db: sqlite3.Connection) -> None:
-    """The SQL functions the schema needs (the FTS view and triggers, migration 2). Deterministic, so
+    """The SQL functions the schema needs (the FTS view and triggers, migrations 4 and 6). Deterministic, so
     SQLite may use them in indexes and views."""
     db.create_function("digest_summary", 1, summary_of, deterministic=True)
     db.create_function("digest_pack", 2, pack, deterministic=True)
+    db.create_function("digest_lower", 1, _lower, deterministic=True)
+
+
+def _lower(text: object) -> object:
+    """SQL's lower() with Python's case mapping (SQLite's folds ASCII letters only): migration 6."""
+    return text.lower() if isinstance(text, str) else text

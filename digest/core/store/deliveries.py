@@ -20,7 +20,18 @@ DELIVERY_STATES = ("queued", "sending", "sent", "failed")
 
 
 def address_key(recipient: str) -> str:
-    """The bare address with the domain lower-cased: "Ann <ann@X.org>" and "ann@x.org" are one reader."""
+    """The bare address in lower case, as readers are compared: "Ann <ANN@X.org>" and "ann@x.org" are one
+    reader. The part before the @ is folded too: RFC 5321 lets a server tell cases apart there, but the
+    mail services readers use do not, and an unsubscribe must hold whatever case a later list spells the
+    address in. Unsubscribe tokens are made from token_subject, which is unchanged, so every link ever
+    sent still works."""
+    subject = token_subject(recipient)
+    return subject.lower()
+
+
+def token_subject(recipient: str) -> str:
+    """The bare address with the domain lower-cased: what an unsubscribe token is the HMAC of (the key
+    readers were compared by before the part before the @ was folded too)."""
     from email.utils import parseaddr  # here: email.utils costs every command's start ~7 ms (a refresh too)
 
     addr = parseaddr(recipient)[1]

@@ -248,4 +248,15 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 6: readers compared by the whole address in lower case (deliveries.address_key), the part before the
+    # @ too: a reader who unsubscribed as bob@x.org is not sent to as BOB@x.org. Rows that now name one
+    # reader become one: an unsubscribe wins, else the oldest row (its token stays; tokens are unchanged).
+    """
+    DELETE FROM subscribers WHERE id IN (
+        SELECT s.id FROM subscribers s JOIN subscribers t
+            ON digest_lower(t.key) = digest_lower(s.key) AND t.id != s.id
+        WHERE (t.status = 'unsubscribed' AND s.status = 'active') OR (t.status = s.status AND t.id < s.id)
+    );
+    UPDATE subscribers SET key = digest_lower(key);
+    """,
 ]
