@@ -155,6 +155,6 @@ def register(db: sqlite3.Connection) -> None:
     db.create_function("digest_lower", 1, _lower, deterministic=True)
 
 
-def _lower(text: object) -> object:
+def _lower(text: str | None) -> str | None:
     """SQL's lower() with Python's case mapping (SQLite's folds ASCII letters only): migration 6."""
     return text.lower() if isinstance(text, str) else text
