@@ -310,6 +310,24 @@ def test_flag_unflag_flagged_unread(loaded: Paths, capsys) -> None:
     assert len(run_json(capsys, "stories", "--unread")) == 59
 
 
+def test_a_story_already_sent_is_flagged_again_only_with_force(loaded: Paths, capsys) -> None:
+    first, second = (s["id"] for s in run_json(capsys, "stories", "--limit", "2"))
+    assert run(capsys, "flag", str(first))[0] == 0
+    with Store(loaded.db_file) as s:
+        draft = s.draft()
+        assert draft is not None
+        s.mark_sent(draft.id)
+    # sent once: a flag by accident would send it twice
+    code, out, err = run(capsys, "flag", str(first), "--section", "Startups")
+    assert code == 2 and f"story {first} went out in digest #1 already" in err and "--force" in err, (out, err)
+    assert run_json(capsys, "stories", "--flagged") == []
+    assert run(capsys, "flag", str(second))[0] == 0  # a story never sent: as before
+    code, out, err = run(capsys, "flag", str(first), "--force")
+    assert code == 0 and f"flagged {first} for digest #2" in out, err
+    assert {s["id"] for s in run_json(capsys, "stories", "--flagged")} == {first, second}
+    assert run(capsys, "flag", str(first), "--blurb", "Still news")[0] == 0  # flagged now: no --force to edit it
+
+
 def test_stories_text_output(loaded: Paths, capsys) -> None:
     code, out, _ = run(capsys, "stories", "--limit", "3")
     assert code == 0 and len(out.strip().splitlines()) == 3

@@ -3,7 +3,7 @@ first, every unflag can be undone, and removing from the digest screen can be un
 
 from __future__ import annotations
 
-from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, screen_is, wait_for
 
 from digest.core.paths import Paths
 from digest.core.store import Store
@@ -72,3 +72,35 @@ async def test_digest_screen_remove_has_undo(digest_home: Paths, store: Store) -
         await wait_for(pilot, lambda: item_state(store) == before, what="back in its place with its blurb")
         await pilot.press("U")
         await wait_for(pilot, lambda: any("Nothing to undo" in n for n in notes(app)))
+
+
+async def test_flagging_a_story_an_issue_carried_asks_first(digest_home: Paths, store: Store) -> None:
+    # digest sends a story once: flagging it again is the user's choice, never one key press
+    ids = add_stories(store, "Ledger", ["Sent last week", "Never sent"])
+    store.flag(ids[0], "Startups")
+    draft = store.draft()
+    assert draft is not None
+    store.mark_sent(draft.id)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await pilot.press("f")
+        confirm = await screen_is(pilot, app, "ConfirmModal")
+        assert confirm.title_text == "This story went out in digest #1"
+        await pilot.press("n")
+        await screen_is(pilot, app, "MainScreen")
+        await pilot.press("e")  # a blurb would flag it too: the same question
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("escape")
+        await screen_is(pilot, app, "MainScreen")
+        assert not store.get_story(ids[0]).flagged
+        await pilot.press("f")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("y")
+        await screen_is(pilot, app, "ChoiceModal")  # then the section, as for any story
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged again")
+        await pilot.press("j", "f")  # a story never sent: straight to the section
+        await screen_is(pilot, app, "ChoiceModal")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(ids[1]).flagged, what="flagged")

@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--section", help="digest section (default: the feed's section, else the first one)")
     p.add_argument("--blurb", help="your own words about the story")
     p.add_argument("--headline", help="a headline to use instead of the feed's")
+    p.add_argument("--force", action="store_true",
+                   help="also a story an earlier issue carried (without --force: exit 2, nothing changed)")
     p.set_defaults(func=cmd_flag)
     p = sub.add_parser("unflag", help="take a story out of the next digest")
     p.add_argument("id", type=store_int, help="the story's id (see `digest stories --flagged`)")
@@ -274,6 +276,11 @@ def cmd_flag(ctx: Ctx, args: argparse.Namespace) -> int:
     if known is None:
         names = ", ".join(ctx.config.section_names())
         raise CommandError(f"--section: no section {section!r} in the config (sections: {names})", ExitCode.USAGE)
+    sent = None if story.flagged or args.force else ctx.store.sent_in(story.id)
+    if sent is not None:
+        # digest sends a story once; a flag is a person's choice, so it may be sent again, but not by accident
+        raise CommandError(f"story {story.id} went out in digest #{sent} already: `digest flag {story.id} --force` "
+                           "puts it in the next one too (nothing changed)", ExitCode.USAGE)
     ctx.store.flag(story.id, known.name, blurb=args.blurb, headline=args.headline)
     draft = ctx.store.draft()
     n = len(ctx.store.digest_items(draft.id)) if draft else 0

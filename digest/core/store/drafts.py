@@ -157,6 +157,16 @@ class DraftsMixin(StoriesMixin):
         with self.tx() as db:
             db.execute(f"UPDATE digests SET {sets} WHERE id = ?", (*fields.values(), digest_id))
 
+    def sent_in(self, story_id: int) -> int | None:
+        """The number of the first issue that carried this story (by id, or another story with its
+        canonical link), or None when none has."""
+        row = self.db.execute(
+            "SELECT min(d.number) FROM digests d WHERE d.status = 'sent' AND ("
+            "d.id IN (SELECT digest_id FROM digest_items WHERE story_id = ?) OR d.id IN ("
+            "SELECT sl.digest_id FROM sent_links sl JOIN stories s ON s.canonical_link = sl.canonical_link "
+            "WHERE s.id = ? AND s.canonical_link != ''))", (story_id, story_id)).fetchone()
+        return None if row[0] is None else int(row[0])
+
     def sent_story_filter_sql(self) -> str:
         """SQL condition (on alias s) that is true for stories never sent in an earlier digest."""
         return NOT_SENT

@@ -106,10 +106,28 @@ class StoryActions:
             self.notify(f"Flagged for {section}: {story.title}", timeout=3)
             self._after_story_change(story.id)
 
-        self.app.push_screen(
+        self._unless_sent(story, lambda: self.app.push_screen(
             ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
             chosen,
-        )
+        ))
+
+    def _unless_sent(self, story: Any, then: Callable[[], object]) -> None:
+        """then(), or for a story an earlier issue carried, then() once the user says so: digest sends a
+        story once, and flagging it again is a choice, never an accident (as `digest flag` needs --force)."""
+        from digest.tui.screens.modals import ConfirmModal
+
+        sent = None if story.flagged else self.dapp.store.sent_in(story.id)
+        if sent is None:
+            then()
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmModal(f"This story went out in digest #{sent}",
+                                          f"{story.title}\n\nPut it in the next issue too?", yes="Flag again"),
+                             confirmed)
 
     def _unflag(self, story: Any) -> None:
         undo = unflag_keeping_undo(self.dapp.store, story.id)
@@ -140,7 +158,8 @@ class StoryActions:
                 self.notify(f"Flagged for {section} with your blurb.", timeout=3)
             self._after_story_change(story.id)
 
-        self.app.push_screen(EditModal(story.title, story.headline or "", story.blurb or ""), done)
+        self._unless_sent(story, lambda: self.app.push_screen(
+            EditModal(story.title, story.headline or "", story.blurb or ""), done))
 
     def action_toggle_read(self) -> None:
         stories = self.query_one(StoryList)
