@@ -162,6 +162,32 @@ def test_auto_select_never_resends_and_starts_after_last_digest(store):
     assert [i.story.guid for i in store.digest_items()] == ["b-8"]
 
 
+def test_auto_select_skips_a_headline_an_issue_carried_and_stories_without_a_link(store):
+    cfg = make_config()
+    cfg.sections = [SectionConfig("Top Stories", 10)]
+    cfg.select.since_last_digest = False
+    cfg.select.max_per_feed = 0
+    (a, b) = _feeds(store, n=2, sections=("Top Stories",))
+    store.save_stories(a.id, [story(1, feed="a", title="Why We Moved Our Build Farm to ARM!", age_h=30)])
+    store.flag(_id(store, "a-1"), "Top Stories")
+    store.mark_sent(store.draft().id, at=NOW_TS - 20 * HOUR)
+    linkless = story(3, feed="b", title="Unclosed thing", summary="", age_h=8)
+    linkless.link = linkless.canonical_link = ""  # a broken feed's item: a headline with nothing to read at
+    store.save_stories(b.id, [
+        # the sent story again, from another feed under its own link: not news to the readers
+        story(1, feed="b", title="why we moved our build farm to arm", age_h=10),
+        # a short headline repeats by chance ("Jobs"), as in Trending: not taken for the same story
+        story(2, feed="b", title="Weekly notes", age_h=9),
+        linkless,
+        story(4, feed="b", title="A real story with a link", age_h=7),
+    ])
+    store.save_stories(a.id, [story(2, feed="a", title="Weekly notes", age_h=29)])
+    store.flag(_id(store, "a-2"), "Top Stories")
+    store.mark_sent(store.draft().id, at=NOW_TS - 19 * HOUR)
+    assert auto_select(store, cfg, now=NOW_TS) == 2
+    assert sorted(i.story.guid for i in store.digest_items()) == ["b-2", "b-4"]
+
+
 def test_auto_select_orders_events_by_start(store):
     cfg = make_config()
     cfg.sections = [SectionConfig("Top Stories", 1), SectionConfig("Events", 5, "events")]

@@ -145,7 +145,9 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     # Ranking needs only ids, dates and sections; the text is read only for rows a keyword rule has to
     # check. With a wide window every stored story is a candidate (200k at 2,000 feeds): reading and
     # case-folding all their summaries was most of a 2.7 s selection (bench_scale.py).
-    rows = store.selection_candidates(cutoff, now + DAY)  # a day of slack for feeds whose clocks run ahead
+    # a day of slack for feeds whose clocks run ahead
+    rows = store.selection_candidates(cutoff, now + DAY, min_title_chars=MIN_TITLE_KEY_CHARS,
+                                      min_title_words=MIN_TITLE_KEY_WORDS)
     include = [w.casefold() for w in rules.include_keywords if w.strip()]
     exclude = [w.casefold() for w in rules.exclude_keywords if w.strip()]
     groups = _merge(_groups(store, cutoff))

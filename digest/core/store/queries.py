@@ -13,6 +13,11 @@ from digest.core.store.rows import DRAFT_ID, NOT_SENT, marks
 Group = tuple[set[int], set[int], float]  # story ids, feed ids, newest published_at
 
 
+def _headline(column: str, min_chars: int, min_words: int) -> str:
+    """SQL: true where a title_key is enough of a headline to match another feed's ("Jobs" is not)."""
+    return f"length({column}) >= {int(min_chars)} AND {column} LIKE '{'% ' * (int(min_words) - 1)}%'"
+
+
 class QueriesMixin(Connection):
     def cross_feed_groups(self, since: float, *, min_title_chars: int, min_title_words: int) -> list[Group]:
         """(story ids, feed ids, newest published_at) for each link group and headline group published
@@ -24,8 +29,7 @@ class QueriesMixin(Connection):
         out: list[Group] = []
         for column, extra in (
             ("canonical_link", "canonical_link != ''"),
-            ("title_key", f"length(title_key) >= {int(min_title_chars)} "
-                          f"AND title_key LIKE '{'% ' * (int(min_title_words) - 1)}%'"),
+            ("title_key", _headline("title_key", min_title_chars, min_title_words)),
         ):
             keys = [r[0] for r in self.db.execute(
                 f"SELECT {column} FROM stories WHERE published_at >= ? AND {extra} "
@@ -47,18 +51,26 @@ class QueriesMixin(Connection):
             out.extend((ids, feeds, newest[0]) for ids, feeds, newest in groups.values() if len(feeds) >= 2)
         return out
 
-    def selection_candidates(self, after: float, until: float) -> list[tuple[int, float, str, int, int]]:
+    def selection_candidates(self, after: float, until: float, *, min_title_chars: int,
+                             min_title_words: int) -> list[tuple[int, float, str, int, int]]:
         """(id, published_at, feed section, feed id, boost) of every story published in (after, until] in an
-        enabled feed, never sent before and not hidden by a reader rule. Ranking needs only these; the text
-        is read only for rows a keyword rule has to check (reading and case-folding 200k summaries was most
-        of a 2.7 s selection)."""
+        enabled feed with a link, never sent before and not hidden by a reader rule. Never sent: not the
+        story, not its canonical link, and not its headline, when an issue carried the same headline (as
+        Trending matches one: `min_title_chars` and `min_title_words`) from another feed. Ranking needs
+        only these; the text is read only for rows a keyword rule has to check (reading and case-folding
+        200k summaries was most of a 2.7 s selection)."""
+        sent_headlines = {r[0] for r in self.db.execute(
+            "SELECT DISTINCT t.title_key FROM digest_items x JOIN digests d ON d.id = x.digest_id "
+            "JOIN stories t ON t.id = x.story_id "
+            f"WHERE d.status = 'sent' AND {_headline('t.title_key', min_title_chars, min_title_words)}")}
         rows = self.db.execute(
-            "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost "
+            "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost, s.title_key "
             "FROM stories s JOIN feeds f ON f.id = s.feed_id "
-            f"WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND s.hidden = 0 AND {NOT_SENT}",
+            "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND s.hidden = 0 "
+            f"AND s.link != '' AND {NOT_SENT}",
             (after, until),
         )
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[5] not in sent_headlines]
 
     def story_title_link(self, story_id: int) -> tuple[str, str]:
         """A story's title and link, for the ad rule ([select] skip_ads)."""
