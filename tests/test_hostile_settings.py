@@ -75,7 +75,20 @@ def test_theme_names_are_never_paths(digest_home: Paths, theme: str) -> None:
 def test_config_check_names_a_missing_theme(digest_home: Paths) -> None:
     write_config(digest_home, "[newsletter]\ntheme = 'nosuch'\n")
     code, _, err = run(digest_home, "config", "check")
-    assert code == 2 and "no theme named 'nosuch'" in err
+    assert code == 2 and "newsletter.theme: unknown theme 'nosuch' (available: " in err
+
+
+def test_config_check_and_run_name_a_theme_that_extends_a_missing_one(digest_home: Paths) -> None:
+    # config check follows the theme's `extends` as a build does, and `run` stops before its refresh
+    theme = digest_home.user_themes_dir / "broken"
+    theme.mkdir(parents=True)
+    (theme / "theme.toml").write_text('extends = "nosuchparent"\n', encoding="utf-8")
+    write_config(digest_home, "[newsletter]\ntheme = 'broken'\n")
+    code, out, err = run(digest_home, "config", "check")
+    assert code == 2 and "extends unknown theme 'nosuchparent'" in err and "config ok" not in out
+    code, out, err = run(digest_home, "run")
+    assert code == 2 and out == "" and "digest run: config error: " in err and "nosuchparent" in err, (out, err)
+    assert "ThemeError" not in err and not digest_home.db_file.exists()
 
 
 HUGE = "99999999999999999999"

@@ -445,6 +445,8 @@ def test_send_cli_exit_codes(store: Store, digest_home: Paths, tmp_path: Path) -
         make_draft(store, 1)
         code, out, err = run("send", "--dry-run")
         assert code == 0 and "dry-run" in out and not rec.received
+        code, out, err = run("send", "--to", "bad addr")  # no proof to "bad": refused, nothing sent
+        assert code == 2 and "--to: not an email address: 'bad'" in err and "'bad addr'" in err, err
         code, out, err = run("send", "--to", "me@example.com", "--json")
         assert code == 0 and json.loads(out)["sent"] == ["me@example.com"]
         code, out, err = run("send")

@@ -358,12 +358,11 @@ def _has_subscribers(ctx: Ctx) -> bool:
 def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     cfg = ctx.config  # raises ConfigError (exit 2) naming the key
     problems: list[str] = []
-    from digest.core.themes import ThemeError, list_themes
+    from digest.core.themes import ThemeError, list_themes, theme_chain
 
     theme = cfg.newsletter.theme  # a name, never a path: parse_config refused "/etc" or "../x"
-    try:
-        if theme not in {t.name for t in list_themes(ctx.paths)}:
-            problems.append(f"newsletter.theme: no theme named {theme!r}")
+    try:  # the theme and every theme it extends, as a build finds them
+        theme_chain(theme, {t.name: t for t in list_themes(ctx.paths)})
     except ThemeError as e:
         problems.append(f"newsletter.theme: {e}")
     from digest.core.emailcss import accent_problems

@@ -71,6 +71,14 @@ def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
     to = smtp.parse_recipients(args.to) if args.to else None
     if args.to and not to:
         raise CommandError("--to: no email address given", ExitCode.USAGE)
+    if to:
+        from digest.core.subscribers import SubscriberError, valid_address
+
+        try:  # as `subscribers add` checks them: "bad addr" is no proof reader
+            for r in to:
+                valid_address(r)
+        except SubscriberError as e:
+            raise CommandError(f"--to: {e} (given: {', '.join(repr(v) for v in args.to)})", ExitCode.USAGE) from None
     show = ctx.tty and not args.json
 
     def progress(done: int, total: int, recipient: str, status: str) -> None:
@@ -102,10 +110,12 @@ def cmd_run(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.run import run_once
 
     code, line = run_once(ctx.paths, quiet=args.quiet, verbose=args.verbose, dry_run=args.dry_run)
-    if not args.quiet:
+    if code not in (ExitCode.OK, ExitCode.NOTHING_TO_SEND):
+        ctx.err(f"digest run: {line}")  # a failure goes to stderr, quiet or not: cron mails it
+    elif not args.quiet:
         ctx.out(line)
-    elif code not in (ExitCode.OK, ExitCode.NOTHING_TO_SEND) or UNKNOWN_MARK in line:
-        ctx.err(f"digest run: {line}")  # cron mails this: failures, and recipients who may lack the issue
+    elif UNKNOWN_MARK in line:
+        ctx.err(f"digest run: {line}")  # recipients who may lack the issue
     return code
 
 

@@ -52,8 +52,13 @@ def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: f
     except OSError as e:
         return _done(log, ExitCode.FAILURE, f"lock: cannot open {paths.lock_file}: {e.strerror or e}")
     try:
+        failing: list[str] = []  # the feeds this run's refresh could not fetch or read
         with graceful_stop() as stop:
-            code, line = _pipeline(paths, config, log, now, stop, dry_run)
+            code, line = _pipeline(paths, config, log, now, stop, dry_run, failing)
+        if failing and code in (ExitCode.OK, ExitCode.NOTHING_TO_SEND):
+            # a feed that fails every day would otherwise be seen only in the log
+            line += (f"; {len(failing)} feed{'' if len(failing) == 1 else 's'} failed to refresh "
+                     f"({', '.join(failing[:3])}{', ...' if len(failing) > 3 else ''}: see `digest feeds list`)")
     finally:
         lock.release()
     log.debug("run took %.1f s", time.monotonic() - started)
@@ -89,11 +94,17 @@ def _done(log: logging.Logger, code: ExitCode, line: str) -> tuple[ExitCode, str
 
 
 def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | None,
-              stop: threading.Event, dry_run: bool = False) -> tuple[ExitCode, str]:
+              stop: threading.Event, dry_run: bool = False, failing: list[str] | None = None) -> tuple[ExitCode, str]:
     from digest.core import archive, mail, smtp
     from digest.core.store import NewerStoreError, Store, StoreDamagedError, StoreError, is_damage
 
     step = "config"
+    from digest.core.themes import ThemeError, list_themes, theme_chain
+
+    try:  # a theme that cannot render stops the run here, not after a refresh (as `digest config check`)
+        theme_chain(config.newsletter.theme, {t.name: t for t in list_themes(paths)})
+    except ThemeError as e:
+        return ExitCode.USAGE, f"config error: newsletter.theme: {e}"
     smtp_on = bool(config.smtp.host)
     if smtp_on:
         # the password is resolved once, by send_digest (password_cmd may ask a password manager); a dry run
@@ -134,6 +145,8 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
         log.info("%s", report.summary_line())
         for r in report.errors:
             log.warning("feed %s: %s", r.name, r.error)
+        if failing is not None:
+            failing.extend(r.name for r in report.errors)
 
         step = "select"
         draft = store.draft()
@@ -180,6 +193,8 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
             log.error("step %s failed: %s", step, e)
             return ExitCode.FAILURE, str(StoreDamagedError(paths.db_file, str(e)))
         log.error("step %s failed:\n%s", step, traceback.format_exc())
+        if isinstance(e, OSError) and e.filename:  # a folder that cannot be written: the path and the reason
+            return ExitCode.FAILURE, f"{step}: cannot write {e.filename}: {e.strerror or e}"
         return ExitCode.FAILURE, f"{step}: {type(e).__name__}: {e}"
     finally:
         store.close()
