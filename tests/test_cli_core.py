@@ -128,6 +128,16 @@ def test_feeds_add_site_url_with_absolute_link_and_uppercase_rel(digest_home: Pa
     assert [f.url for f in feeds_in_store(digest_home)] == [feed_server.url("/a.atom")]
 
 
+def test_feeds_add_a_page_that_links_to_no_feed_says_so_once(digest_home: Paths, feed_server: FeedServer,
+                                                              capsys) -> None:
+    feed_server.route("/about", Response(200, {"Content-Type": "text/html"},
+                                         b"<!doctype html><html><head><title>About</title></head></html>"))
+    code, _, err = run(capsys, "feeds", "add", feed_server.url("/about"))
+    assert code == 1 and err.strip() == (f"digest: cannot add feed: {feed_server.url('/about')}: a web page that "
+                                         "links to no RSS, Atom or JSON feed; give the feed's own URL"), err
+    assert feeds_in_store(digest_home) == []
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

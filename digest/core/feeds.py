@@ -96,7 +96,10 @@ def _probe(url: str, config: Config) -> tuple[str, str]:
         except ParseError as e:
             links = discover_feed_links(res.body, res.final_url or url) if attempt == 0 else []
             if not links:
-                raise FeedAddError(f"{url}: not a feed, and the page links to no feed ({e})") from None
+                if e.html:  # a web page without a <link rel="alternate"> to its feed: say so, once
+                    raise FeedAddError(f"{url}: a web page that links to no RSS, Atom or JSON feed; "
+                                       "give the feed's own URL") from None
+                raise FeedAddError(f"{url}: not a feed ({e})") from None
             url = links[0]
             # the page's author wrote that link: from a public page it may only lead to public addresses
             private_ok = bool(res.private_ok)

@@ -21,7 +21,12 @@ from digest.core.sanitize import first_image, html_to_text, sanitize_html, summa
 
 
 class ParseError(Exception):
-    """The bytes are not a feed we can read; the message says why in a few words."""
+    """The bytes are not a feed we can read; the message says why in a few words. `html`: they are a web
+    page (whose feed link `digest feeds add` looks for)."""
+
+    def __init__(self, reason: str, *, html: bool = False) -> None:
+        super().__init__(reason)
+        self.html = html
 
 
 # -- identity and dates -----------------------------------------------------------------------------
@@ -125,7 +130,8 @@ def parse_xml_feed(data: bytes, url: str, content_type: str = "", *, now: float,
         reason = _bozo_reason(d) or "no RSS, Atom or JSON feed found"
         head = data[:512].lower()
         if b"<html" in head or b"<!doctype html" in head:
-            reason = "an HTML page, not a feed (try the site URL with `digest feeds add` to find its feed)"
+            raise ParseError("an HTML page, not a feed (try the site URL with `digest feeds add` to find its feed)",
+                             html=True)
         raise ParseError(reason)
     feed = d.feed
     site = safe_link(feed.get("link", ""), url)
