@@ -143,3 +143,11 @@ def test_a_real_process_prints_one_line_not_a_traceback(world: Paths, argv: list
     assert "Traceback" not in r.stderr and r.stderr.strip()
     lines = [line for line in r.stderr.splitlines() if not line.startswith(("usage:", " "))]
     assert len(lines) == 1, r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["email", "md"])
+def test_build_out_that_is_a_file_is_named_as_one(world: Paths, fmt: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["build", "--out", "a file", "--format", fmt], ctx=Ctx(world, stdout=out, stderr=err))
+    assert code == 2 and err.getvalue() == "digest: --out a file: not a folder (it is a file)\n", err.getvalue()
+    assert Path("a file").read_text() == "not a feed"

@@ -115,7 +115,11 @@ def test_bad_times_are_usage_errors(digest_home: Paths) -> None:
     for bad in ("7", "25:00", "07:60", "7pm"):
         code, out, err = cron(digest_home, "--at", bad)
         assert code == 2 and "--at" in err, bad
-    assert cron(digest_home, "--weekly", "--day", "someday")[0] == 2
+    for bad in ("someday", "funday", "monkey"):  # "monkey" is not Monday, though it starts like one
+        code, out, err = cron(digest_home, "--weekly", "--day", bad)
+        assert code == 2 and f"got {bad!r}" in err, (bad, err)
+    assert json.loads(cron(digest_home, "--weekly", "--day", "TUE", "--json")[1]) \
+        == json.loads(cron(digest_home, "--weekly", "--day", "Tuesday", "--json")[1])
     assert parse_at(" 23:59 ") == (23, 59)
 
 

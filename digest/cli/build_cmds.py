@@ -67,6 +67,8 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.build import BuildError, build_digest
     from digest.core.themes import ThemeError
 
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out {args.out}: not a folder (it is a file)", ExitCode.USAGE)
     if args.format == "md":
         return _build_markdown(ctx, args)
     theme = _check_theme(ctx, args.theme)
@@ -79,7 +81,8 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.json:
         ctx.json(result.to_json())
     else:
-        ctx.out(f"digest #{result.digest.number}: {result.story_count} stories, "
+        n = result.story_count
+        ctx.out(f"digest #{result.digest.number}: {n} stor{'y' if n == 1 else 'ies'}, "
                 f"{result.html_bytes / 1000:.1f} KB HTML, theme {theme}")
         ctx.out(f"  subject: {result.subject}")
         for p in (result.html_path, result.text_path, result.eml_path):

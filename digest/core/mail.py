@@ -92,7 +92,7 @@ class SendReport:
         else:
             line = f"{n} sent to {len(self.sent) + len(self.skipped)} of {total} recipient(s)"
         if self.story_count:
-            line += f", {self.story_count} stories"
+            line += f", {self.story_count} stor{'y' if self.story_count == 1 else 'ies'}"
         if self.failed:
             line += "; failed: " + "; ".join(f"{r} ({why})" for r, why in self.failed.items())
         if self.unknown:

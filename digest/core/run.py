@@ -254,6 +254,8 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
 # -- schedules --------------------------------------------------------------------------------------
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = dict(zip(DAYS, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+                          strict=True))
 
 
 def parse_at(at: str) -> tuple[int, int]:
@@ -298,9 +300,11 @@ def schedule(*, at: str = "07:00", weekly: bool = False, day: str = "mon", pytho
     import digest
 
     h, m = parse_at(at)
-    day = day.casefold()[:3]
-    if day not in DAYS:
-        raise ValueError(f"--day must be one of {', '.join(DAYS)}, got {day!r}")
+    given, day = day, day.strip().casefold()
+    # "mon", "Monday" or "MONDAY"; not "monkey" (whose first three letters are a day) nor "funday"
+    day = next((d for d in DAYS if day in (d, _WEEKDAY_NAMES[d])), "")
+    if not day:
+        raise ValueError(f"--day must be one of {', '.join(DAYS)} (or the day's full name), got {given!r}")
     python = python or sys.executable
     env = dict(os.environ) if env is None else env
     assigns: dict[str, str] = {}
