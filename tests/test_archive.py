@@ -14,6 +14,7 @@ from helpers_smtp import Recorder, config_toml, make_config, make_draft, recipie
 
 from digest.cli import Ctx, main
 from digest.core import archive
+from digest.core.config import SectionConfig
 from digest.core.mail import send_digest
 from digest.core.paths import Paths
 from digest.core.publish import strip_web_view
@@ -136,3 +137,19 @@ def test_archive_cli(store: Store, digest_home: Paths, tmp_path: Path) -> None:
     assert code == 0 and out.strip() == str(digest_home.archive_dir / "1" / "index.html")
     code, out, err = cli(digest_home, "archive", "show", "7")
     assert code == 1 and "#7" in err
+
+
+def test_the_manifest_and_the_feed_list_stories_in_the_issues_order(store: Store, digest_home: Paths) -> None:
+    # sections in the config's order ("Top Stories" before "Startups"), not by name as the items table has them
+    startups = make_draft(store, 2, section="Startups", prefix="Startup")
+    top = make_draft(store, 2, section="Top Stories", prefix="Top")
+    cfg = make_config(25, [])
+    cfg.sections = [SectionConfig("Top Stories", 5), SectionConfig("Startups", 5)]
+    archive.issue_files_only(store, cfg, digest_home)
+    m = json.loads((digest_home.archive_dir / "1" / "manifest.json").read_text())
+    assert [s["id"] for s in m["stories"]] == top + startups
+    assert [s["section"] for s in m["stories"]] == ["Top Stories"] * 2 + ["Startups"] * 2
+    code, out, _ = cli(digest_home, "archive", "show", "1")
+    assert code == 0 and out.index("[Top Stories]") < out.index("[Startups]")
+    feed = (digest_home.archive_dir / "feed.xml").read_text()
+    assert feed.index("Top number 0") < feed.index("Startup number 0")

@@ -231,9 +231,14 @@ def _write_issue(store: Store, config: Config, paths: Paths, digest: Digest, iss
     atomic_write(d / HTML_NAME, web_view(issue.html, config, digest.number, issue.subject, issue.preheader))
     atomic_write(d / TEXT_NAME, issue.text)
     atomic_write(d / EML_NAME, eml.as_bytes())
-    items = {it.story.id: it for it in store.digest_items(digest.id)}
+    from digest.core.select import draft_sections
+
+    # the issue's order: sections as the config orders them (the email's), items as the editor placed them
+    sections = draft_sections(store, config, digest.id)
+    items = {it.story.id: it for sec in sections for it in sec.items}
+    place = {sid: n for n, sid in enumerate(items)}
     stories = []
-    for sid in issue.story_ids:
+    for sid in sorted(issue.story_ids, key=lambda i: place.get(i, len(place))):
         it = items.get(sid)
         if it is None:
             continue
