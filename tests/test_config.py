@@ -165,6 +165,7 @@ def test_config_show_is_valid_toml_that_loads_back(digest_home: Paths, capsys) -
     shown = capsys.readouterr().out
     data = tomllib.loads(shown)
     assert config_as_dict(parse_config(data)) == config_as_dict(load_config(digest_home))
+    assert set(data) >= {"newsletter", "refresh", "select", "articles", "smtp", "store"}  # every table shown
 
 
 def test_config_init_writes_a_valid_file_once(digest_home: Paths, capsys) -> None:

@@ -318,7 +318,7 @@ def cmd_config_show(ctx: Ctx, args: argparse.Namespace) -> int:
         ctx.json(data)
         return ExitCode.OK
     ctx.out(f"# {ctx.paths.config_file}" + ("" if ctx.config.source else " (not present: defaults in force)"))
-    for table in ("newsletter", "refresh", "select", "smtp"):
+    for table in ("newsletter", "refresh", "select", "articles", "smtp", "store"):
         ctx.out(f"\n[{table}]")
         for k, v in data[table].items():
             ctx.out(f"{k} = {_toml_value(v)}")
