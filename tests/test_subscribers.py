@@ -42,6 +42,7 @@ def test_add_list_remove_import_export(store: Store, digest_home: Paths, tmp_pat
     assert [r["address"] for r in rows] == ["ann@example.net", "bob@example.net", "cara@example.net", "dan@example.net"]
     assert rows[2]["name"] == "Cara" and rows[2]["source"] == "import:people.csv"
     assert rows[0]["name"] == "Ann"  # from "Ann <ann@example.net>"
+    assert rows[0]["added_at"].endswith("Z") and rows[0]["unsubscribed_at"] is None  # ISO dates, as elsewhere
     assert all(len(r["token"]) == 26 and "@" not in r["token"] for r in rows)  # never the address in clear
     assert cli(digest_home, "subscribers", "remove", "bob@example.net")[0] == 0
     code, out, _ = cli(digest_home, "subscribers", "export")
