@@ -65,7 +65,7 @@ def test_a_bad_csv_row_stores_nothing(store: Store, digest_home: Paths, tmp_path
     f = tmp_path / "bad.csv"
     f.write_text("email\nok@example.net\nnope\n", encoding="utf-8")
     code, _, err = cli(digest_home, "subscribers", "import", str(f))
-    assert code == 2 and "bad.csv: line 3: not an email address: 'nope'" in err
+    assert code == 2 and "bad.csv: line 3: not an email address: 'nope' (nothing imported)" in err
     assert store.subscribers() == []
 
 

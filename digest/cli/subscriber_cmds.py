@@ -38,8 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     subs.set_defaults(func=lambda ctx, a: (subs.print_help(ctx.stdout), ExitCode.USAGE)[1])
 
 
-def _error(e: Exception) -> CommandError:
-    return CommandError(str(e), ExitCode.USAGE)
+def _error(e: Exception, then: str = "") -> CommandError:
+    """Exit 2 with the error; `then`: what became of the rest (an import or an add is all or nothing)."""
+    return CommandError(f"{e} ({then})" if then else str(e), ExitCode.USAGE)
 
 
 def cmd_list(ctx: Ctx, args: argparse.Namespace) -> int:
@@ -78,7 +79,7 @@ def cmd_add(ctx: Ctx, args: argparse.Namespace) -> int:
     try:
         added, known = subscribers.add(ctx.store, ctx.paths, pairs, "cli")
     except subscribers.SubscriberError as e:
-        raise _error(e) from None
+        raise _error(e, "nothing added" if len(pairs) > 1 else "") from None
     ctx.out(f"added {added}" + (f", {known} already listed" if known else ""))
     return ExitCode.OK
 
@@ -99,7 +100,7 @@ def cmd_import(ctx: Ctx, args: argparse.Namespace) -> int:
         pairs = subscribers.read_csv(args.csv)
         added, known = subscribers.add(ctx.store, ctx.paths, pairs, f"import:{args.csv.name}")
     except subscribers.SubscriberError as e:
-        raise _error(e) from None
+        raise _error(e, "nothing imported") from None
     ctx.out(f"{args.csv}: {len(pairs)} address(es), {added} added, {known} already listed")
     return ExitCode.OK
 
