@@ -210,8 +210,9 @@ def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, sm
             return ExitCode.USAGE, (f"config error: digest #{pending.number} is part-sent by SMTP but no [smtp] host "
                             "is configured now; restore [smtp] so the rest of its recipients get it")
         issue = archive.issue_files_only(store, config, paths, now=now)
-        return ExitCode.OK, (f"digest #{issue.number} written to {issue.dir} ({issue.story_count} stories; "
-                    "no [smtp] host configured, nothing sent)")
+        n = issue.story_count
+        return ExitCode.OK, (f"digest #{issue.number} written to {issue.dir} ({n} stor{'y' if n == 1 else 'ies'}; "
+                             "no [smtp] host configured, nothing sent)")
     report = mail.send_digest(store, config, paths, now=now, stop=stop)
     line = report.summary_line()
     if resumed:
