@@ -186,6 +186,31 @@ async def test_view_and_cursor_come_back_after_a_restart(digest_home: Paths, sto
         await wait_for(pilot, lambda: screen.query_one("#sidebar").current_key == feed, what="sidebar entry")
 
 
+async def test_a_reload_keeps_the_story_being_read_far_down_the_list(digest_home: Paths, store: Store) -> None:
+    # past the first page of ids (painted before the whole list): a refresh or another process's write
+    # reloads the list, and the cursor and the reader must stay on the story being read
+    from digest.tui.screens.main import FIRST_PAGE
+
+    n = FIRST_PAGE + 60
+    ids = add_stories(store, "Wire", [f"Story {i}" for i in range(n)])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, n)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: story_list(app).current_id == ids[-1], what="the last story")
+        def reading() -> int | None:
+            return getattr(app.screen.query_one(Reader).story, "id", None)
+
+        await wait_for(pilot, lambda: reading() == ids[-1], what="it in the reader")
+        add_stories(store, "Other", ["Fresh news"], start=FROZEN_NOW)  # a new story at the top
+        screen: Any = app.screen
+        screen.reload()
+        await list_ready(pilot, app, n + 1)
+        await wait_for(pilot, lambda: screen.loaded_generation == screen._generation, what="the reload")
+        assert story_list(app).current_id == ids[-1] and story_list(app).cursor == n
+        assert reading() == ids[-1]
+
+
 # -- long URLs in the reader's head ---------------------------------------------------------------
 
 LONG = "https://news.digest-sample.example/2026/11/harbor-lift-electric-seaplane-victoria-passenger-trial/"

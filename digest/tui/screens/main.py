@@ -93,6 +93,10 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         self._reload_pending = False
         self.last_ids_ms: float | None = None  # time of the last id query, for the benchmark
         self.loaded_generation = 0  # == _generation once the latest filter/search is on screen
+        # (view, search, options) of the list on screen, and of the one being loaded (see reload)
+        self._shown_query: tuple[Any, ...] | None = None
+        self._loading_query: tuple[Any, ...] | None = None
+        self._same_list = False
         self.first_page_ms: float | None = None
         self._binding_state: tuple[bool, ...] | None = None
         self._search_opening = False
@@ -164,8 +168,12 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         """Re-run the current filter (and the sidebar counts) in workers; the cursor keeps its story."""
         self._last_reload = time.monotonic()
         self._generation += 1
-        self.load_ids(self.view, self.search_text, (self.hide_read, self.sort), self._generation,
-                      self.query_one(StoryList).row_epoch)
+        query = (self.view, self.search_text, (self.hide_read, self.sort))
+        # the same list again (a refresh, another process's write): the cursor's story keeps its place,
+        # even when it is past the first page, which then is not painted first (see _ids_loaded)
+        self._same_list = query == self._shown_query
+        self._loading_query = query
+        self.load_ids(*query, self._generation, self.query_one(StoryList).row_epoch)
         if sidebar:
             self.load_sidebar()
 
@@ -242,8 +250,12 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         stories = self.query_one(StoryList)
         if partial:
             self.first_page_ms = elapsed_ms
+            current = stories.current_id
+            if self._same_list and current is not None and current not in ids:
+                return  # the story being read is further down: jumping to the top and back would lose it
             stories.set_ids(ids, rows=rows)
             return
+        self._shown_query = self._loading_query
         self.last_ids_ms = elapsed_ms
         self.loaded_generation = generation
         if self.search_text:
