@@ -3,7 +3,17 @@ first, every unflag can be undone, and removing from the digest screen can be un
 
 from __future__ import annotations
 
-from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, screen_is, wait_for
+from helpers_tui import (
+    SIZE,
+    add_stories,
+    list_ready,
+    new_app,
+    notes,
+    open_digest_screen,
+    screen_is,
+    story_list,
+    wait_for,
+)
 
 from digest.core.paths import Paths
 from digest.core.store import Store
@@ -104,3 +114,26 @@ async def test_flagging_a_story_an_issue_carried_asks_first(digest_home: Paths, 
         await screen_is(pilot, app, "ChoiceModal")
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.get_story(ids[1]).flagged, what="flagged")
+
+
+async def test_undoing_an_unflag_in_the_flagged_view_lists_the_story_again(digest_home: Paths, store: Store) -> None:
+    from digest.tui.views import FLAGGED
+
+    ids = add_stories(store, "Ledger", ["Worth it", "Also good"])
+    store.flag(ids[0], "Startups", blurb="Why it matters.")
+    store.flag(ids[1], "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        app.screen.query_one("#sidebar").select_key(FLAGGED)
+        await wait_for(pilot, lambda: app.screen.view == FLAGGED)
+        await list_ready(pilot, app, 2)
+        await pilot.press("f")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not store.get_story(ids[0]).flagged, what="unflagged")
+        await list_ready(pilot, app, 1)  # out of the Flagged view
+        await pilot.press("U")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged again")
+        await list_ready(pilot, app, 2)  # and back in it
+        assert ids[0] in story_list(app).ids
