@@ -137,3 +137,19 @@ async def test_undoing_an_unflag_in_the_flagged_view_lists_the_story_again(diges
         await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged again")
         await list_ready(pilot, app, 2)  # and back in it
         assert ids[0] in story_list(app).ids
+
+
+async def test_j_and_k_move_in_the_section_chooser(digest_home: Paths, store: Store) -> None:
+    # as in every list of the app: "j Enter" filed the story in the first section without a word
+    ids = add_stories(store, "Ledger", ["Worth it"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 1)
+        sections = app.screen.section_names()
+        await pilot.press("f")
+        chooser = await screen_is(pilot, app, "ChoiceModal")
+        start = chooser.query_one("#choices").highlighted
+        await pilot.press("j", "j", "k")
+        await wait_for(pilot, lambda: chooser.query_one("#choices").highlighted == start + 1, what="one down")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(ids[0]).draft_section == sections[start + 1], what="filed")

@@ -42,7 +42,7 @@ def chains() -> list[tuple[str, list[Binding]]]:
     from digest.tui.widgets.reader import Reader
     from digest.tui.widgets.sidebar import Sidebar
     from digest.tui.widgets.story_list import StoryList
-    from digest.tui.widgets.vim_keys import KeyScroll, KeyTable
+    from digest.tui.widgets.vim_keys import KeyOptions, KeyScroll, KeyTable
 
     main = _bindings(MainScreen)
     out = [
@@ -54,7 +54,7 @@ def chains() -> list[tuple[str, list[Binding]]]:
         ("the rules screen", _bindings(KeyTable) + _bindings(RulesScreen)),
         ("the help", _bindings(KeyScroll) + _bindings(HelpScreen)),
     ]
-    out += [(f"the {m.__name__} dialog", _bindings(m)) for m in
+    out += [(f"the {m.__name__} dialog", (_bindings(KeyOptions) if m is ChoiceModal else []) + _bindings(m)) for m in
             (ChoiceModal, EditModal, PromptModal, ConfirmModal, AddFeedModal, RuleModal)]
     return out
 

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
+from digest.tui.widgets.vim_keys import KeyOptions
+
 if TYPE_CHECKING:
     from digest.core.models import Feed  # noqa: F401 - the dialog's result type
 
@@ -36,7 +38,7 @@ class ChoiceModal(ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-title")
             if self.note:
                 yield Static(self.note, classes="dialog-note", markup=False)
-            yield OptionList(*[Option(c, id=f"c{i}") for i, c in enumerate(self.choices)], id="choices")
+            yield KeyOptions(*[Option(c, id=f"c{i}") for i, c in enumerate(self.choices)], id="choices")
             yield Static("[dim]Enter choose · Esc cancel[/]", classes="dialog-help")
 
     def on_mount(self) -> None:
