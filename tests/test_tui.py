@@ -101,6 +101,23 @@ async def test_search_as_you_type_and_escape_clears(digest_home: Paths, store: S
                        what="no match")
 
 
+async def test_a_search_opens_at_its_newest_hit(digest_home: Paths, store: Store) -> None:
+    # the cursor's story may be among the hits, far down: a new search still starts at the top
+    ids = add_stories(store, "Wire", [f"{'kelp' if i % 2 else 'ferry'} story {i}" for i in range(40)])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 40)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: stories.current_id == ids[-1], what="the oldest story")  # "kelp story 39"
+        await pilot.press("slash", *"kelp")
+        await wait_for(pilot, lambda: len(stories.ids) == 20, what="the hits")
+        await wait_for(pilot, lambda: stories.cursor == 0 and stories.current_id == ids[1], what="the newest hit")
+        await pilot.press("enter", "j")
+        await wait_for(pilot, lambda: stories.current_id == ids[3], what="the next hit")
+        await pilot.press("escape")  # out of the search: the list keeps the story last read
+        await wait_for(pilot, lambda: len(stories.ids) == 40 and stories.current_id == ids[3], what="cleared")
+
+
 async def test_sidebar_filters_by_feed_and_shows_failure(digest_home: Paths, store: Store) -> None:
     a = add_stories(store, "Alpha", ["A1", "A2"])
     add_stories(store, "Beta", ["B1"], section="Engineering")

@@ -97,6 +97,7 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         self._shown_query: tuple[Any, ...] | None = None
         self._loading_query: tuple[Any, ...] | None = None
         self._same_list = False
+        self._to_top = False
         self.first_page_ms: float | None = None
         self._binding_state: tuple[bool, ...] | None = None
         self._search_opening = False
@@ -172,6 +173,9 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         # the same list again (a refresh, another process's write): the cursor's story keeps its place,
         # even when it is past the first page, which then is not painted first (see _ids_loaded)
         self._same_list = query == self._shown_query
+        # a new search opens at its first (newest) hit, not wherever the story last read sits among the hits
+        shown_search = self._shown_query[1] if self._shown_query else ""
+        self._to_top = bool(self.search_text) and shown_search != self.search_text
         self._loading_query = query
         self.load_ids(*query, self._generation, self.query_one(StoryList).row_epoch)
         if sidebar:
@@ -253,7 +257,7 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
             current = stories.current_id
             if self._same_list and current is not None and current not in ids:
                 return  # the story being read is further down: jumping to the top and back would lose it
-            stories.set_ids(ids, rows=rows)
+            stories.set_ids(ids, rows=rows, keep=ids[0] if self._to_top and ids else None)
             return
         self._shown_query = self._loading_query
         self.last_ids_ms = elapsed_ms
@@ -265,7 +269,8 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         else:
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
         stories.sources = sources or {}
-        stories.set_ids(ids, rows=rows, keep=self.restore_cursor())
+        keep = self.restore_cursor()
+        stories.set_ids(ids, rows=rows, keep=ids[0] if self._to_top and ids and keep is None else keep)
         self._update_status()
         # the footer rebuild (and its layout) can wait a frame: the result goes out first
         self.call_after_refresh(self._update_bindings)
