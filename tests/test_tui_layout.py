@@ -121,3 +121,9 @@ async def test_z_gives_the_reader_the_full_width_and_esc_brings_the_list_back(di
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.query_one("#stories").region.width > 20, what="the list back")
         assert app.focused is app.screen.query_one("#stories")
+        # with the sidebar shown (b) too: its rules under 90 columns weigh more than the zoom's did
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.screen.query_one("#sidebar").region.width > 0, what="the sidebar")
+        await pilot.press("z")
+        await wait_for(pilot, lambda: reader.region.width == 80 and app.screen.query_one("#sidebar").region.width == 0,
+                       what="the reader full width over the sidebar")
