@@ -64,7 +64,8 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         Binding("r", "refresh_all", "Refresh", id="refresh", tooltip="Refresh all feeds"),
         Binding("R", "refresh_feed", "Refresh feed", id="refresh_feed", show=False,
                 tooltip="Refresh the current feed"),
-        Binding("a", "add_feed", "Add feed", id="add_feed", tooltip="Add a feed"),
+        # "Add", not "Add feed": then the footer keeps "n Next unread" whole at 80 columns (the help says "Add a feed")
+        Binding("a", "add_feed", "Add", id="add_feed", tooltip="Add a feed"),
         Binding("d", "digest", "Digest", id="digest", tooltip="Open the digest draft"),
         Binding("F", "feeds", "Feeds", id="feeds", tooltip="Manage feeds"),
         Binding("L", "rules", "Rules", id="rules", show=False,
