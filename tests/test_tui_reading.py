@@ -123,6 +123,11 @@ async def test_H_hides_read_stories_in_any_view(digest_home: Paths, store: Store
         assert "unread only" in app.screen.query_one("#status").markup
         await pilot.press("H")
         await list_ready(pilot, app, 3)
+        # every story read and hidden: the empty list says why, not "no stories here yet"
+        store.set_read(ids, True)
+        await pilot.press("H")
+        await list_ready(pilot, app, 0)
+        assert story_list(app).empty_text == "No unread stories here: H shows the read ones again."
 
 
 async def test_s_sorts_newest_oldest_feed_and_score(digest_home: Paths, store: Store) -> None:

@@ -40,7 +40,7 @@ class BuildAndSend(Screen[None]):
 
         themes = list_themes(self.dapp.paths)
         names = [t.name for t in themes]
-        notes = "  ".join(f"{t.name}: {t.description}" for t in themes if t.description)
+        notes = "\n".join(f"{t.name}: {t.description}" for t in themes if t.description)  # one line each
 
         def chosen(name: str | None) -> None:
             if not name:

@@ -184,11 +184,13 @@ class FeedsScreen(Screen[None]):
         def confirmed(ok: bool | None) -> None:
             if ok:
                 self.dapp.store.remove_feed(f.id)
-                self.notify(f"Removed {f.name} and its {f.story_count} stories.")
+                self.notify(f"Removed {f.name} and its {stories}.")
                 self.load()
 
+        n = f.story_count
+        stories = f"{n} stor{'y' if n == 1 else 'ies'}"
         self.app.push_screen(ConfirmModal(
-            "Remove this feed?", f"{f.name}\n{f.url}\n\nIts {f.story_count} stories are deleted too "
+            "Remove this feed?", f"{f.name}\n{f.url}\n\nIts {stories} {'is' if n == 1 else 'are'} deleted too "
             "(flagged ones leave the draft).", yes="Remove"), confirmed)
 
     def action_section(self) -> None:

@@ -267,6 +267,9 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
             stories.empty_text = f"No story matches “{self.search_text}”."
         elif self.view == FLAGGED:
             stories.empty_text = "Nothing flagged yet: press f on a story to put it in the digest."
+        elif self.hide_read:
+            key = (self.keys_of("hide_read") or ["H"])[0]
+            stories.empty_text = f"No unread stories here: {key} shows the read ones again."
         else:
             stories.empty_text = "No stories here yet: r refreshes, a adds a feed."
         stories.sources = sources or {}
