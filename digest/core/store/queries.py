@@ -59,18 +59,19 @@ class QueriesMixin(Connection):
         Trending matches one: `min_title_chars` and `min_title_words`) from another feed. Ranking needs
         only these; the text is read only for rows a keyword rule has to check (reading and case-folding
         200k summaries was most of a 2.7 s selection)."""
-        sent_headlines = {r[0] for r in self.db.execute(
-            "SELECT DISTINCT t.title_key FROM digest_items x JOIN digests d ON d.id = x.digest_id "
+        # the headlines issues carried: SQLite makes the subquery's list once and looks each row up in it
+        sent_headlines = (
+            "SELECT t.title_key FROM digest_items x JOIN digests d ON d.id = x.digest_id "
             "JOIN stories t ON t.id = x.story_id "
-            f"WHERE d.status = 'sent' AND {_headline('t.title_key', min_title_chars, min_title_words)}")}
+            f"WHERE d.status = 'sent' AND {_headline('t.title_key', min_title_chars, min_title_words)}")
         rows = self.db.execute(
-            "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost, s.title_key "
+            "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost "
             "FROM stories s JOIN feeds f ON f.id = s.feed_id "
             "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND s.hidden = 0 "
-            f"AND s.link != '' AND {NOT_SENT}",
+            f"AND s.link != '' AND {NOT_SENT} AND s.title_key NOT IN ({sent_headlines})",
             (after, until),
         )
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[5] not in sent_headlines]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def story_title_link(self, story_id: int) -> tuple[str, str]:
         """A story's title and link, for the ad rule ([select] skip_ads)."""
