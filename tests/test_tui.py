@@ -903,3 +903,28 @@ async def test_feeds_screen_toggles_full_text(digest_home: Paths, store: Store) 
         await wait_for(pilot, lambda: app.screen.feeds and app.screen.feeds[0].full_text, what="reloaded")
         await pilot.press("t")
         await wait_for(pilot, lambda: not store.feed_by_url("https://alpha.example/feed").full_text, what="off")
+
+
+async def test_removing_a_feed_leaves_the_cursor_on_the_next_one(digest_home: Paths, store: Store) -> None:
+    for name in ("Alpha", "Beta", "Gamma", "Delta"):
+        add_stories(store, name, [f"{name} 1"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 4)
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen" and app.screen.feeds)
+        screen: Any = app.screen
+        names = [f.title for f in screen.feeds]
+        screen.query_one("#feeds-table").move_cursor(row=2)
+        await pilot.press("x")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(screen.feeds) == 3, what="the feed gone")
+        await wait_for(pilot, lambda: screen.current_feed is not None and screen.current_feed.title == names[3],
+                       what="the cursor on the feed that took its row")
+        screen.query_one("#feeds-table").move_cursor(row=2)
+        await pilot.press("x")
+        await screen_is(pilot, app, "ConfirmModal")
+        await pilot.press("y")  # the last row: the cursor goes to the new last one
+        await wait_for(pilot, lambda: len(screen.feeds) == 2 and screen.current_feed is not None
+                       and screen.current_feed.title == names[1], what="the new last feed")

@@ -106,6 +106,7 @@ class FeedsScreen(Screen[None]):
     def _loaded(self, feeds: list[Feed]) -> None:
         table = self.query_one(DataTable)
         keep = self.current_feed.id if self.current_feed else None
+        row = table.cursor_row
         self.feeds = feeds
         wide = self._columns(table)
         now = self.dapp.now()
@@ -123,9 +124,10 @@ class FeedsScreen(Screen[None]):
             title += f" · [red]{failing} failing[/]"
         self.query_one("#feeds-title", Static).update(title)
         if keep is not None:
-            for i, f in enumerate(feeds):
-                if f.id == keep:
-                    table.move_cursor(row=i, animate=False)
+            # the feed under the cursor, or (it was removed) the one that took its row
+            at = next((i for i, f in enumerate(feeds) if f.id == keep), min(row, len(feeds) - 1))
+            if at >= 0:
+                table.move_cursor(row=at, animate=False)
         self._show_detail()
         self.refresh_bindings()
 
