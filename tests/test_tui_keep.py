@@ -125,8 +125,10 @@ async def test_undoing_an_unflag_in_the_flagged_view_lists_the_story_again(diges
     app = new_app(store, digest_home)
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 2)
-        app.screen.query_one("#sidebar").select_key(FLAGGED)
-        await wait_for(pilot, lambda: app.screen.view == FLAGGED)
+        sidebar = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: FLAGGED in sidebar.keys, what="the sidebar's entries")  # loaded apart
+        sidebar.select_key(FLAGGED)
+        await wait_for(pilot, lambda: app.screen.view == FLAGGED, what="the Flagged view")
         await list_ready(pilot, app, 2)
         await pilot.press("f")
         await screen_is(pilot, app, "ConfirmModal")
