@@ -3,6 +3,7 @@ send. Every change is written to the store at once (the store is the state)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from digest.tui.widgets.refresh_bar import RefreshBar
 if TYPE_CHECKING:
     pass
 
+_RULE_LINE = re.compile(r"([=\-_*~])\1{9,}")  # a line drawn of one character: the text part's rules
 PREVIEW_DEBOUNCE_S = 0.25  # rendering the text digest takes ~10-50 ms; batch a burst of moves into one
 ITEM_ACTIONS = {"move_up", "move_down", "section_prev", "section_next", "remove", "edit"}
 
@@ -199,6 +201,11 @@ class DigestScreen(BuildAndSend):
     def _show_preview(self, text: str) -> None:
         area = self.query_one("#preview", TextArea)
         scroll = area.scroll_offset
+        # the text part's 72-column rules (==== under a heading) cut to the pane: wrapped, each became
+        # three lines of = around every heading
+        # (less the scrollbar the new text may bring)
+        width = max(10, area.wrap_width - (0 if area.show_vertical_scrollbar else area.styles.scrollbar_size_vertical))
+        text = "\n".join(line[:width] if _RULE_LINE.fullmatch(line) else line for line in text.split("\n"))
         area.load_text(text)
         area.scroll_to(scroll.x, scroll.y, animate=False)
 
