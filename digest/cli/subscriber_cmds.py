@@ -56,13 +56,11 @@ def cmd_list(ctx: Ctx, args: argparse.Namespace) -> int:
         return ExitCode.OK
     rows = ctx.store.subscribers()
     if args.json:
-        from digest.core.models import from_ts
+        from digest.core.models import iso_utc
 
-        def iso(ts: float | None) -> str | None:  # ISO 8601 UTC, as `feeds list --json` and `stories --json` say
-            dt = from_ts(ts)
-            return dt.isoformat().replace("+00:00", "Z") if dt else None
-
-        ctx.json([{**r, "added_at": iso(r["added_at"]), "unsubscribed_at": iso(r["unsubscribed_at"])} for r in rows])
+        # dates as `feeds list --json` and `stories --json` give them
+        ctx.json([{**r, "added_at": iso_utc(r["added_at"]), "unsubscribed_at": iso_utc(r["unsubscribed_at"])}
+                  for r in rows])
         return ExitCode.OK
     for r in rows:
         name = f" ({r['name']})" if r["name"] else ""

@@ -90,9 +90,9 @@ class Feed:
             "last_status": self.last_status,
             "last_error": self.last_error,
             "consecutive_failures": self.consecutive_failures,
-            "last_success_at": _iso(self.last_success_at),
-            "last_fetch_at": _iso(self.last_fetch_at),
-            "retry_after": _iso(self.retry_after),
+            "last_success_at": iso_utc(self.last_success_at),
+            "last_fetch_at": iso_utc(self.last_fetch_at),
+            "retry_after": iso_utc(self.retry_after),
             "disabled": self.disabled,
             "full_text": self.full_text,
             "story_count": self.story_count,
@@ -143,8 +143,8 @@ class Story:
             "summary": self.summary,
             "image_url": self.image.url if self.image else None,
             "categories": self.categories,
-            "published_at": _iso(self.published_at),
-            "fetched_at": _iso(self.fetched_at),
+            "published_at": iso_utc(self.published_at),
+            "fetched_at": iso_utc(self.fetched_at),
             "read": self.read,
             "flagged": self.flagged,
             "draft_section": self.draft_section,
@@ -186,16 +186,17 @@ class Digest:
             "id": self.id,
             "number": self.number,
             "title": self.title,
-            "created_at": _iso(self.created_at),
+            "created_at": iso_utc(self.created_at),
             "status": self.status,
             "theme": self.theme,
             "paths": self.paths,
-            "built_at": _iso(self.built_at),
-            "sent_at": _iso(self.sent_at),
+            "built_at": iso_utc(self.built_at),
+            "sent_at": iso_utc(self.sent_at),
         }
 
 
-def _iso(ts: float | None) -> str | None:
+def iso_utc(ts: float | None) -> str | None:
+    """A unix time as ISO 8601 UTC ("2026-12-06T23:35:00Z"), as every --json output gives dates."""
     dt = from_ts(ts)
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
@@ -266,11 +267,11 @@ class Article:
             "image_height": self.image_height,
             "description": self.description,
             "author": self.author,
-            "published_at": _iso(self.published_at),
+            "published_at": iso_utc(self.published_at),
             "site_name": self.site_name,
             "canonical_url": self.canonical_url,
-            "fetched_at": _iso(self.fetched_at),
+            "fetched_at": iso_utc(self.fetched_at),
             "error": self.error,
             "attempts": self.attempts,
-            "retry_at": _iso(self.retry_at),
+            "retry_at": iso_utc(self.retry_at),
         }
