@@ -358,7 +358,7 @@ def _has_subscribers(ctx: Ctx) -> bool:
 def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
     cfg = ctx.config  # raises ConfigError (exit 2) naming the key
     problems: list[str] = []
-    from digest.core.themefind import ThemeError, list_themes, theme_chain
+    from digest.core.themes import ThemeError, list_themes, theme_chain
 
     theme = cfg.newsletter.theme  # a name, never a path: parse_config refused "/etc" or "../x"
     try:  # the theme and every theme it extends, as a build finds them

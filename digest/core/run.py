@@ -99,7 +99,7 @@ def _pipeline(paths: Paths, config: Config, log: logging.Logger, now: float | No
     from digest.core.store import NewerStoreError, Store, StoreDamagedError, StoreError, is_damage
 
     step = "config"
-    from digest.core.themefind import ThemeError, list_themes, theme_chain
+    from digest.core.themes import ThemeError, list_themes, theme_chain
 
     try:  # a theme that cannot render stops the run here, not after a refresh (as `digest config check`)
         theme_chain(config.newsletter.theme, {t.name: t for t in list_themes(paths)})
