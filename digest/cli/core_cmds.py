@@ -81,7 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = csub.add_parser("show", help="print the settings in force")
     p.add_argument("--json", action="store_true", help="print the settings as JSON")
     p.set_defaults(func=cmd_config_show)
-    p = csub.add_parser("check", help="validate the config (and, with --smtp, the mail server)")
+    p = csub.add_parser("check", help="validate the config (and, with --smtp, the mail server)",
+                        description="Exit 0 when the config is usable, warnings included (an accent colour "
+                        "with low contrast, which the build corrects); 2 for an error, each named on stderr.")
     p.add_argument("--smtp", action="store_true", help="also connect to the SMTP server and log in")
     p.set_defaults(func=cmd_config_check)
     csub.add_parser("init", help="write a commented starter config if none exists").set_defaults(func=cmd_config_init)
@@ -365,9 +367,17 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
         theme_chain(theme, {t.name: t for t in list_themes(ctx.paths)})
     except ThemeError as e:
         problems.append(f"newsletter.theme: {e}")
-    from digest.core.emailcss import accent_problems
+    from digest.core.emailcss import accent_palette, accent_unreadable
 
-    problems += accent_problems(cfg.newsletter.accent_color)  # names the colour and the contrast ratio
+    # A colour that cannot be read is ignored by the build (the default is used): an error. A readable one
+    # with low contrast is corrected by the build (darker labels, dark text on the band) and only noted
+    # there, so here it is a warning too: it must not fail a cron job that checks the config first.
+    warnings: list[str] = []
+    unreadable = accent_unreadable(cfg.newsletter.accent_color)
+    if unreadable:
+        problems.append(unreadable)
+    else:
+        warnings += accent_palette(cfg.newsletter.accent_color).problems  # the setting, colours and ratios
     if cfg.keys:
         from digest.tui.keys import check_keymap  # the binding ids live in the TUI
 
@@ -380,11 +390,14 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
         if smtp.NO_RECIPIENTS in problems and ctx.paths.db_file.exists() and _has_subscribers(ctx):
             problems.remove(smtp.NO_RECIPIENTS)  # digest subscribers add: the table is the list
     where = str(ctx.paths.config_file) if cfg.source else f"{ctx.paths.config_file} (absent: defaults)"
+    for w in warnings:
+        ctx.err(f"digest: config warning: {w}")
     if problems:
         for p in problems:
             ctx.err(f"digest: config: {p}")
         return ExitCode.USAGE
-    ctx.out(f"config ok: {where}")
+    counted = f" ({len(warnings)} warning{'' if len(warnings) == 1 else 's'})" if warnings else ""
+    ctx.out(f"config ok: {where}{counted}")
     return ExitCode.OK
 
 
