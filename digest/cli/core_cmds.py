@@ -149,15 +149,26 @@ def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
         ctx.out("no feeds yet: `digest feeds add URL` or `digest feeds import FILE.opml`")
         return ExitCode.OK
     now = clock.now()
+    # The one listing whose columns are bare values (a section name, a count, an HTTP status), so the one
+    # with a header row; like `subscribers list`, `archive list` and `rules list` it ends with a count line.
+    # Both are printed to a pipe as well: the text is for people (`--json` is for scripts) and reads the
+    # same in `| less`.
+    row = "{:>4}  {:<40}  {:<14}  {:>7}  {:<9}  {}"
+    ctx.out(row.format("ID", "FEED", "SECTION", "STORIES", "LAST OK", "STATUS (URL below)"))
+    states = {"ok": 0, "failing": 0, "disabled": 0, "never fetched": 0}
     for f in feeds:
         health = f.last_status or "never fetched"
         if f.consecutive_failures:
-            health = f"FAILING x{f.consecutive_failures}: {f.last_error}"
+            health, state = f"FAILING x{f.consecutive_failures}: {f.last_error}", "failing"
         elif f.disabled:
-            health = f"disabled: {f.last_error}"
-        ctx.out(f"{f.id:>4}  {f.name[:40]:<40}  {f.section[:14]:<14}  {f.story_count:>5} stories  "
-                f"ok {_ago(f.last_success_at, now):<9}  {health}")
+            health, state = f"disabled: {f.last_error}", "disabled"
+        else:
+            state = "ok" if f.last_status else "never fetched"
+        states[state] += 1
+        ctx.out(row.format(f.id, f.name[:40], f.section[:14], f.story_count, _ago(f.last_success_at, now), health))
         ctx.out(f"      {f.url}")
+    ctx.out(f"{len(feeds)} feed{'' if len(feeds) == 1 else 's'}: "
+            + ", ".join(f"{n} {state}" for state, n in states.items() if n))
     return ExitCode.OK
 
 
