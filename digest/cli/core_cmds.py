@@ -189,9 +189,19 @@ def cmd_feeds_import(ctx: Ctx, args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise CommandError(f"{args.file}: no such file") from None
     added, skipped, refused = result.added, result.skipped, result.refused
-    ctx.out(f"imported {len(added)} feeds from {args.file}" + (f"; {len(skipped)} already present" if skipped else "")
-            + (f"; {len(refused)} refused" if refused else "")
+    repeated = sum(d.in_file for d in skipped)
+    # every entry counted once, so the parts add up to the file's entries
+    parts = [f"{len(added)} imported"] + [f"{n} {what}" for n, what in (
+        (len(skipped) - repeated, "already subscribed"), (repeated, "repeated in the file"),
+        (len(refused), "refused")) if n]
+    ctx.out(f"imported {len(added)} feed{'' if len(added) == 1 else 's'} from {args.file}"
+            + (f" ({result.entries} entries: {', '.join(parts)})" if skipped or refused else "")
             + ("; run `digest refresh` to fetch them" if added else ""))
+    for d in skipped:  # not a problem (stdout), but named: the user may wonder where an entry went
+        title = f'"{terminal_safe(d.title)[:80]}" ' if d.title else ""
+        same = (f"repeated in the file (imported above as feed {d.feed.id})" if d.in_file
+                else f"already subscribed as feed {d.feed.id} ({terminal_safe(d.feed.name)[:80]})")
+        ctx.out(f"  skipped {title}<{terminal_safe(d.entry)[:200]}>: {same}")
     for entry, why in refused:
         ctx.err(f"  refused {terminal_safe(entry)[:200]}: {why}")
     # a file whose every entry was refused did nothing: say so in the exit status too
