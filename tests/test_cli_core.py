@@ -80,6 +80,52 @@ def test_feeds_add_file_list_remove(digest_home: Paths, sample_feeds_dir: Path, 
     assert code == 1 and str(feed["id"]) in err
 
 
+def _cron(home: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python -m digest ...` as cron runs it: env -i, no terminal, only DIGEST_HOME."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "DIGEST_HOME": str(home)}
+    return subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "digest",
+                           *argv], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def test_feeds_list_has_a_header_row_and_a_count_line(digest_home: Paths, feed_server: FeedServer) -> None:
+    """Its columns are bare values (a section, a count, a status), so a header names them; like the other
+    listings it ends with a count line, here adding up to the feeds listed. --json stays as it was."""
+    feed_server.feed("/ok", simple_rss("fine"))
+    feed_server.route("/broken", Response(500, body=b"no"))
+    with Store(digest_home.db_file) as store:
+        store.add_feed(feed_server.url("/ok"), title="Fine Feed", section="Startups")
+        store.add_feed(feed_server.url("/broken"), title="Broken Feed")
+    assert _cron(digest_home.config_dir, "refresh").returncode == 0
+    with Store(digest_home.db_file) as store:
+        store.add_feed(feed_server.url("/later"), title="Added Later")  # never fetched
+        off = store.add_feed(feed_server.url("/off"), title="Switched Off")
+        store.update_feed(off.id, disabled=True, last_status="error", last_error="turned off")
+
+    r = _cron(digest_home.config_dir, "feeds", "list")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    lines = r.stdout.splitlines()
+    header, body, count = lines[0], lines[1:-1], lines[-1]
+    assert header.split() == ["ID", "FEED", "SECTION", "STORIES", "LAST", "OK", "STATUS", "(URL", "below)"]
+    name = slice(header.index("FEED"), header.index("SECTION"))  # each feed: its row, then its URL
+    rows = {line[name].strip(): line for line in body[::2]}
+    assert sorted(rows) == ["Added Later", "Broken Feed", "Fine Feed", "Switched Off"]
+    assert all(u.startswith("      http://127.0.0.1:") for u in body[1::2])
+    fine = rows["Fine Feed"]
+    for column, value in (("SECTION", "Startups"), ("LAST OK", "just now")):  # values start under their label
+        assert fine[header.index(column):].startswith(value), (column, fine)
+    # the story count ends where its label ends (numbers right-aligned)
+    end = header.index("STORIES") + len("STORIES")
+    assert fine[:end].endswith(" 3") and fine[end:end + 2] == "  "
+    assert rows["Broken Feed"][header.index("STATUS"):].startswith("FAILING x1: ")
+    assert rows["Added Later"][header.index("STATUS"):] == "never fetched"
+    assert rows["Switched Off"][header.index("STATUS"):] == "disabled: turned off"
+    assert count == "4 feeds: 1 ok, 1 failing, 1 disabled, 1 never fetched"
+
+    r = _cron(digest_home.config_dir, "feeds", "list", "--json")
+    feeds = json.loads(r.stdout)  # nothing but the JSON array: no header, no count line
+    assert r.returncode == 0 and len(feeds) == 4 and all(set(f) >= FEED_FIELDS for f in feeds)
+
+
 def test_feeds_add_relative_path_and_title(digest_home: Paths, sample_feeds_dir: Path, capsys,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(sample_feeds_dir)

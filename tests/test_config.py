@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import pytest
 from digest.cli import main
 from digest.core.config import SAMPLE_CONFIG, Config, ConfigError, config_as_dict, load_config, parse_config
 from digest.core.paths import Paths, get_paths
+from digest.core.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def write(paths: Paths, text: str) -> Path:
@@ -179,3 +184,48 @@ def test_digest_home_moves_everything(tmp_path: Path) -> None:
     for d in (p.config_dir, p.data_dir, p.cache_dir, p.log_dir):
         assert d == (tmp_path / "h") or (tmp_path / "h") in d.parents
     assert p.db_file.parent == p.data_dir
+
+
+def cron(paths: Paths, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python -m digest ...` as cron runs it: env -i, no terminal, DIGEST_HOME only (under DIGEST_HOME the
+    config folder is DIGEST_HOME itself)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(paths.config_dir), "DIGEST_HOME": str(paths.config_dir)}
+    return subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "digest",
+                           *argv], cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def test_a_low_contrast_accent_is_a_warning_in_check_and_a_note_in_build(digest_home: Paths, store: Store) -> None:
+    """#F5C518 (white on it: 1.63:1) is corrected by the build, so `config check` warns, in one line naming
+    the setting, the colours and the ratios, and exits 0 (a cron job that checks first goes on); the
+    build notes the same line and exits 0."""
+    from helpers_smtp import make_draft
+
+    write(digest_home, '[newsletter]\naccent_color = "#F5C518"\n')
+    r = cron(digest_home, "config", "check")
+    assert r.returncode == 0, r.stderr
+    [warning] = r.stderr.splitlines()
+    assert warning.startswith("digest: config warning: newsletter.accent_color #F5C518 has low contrast: ")
+    assert "white text on it 1.63:1" in warning and "(WCAG AA asks 4.5:1)" in warning
+    assert "#111111 text on it" in warning  # what the email uses instead
+    assert r.stdout.strip() == f"config ok: {digest_home.config_file} (1 warning)"
+
+    make_draft(store, 2)
+    r = cron(digest_home, "build")
+    assert r.returncode == 0, r.stderr
+    assert f"note: {warning.removeprefix('digest: config warning: ')}" in r.stdout.splitlines()
+
+
+@pytest.mark.parametrize("value", ["red", "#12345", "#F5C51G"])
+def test_an_accent_that_is_not_a_colour_is_still_an_error(digest_home: Paths, store: Store, value: str) -> None:
+    """What cannot be read is not used at all (the build falls back to the default and notes it): check
+    keeps exit 2 for it, and names the setting and the value."""
+    from helpers_smtp import make_draft
+
+    write(digest_home, f'[newsletter]\naccent_color = "{value}"\n')
+    r = cron(digest_home, "config", "check")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"digest: config: newsletter.accent_color {value!r} is not a #rrggbb colour; "
+                                     "the default #BE4825 is used"]
+    make_draft(store, 1)
+    r = cron(digest_home, "build")
+    assert r.returncode == 0 and f"note: newsletter.accent_color {value!r} is not a #rrggbb colour" in r.stdout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +36,7 @@ def test_import_sample_opml_from_another_directory(store: Store, sample_feeds_di
     # importing again adds nothing
     r = import_opml(store, sample_feeds_dir / "feeds.opml", allow_files=True)
     assert r.added == [] and len(r.skipped) == 6
+    assert {(d.feed.url, d.in_file) for d in r.skipped} == {(f.url, False) for f in feeds}  # each names its feed
 
 
 def test_import_with_a_relative_opml_path(store: Store, sample_feeds_dir: Path,
@@ -164,7 +168,10 @@ def test_import_refuses_what_is_not_a_web_feed_and_names_it(store: Store, tmp_pa
     path = _hostile_opml(tmp_path)
     r = import_opml(store, path)
     assert [f.url for f in r.added] == ["https://ok.example/feed.xml"]
-    assert r.skipped == ["HTTPS://OK.example/feed.xml", "https://ok.example/feed.xml#x", "https://ok.example:443/feed.xml"]
+    assert [d.entry for d in r.skipped] == ["HTTPS://OK.example/feed.xml", "https://ok.example/feed.xml#x",
+                                            "https://ok.example:443/feed.xml"]
+    assert all(d.in_file and d.feed == r.added[0] for d in r.skipped)  # the same as the entry imported above
+    assert r.entries == 16
     refused = dict(r.refused)
     assert "only http and https" in refused["javascript:alert(1)"]
     for scheme_entry in ("gopher://h.example/1", "ftp://h.example/feed.xml", "data:text/xml,<rss/>"):
@@ -189,7 +196,7 @@ def test_allow_files_admits_only_the_opml_files_own_folder(store: Store, tmp_pat
     for outside in ("file:///etc/shadow", "../../../../etc/passwd", "~/.ssh/id_rsa", "/etc/hostname", "link.xml"):
         assert "outside the OPML file's folder" in refused[outside], outside
     # the file:// spelling of inside.xml is the same feed as the relative one
-    assert ("file://" + str(tmp_path / "inside.xml")) in r.skipped
+    assert ("file://" + str(tmp_path / "inside.xml")) in [d.entry for d in r.skipped]
 
 
 def test_cli_import_names_each_refused_entry(digest_home, store: Store, tmp_path: Path, capsys) -> None:
@@ -198,7 +205,8 @@ def test_cli_import_names_each_refused_entry(digest_home, store: Store, tmp_path
     path = _hostile_opml(tmp_path)
     code = main(["feeds", "import", str(path)])
     out, err = capsys.readouterr()
-    assert code == 0 and "imported 1 feeds" in out and "3 already present" in out and "12 refused" in out
+    assert code == 0 and "imported 1 feed from" in out
+    assert "(16 entries: 1 imported, 3 repeated in the file, 12 refused)" in out
     for entry in ("javascript:alert(1)", "file:///etc/shadow", "../../../../etc/passwd", "~/.ssh/id_rsa"):
         assert f"refused {entry}:" in err
     only_bad = tmp_path / "bad.opml"
@@ -217,3 +225,36 @@ def test_export_can_leave_out_the_bundled_samples(store: Store, digest_home) -> 
     assert "https://mine.example/feed" in text
     assert "sample_feeds" not in text and "site-packages" not in text
     assert export_opml(store).count("xmlUrl=") == len(store.list_feeds())  # the CLI's export: all of them
+
+
+def test_cli_import_names_each_duplicate_and_the_counts_add_up(store: Store, digest_home, tmp_path: Path) -> None:
+    """A feed already subscribed, and one listed twice in the file, are each named (the entry's title and
+    URL, and the feed it duplicates); the summary's parts add up to the file's entries. Run as cron would."""
+    stored = store.add_feed("https://a.example/feed.xml", title="Stored A")
+    path = tmp_path / "mine.opml"
+    path.write_text("""<opml version="2.0"><body>
+      <outline text="A again" xmlUrl="HTTPS://A.example/feed.xml#top"/>
+      <outline text="Bee" xmlUrl="https://b.example/rss"/>
+      <outline text="Bee, exported twice" xmlUrl="https://b.example/rss"/>
+      <outline xmlUrl="https://b.example:443/rss"/>
+      <outline text="Cee" xmlUrl="https://c.example/atom"/>
+      <outline text="Bad" xmlUrl="javascript:alert(1)"/>
+    </body></opml>""", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_HOME": os.environ["DIGEST_HOME"]}
+    r = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "digest",
+                        "feeds", "import", str(path)], cwd=Path(__file__).resolve().parent.parent,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    bee = store.feed_by_url("https://b.example/rss")
+    assert bee is not None and store.feed_by_url("https://c.example/atom") is not None
+    assert r.stdout.splitlines() == [
+        f"imported 2 feeds from {path} (6 entries: 2 imported, 1 already subscribed, 2 repeated in the file, "
+        "1 refused); run `digest refresh` to fetch them",
+        f'  skipped "A again" <HTTPS://A.example/feed.xml#top>: already subscribed as feed {stored.id} (Stored A)',
+        f'  skipped "Bee, exported twice" <https://b.example/rss>: repeated in the file (imported above as feed '
+        f"{bee.id})",
+        f"  skipped <https://b.example:443/rss>: repeated in the file (imported above as feed {bee.id})",
+    ]
+    assert r.stderr.splitlines() == ["  refused javascript:alert(1): javascript: URLs are not feeds (only http and "
+                                     "https)"]
+    assert len(store.list_feeds()) == 3

@@ -562,3 +562,50 @@ def test_dry_run_of_a_half_sent_issue_rehearses_its_resumption(store: Store, dig
         assert code == 0 and line.startswith("resumed digest #1: dry run, wrote 2 message(s)"), line
         assert mail.deliveries(store, 1) == before and len(rec.received) == 1
         assert store.get_digest(number=1).status == "built"
+
+
+# -- build notes in the one line ----------------------------------------------------------------------
+
+NOTED = "newsletter.accent_color #F5C518 has low contrast"  # the build corrects it and notes it
+
+
+def test_the_run_line_counts_the_build_notes_and_says_where_they_are(store: Store, digest_home: Paths,
+                                                                     tmp_path: Path) -> None:
+    """`digest build` prints its notes; the run's one line counts them and names where to read them (the
+    issue's manifest through `digest archive show N`, or the log for a dry run); --quiet prints nothing."""
+    make_draft(store, 2)
+    (tmp_path / "config.toml").write_text('[newsletter]\ntitle = "Noted"\naccent_color = "#F5C518"\n')
+    log = digest_home.log_dir / "digest.log"
+
+    code, out, err = digest_run(tmp_path, "--dry-run")
+    assert (code, err) == (0, ""), (out, err)
+    [line] = out.splitlines()
+    assert line.startswith("digest #1: dry run") and line.endswith(f"; 1 build note (see the log, {log})"), line
+    assert f"build note: {NOTED}" in log.read_text()
+
+    code, out, err = digest_run(tmp_path)
+    assert (code, err) == (0, ""), (out, err)
+    [line] = out.splitlines()
+    assert line.startswith("digest #1 written to") and line.endswith("; 1 build note (see `digest archive show 1`)")
+    shown = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(tmp_path).items()], sys.executable,
+                            "-m", "digest", "archive", "show", "1"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "\n1 build note:\n  " + NOTED in shown.stdout, shown.stdout
+
+    make_draft(store, 1, prefix="Later")
+    assert digest_run(tmp_path, "--quiet") == (0, "", "")  # a note is not a failure
+    assert store.get_digest(number=2).status == "sent"
+
+
+def test_the_sent_line_counts_the_build_notes(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    make_draft(store, 1)
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(2)).replace(
+            "[newsletter]\n", '[newsletter]\naccent_color = "#F5C518"\n'))
+        code, out, err = digest_run(tmp_path)
+    assert (code, err) == (0, ""), (out, err)
+    [line] = out.splitlines()
+    assert line.startswith("digest #1 sent to 2 recipient(s), 1 story; archive ")
+    assert line.endswith("; 1 build note (see `digest archive show 1`)"), line
+    assert len(rec.received) == 2

@@ -8,6 +8,9 @@ import io
 import json
 import re
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from helpers_smtp import make_config, make_draft, recipients, smtp_server
@@ -20,6 +23,7 @@ from digest.core.store import Store
 
 FAST = (0.01,)
 UNSUB = "https://example.org/unsubscribe?t={token}"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def cli(paths: Paths, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
@@ -53,12 +57,78 @@ def test_add_list_remove_import_export(store: Store, digest_home: Paths, tmp_pat
 
 @pytest.mark.parametrize(("argv", "message"), [
     (("add", "not-an-address"), "not an email address: 'not-an-address'"),
-    (("unsubscribe", "zzzz"), "unknown unsubscribe token 'zzzz'"),
     (("import", "/nonexistent/x.csv"), "/nonexistent/x.csv: cannot read"),
 ])
 def test_bad_input_is_one_line_and_exit_2(store: Store, digest_home: Paths, argv, message) -> None:
     code, out, err = cli(digest_home, "subscribers", *argv)
     assert code == 2 and message in err and "Traceback" not in err, (out, err)
+
+
+def test_an_unknown_token_is_one_line_and_exit_1(store: Store, digest_home: Paths) -> None:
+    # not a usage error: the command line was right, the token is not one digest made (see below)
+    code, out, err = cli(digest_home, "subscribers", "unsubscribe", "zzzz")
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["digest: unknown unsubscribe token 'zzzz' (no subscriber or newsletter.to address "
+                                "has it)"]
+
+
+def unsubscribe_as_cron(paths: Paths, stdin: bytes, *values: str) -> tuple[int, str, str]:
+    """`... | digest subscribers unsubscribe -` as cron runs it: a real process under env -i."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(paths.config_dir), "DIGEST_HOME": str(paths.config_dir)}
+    r = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in env.items()], sys.executable, "-m", "digest",
+                        "subscribers", "unsubscribe", *(values or ("-",))],
+                       cwd=REPO, input=stdin, capture_output=True, timeout=120)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def test_unsubscribe_from_stdin_records_every_good_line_and_names_each_bad_one(store: Store,
+                                                                              digest_home: Paths) -> None:
+    subscribers.add(store, digest_home, [(a, "") for a in ("ann@example.net", "bob@example.net", "cy@example.net",
+                                                          "dee@example.net")], "cli")
+    key = subscribers.secret(digest_home)
+    assert cli(digest_home, "subscribers", "unsubscribe", "cy@example.net")[0] == 0  # done an earlier day
+    lines = [
+        subscribers.token_for(key, "ann@example.net").encode(),  # 1
+        b"",  # 2: blank lines are skipped, but counted
+        b"nonsense-token",  # 3
+        b"  Bob <bob@example.net>  ",  # 4: one value a line, spaces and all
+        b"x" * 500,  # 5: cropped in the message
+        b"cy@example.net",  # 6: already
+        b"\xff\xfe not utf-8",  # 7: a stray byte fails its own line only
+        subscribers.token_for(key, "dee@example.net").upper().encode(),  # 8: tokens in any case
+    ]
+    code, out, err = unsubscribe_as_cron(digest_home, b"\r\n".join(lines) + b"\r\n")
+    assert code == 1, (out, err)
+    assert out.splitlines() == [
+        "unsubscribed: ann@example.net", "unsubscribed: bob@example.net", "already unsubscribed: cy@example.net",
+        "unsubscribed: dee@example.net", "3 unsubscribed, 1 already unsubscribed, 3 lines not understood"]
+    bad = err.splitlines()
+    assert len(bad) == 3 and "Traceback" not in err, err
+    assert bad[0] == ("digest: standard input line 3: unknown unsubscribe token 'nonsense-token' (no subscriber "
+                      "or newsletter.to address has it)")
+    assert bad[1].startswith("digest: standard input line 5: unknown unsubscribe token '" + "x" * 60 + "...' (")
+    assert bad[2].startswith("digest: standard input line 7: unknown unsubscribe token '\ufffd\ufffd not utf-8'")
+    assert {r["address"]: r["status"] for r in store.subscribers()} == dict.fromkeys(
+        ("ann@example.net", "bob@example.net", "cy@example.net", "dee@example.net"), "unsubscribed")
+
+    # every line understood: exit 0, the summary and nothing on stderr; no lines at all: nothing printed
+    subscribers.add(store, digest_home, [("eve@example.net", "")], "cli")
+    code, out, err = unsubscribe_as_cron(digest_home, b"eve@example.net\nann@example.net\n")
+    assert (code, err) == (0, "") and out.splitlines()[-1] == "1 unsubscribed, 1 already unsubscribed"
+    assert unsubscribe_as_cron(digest_home, b"") == (0, "", "")
+    assert unsubscribe_as_cron(digest_home, b"\n  \n") == (0, "", "")
+    # arguments are named by their place when there are several
+    code, out, err = unsubscribe_as_cron(digest_home, b"", "ann@example.net", "nope")
+    assert code == 1 and err.startswith("digest: argument 2: unknown unsubscribe token 'nope'")
+    assert out.splitlines()[-1] == "0 unsubscribed, 1 already unsubscribed, 1 value not understood"
+
+
+def test_unsubscribe_help_states_the_contract(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["subscribers", "unsubscribe", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "named on stderr" in text and "N unsubscribed, M lines not understood" in text
+    assert "1 some value not understood (the rest are recorded)" in text
 
 
 def test_a_bad_csv_row_stores_nothing(store: Store, digest_home: Paths, tmp_path) -> None:
@@ -99,7 +169,8 @@ def test_each_reader_gets_their_own_unsubscribe_link_and_it_works(store: Store, 
     assert code == 0 and "unsubscribed: reader2@example.net" in out, err
     code, out, _ = cli(digest_home, "subscribers", "unsubscribe", "-", monkeypatch=monkeypatch,
                        stdin=f"{tokens['sub@example.net']}\n{tokens['sub@example.net']}\n")
-    assert out.splitlines() == ["unsubscribed: sub@example.net", "already unsubscribed: sub@example.net"]
+    assert out.splitlines() == ["unsubscribed: sub@example.net", "already unsubscribed: sub@example.net",
+                                "1 unsubscribed, 1 already unsubscribed"]
     assert subscribers.recipients(store, cfg) == ["reader1@example.net"]
     make_draft(store, 1, prefix="Next")
     with smtp_server() as (ctl, rec):

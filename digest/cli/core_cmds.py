@@ -81,7 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = csub.add_parser("show", help="print the settings in force")
     p.add_argument("--json", action="store_true", help="print the settings as JSON")
     p.set_defaults(func=cmd_config_show)
-    p = csub.add_parser("check", help="validate the config (and, with --smtp, the mail server)")
+    p = csub.add_parser("check", help="validate the config (and, with --smtp, the mail server)",
+                        description="Exit 0 when the config is usable, warnings included (an accent colour "
+                        "with low contrast, which the build corrects); 2 for an error, each named on stderr.")
     p.add_argument("--smtp", action="store_true", help="also connect to the SMTP server and log in")
     p.set_defaults(func=cmd_config_check)
     csub.add_parser("init", help="write a commented starter config if none exists").set_defaults(func=cmd_config_init)
@@ -147,15 +149,26 @@ def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
         ctx.out("no feeds yet: `digest feeds add URL` or `digest feeds import FILE.opml`")
         return ExitCode.OK
     now = clock.now()
+    # The one listing whose columns are bare values (a section name, a count, an HTTP status), so the one
+    # with a header row; like `subscribers list`, `archive list` and `rules list` it ends with a count line.
+    # Both are printed to a pipe as well: the text is for people (`--json` is for scripts) and reads the
+    # same in `| less`.
+    row = "{:>4}  {:<40}  {:<14}  {:>7}  {:<9}  {}"
+    ctx.out(row.format("ID", "FEED", "SECTION", "STORIES", "LAST OK", "STATUS (URL below)"))
+    states = {"ok": 0, "failing": 0, "disabled": 0, "never fetched": 0}
     for f in feeds:
         health = f.last_status or "never fetched"
         if f.consecutive_failures:
-            health = f"FAILING x{f.consecutive_failures}: {f.last_error}"
+            health, state = f"FAILING x{f.consecutive_failures}: {f.last_error}", "failing"
         elif f.disabled:
-            health = f"disabled: {f.last_error}"
-        ctx.out(f"{f.id:>4}  {f.name[:40]:<40}  {f.section[:14]:<14}  {f.story_count:>5} stories  "
-                f"ok {_ago(f.last_success_at, now):<9}  {health}")
+            health, state = f"disabled: {f.last_error}", "disabled"
+        else:
+            state = "ok" if f.last_status else "never fetched"
+        states[state] += 1
+        ctx.out(row.format(f.id, f.name[:40], f.section[:14], f.story_count, _ago(f.last_success_at, now), health))
         ctx.out(f"      {f.url}")
+    ctx.out(f"{len(feeds)} feed{'' if len(feeds) == 1 else 's'}: "
+            + ", ".join(f"{n} {state}" for state, n in states.items() if n))
     return ExitCode.OK
 
 
@@ -176,9 +189,19 @@ def cmd_feeds_import(ctx: Ctx, args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise CommandError(f"{args.file}: no such file") from None
     added, skipped, refused = result.added, result.skipped, result.refused
-    ctx.out(f"imported {len(added)} feeds from {args.file}" + (f"; {len(skipped)} already present" if skipped else "")
-            + (f"; {len(refused)} refused" if refused else "")
+    repeated = sum(d.in_file for d in skipped)
+    # every entry counted once, so the parts add up to the file's entries
+    parts = [f"{len(added)} imported"] + [f"{n} {what}" for n, what in (
+        (len(skipped) - repeated, "already subscribed"), (repeated, "repeated in the file"),
+        (len(refused), "refused")) if n]
+    ctx.out(f"imported {len(added)} feed{'' if len(added) == 1 else 's'} from {args.file}"
+            + (f" ({result.entries} entries: {', '.join(parts)})" if skipped or refused else "")
             + ("; run `digest refresh` to fetch them" if added else ""))
+    for d in skipped:  # not a problem (stdout), but named: the user may wonder where an entry went
+        title = f'"{terminal_safe(d.title)[:80]}" ' if d.title else ""
+        same = (f"repeated in the file (imported above as feed {d.feed.id})" if d.in_file
+                else f"already subscribed as feed {d.feed.id} ({terminal_safe(d.feed.name)[:80]})")
+        ctx.out(f"  skipped {title}<{terminal_safe(d.entry)[:200]}>: {same}")
     for entry, why in refused:
         ctx.err(f"  refused {terminal_safe(entry)[:200]}: {why}")
     # a file whose every entry was refused did nothing: say so in the exit status too
@@ -365,9 +388,17 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
         theme_chain(theme, {t.name: t for t in list_themes(ctx.paths)})
     except ThemeError as e:
         problems.append(f"newsletter.theme: {e}")
-    from digest.core.emailcss import accent_problems
+    from digest.core.emailcss import accent_palette, accent_unreadable
 
-    problems += accent_problems(cfg.newsletter.accent_color)  # names the colour and the contrast ratio
+    # A colour that cannot be read is ignored by the build (the default is used): an error. A readable one
+    # with low contrast is corrected by the build (darker labels, dark text on the band) and only noted
+    # there, so here it is a warning too: it must not fail a cron job that checks the config first.
+    warnings: list[str] = []
+    unreadable = accent_unreadable(cfg.newsletter.accent_color)
+    if unreadable:
+        problems.append(unreadable)
+    else:
+        warnings += accent_palette(cfg.newsletter.accent_color).problems  # the setting, colours and ratios
     if cfg.keys:
         from digest.tui.keys import check_keymap  # the binding ids live in the TUI
 
@@ -380,11 +411,14 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
         if smtp.NO_RECIPIENTS in problems and ctx.paths.db_file.exists() and _has_subscribers(ctx):
             problems.remove(smtp.NO_RECIPIENTS)  # digest subscribers add: the table is the list
     where = str(ctx.paths.config_file) if cfg.source else f"{ctx.paths.config_file} (absent: defaults)"
+    for w in warnings:
+        ctx.err(f"digest: config warning: {w}")
     if problems:
         for p in problems:
             ctx.err(f"digest: config: {p}")
         return ExitCode.USAGE
-    ctx.out(f"config ok: {where}")
+    counted = f" ({len(warnings)} warning{'' if len(warnings) == 1 else 's'})" if warnings else ""
+    ctx.out(f"config ok: {where}{counted}")
     return ExitCode.OK
 
 

@@ -154,6 +154,11 @@ def cmd_archive_show(ctx: Ctx, args: argparse.Namespace) -> int:
     ctx.out(f"#{m['number']}  {m['subject']}")
     ctx.out(f"status {m['status']}; frozen {m['date']}; sent {m.get('sent_at') or '-'}; theme {m.get('theme', '')}")
     ctx.out(f"files: {issue_dir(ctx.paths, args.number)}")
+    notes = m.get("notes") or []  # what the build noted (`digest run` counts them in its line)
+    if notes:
+        ctx.out(f"\n{len(notes)} build note{'' if len(notes) == 1 else 's'}:")
+        for note in notes:
+            ctx.out(f"  {note}")
     ctx.out(f"\n{len(m['stories'])} stories:")
     for s in m["stories"]:
         ctx.out(f"  [{s['section']}] {s['headline']}  <{s['url']}>")

@@ -30,8 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = ssub.add_parser("export", help="every subscriber as CSV (to FILE, or standard output)")
     p.add_argument("file", nargs="?", type=Path, help="where to write (default: standard output)")
     p.set_defaults(func=cmd_export)
-    p = ssub.add_parser("unsubscribe", help="record unsubscribes: tokens from the links, or addresses "
-                                            "('-' reads one per line from standard input)")
+    p = ssub.add_parser(
+        "unsubscribe", help="record unsubscribes: tokens from the links, or addresses "
+                            "('-' reads one per line from standard input)",
+        description="Record unsubscribes. Every token or address understood is recorded, whatever the "
+        "others are; each one that is not (an unknown token, not an address) is named on stderr with its "
+        "argument or line number. With more than one value, a summary follows: 'N unsubscribed, M lines "
+        "not understood'. Blank lines are skipped; empty input prints nothing. Exit codes: 0 every value "
+        "recorded (or already unsubscribed), 1 some value not understood (the rest are recorded), "
+        "2 a usage error.")
     p.add_argument("value", nargs="+", metavar="TOKEN|ADDRESS",
                    help="a token from an unsubscribe link, an address, or - for one per line on standard input")
     p.set_defaults(func=cmd_unsubscribe)
@@ -116,17 +123,45 @@ def cmd_export(ctx: Ctx, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _unsubscribe_values(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(where, value) for every value to record: each argument, and each non-blank line of standard
+    input for `-`. `where` names it in an error ("standard input line 3: ", "argument 2: ", or "")."""
+    out: list[tuple[str, str]] = []
+    for n, arg in enumerate(args.value, 1):
+        if arg != "-":  # a lone argument needs no "argument 1": the message quotes it
+            out.append((f"argument {n}: " if len(args.value) > 1 else "", arg))
+            continue
+        # bytes, decoded leniently: a web form's file with a stray Latin-1 byte must not stop the good lines
+        # (the line with it is reported as not understood, like any other bad line)
+        stream = getattr(sys.stdin, "buffer", None)
+        text = stream.read().decode("utf-8", "replace") if stream is not None else sys.stdin.read()
+        # numbered as an editor or `sed -n Np` counts lines (str.splitlines also splits at \f, \x1c...)
+        out += [(f"standard input line {i}: ", line.strip()) for i, line in enumerate(text.split("\n"), 1)
+                if line.strip()]
+    return out
+
+
 def cmd_unsubscribe(ctx: Ctx, args: argparse.Namespace) -> int:
+    """Every value understood is recorded, whatever the others are: an unsubscribe must not wait for a
+    clean file. A value that is not understood is named on stderr and makes the exit status 1 (a failure,
+    as `digest send` exits 1 when some recipients failed and the rest got the issue), not 2: the command
+    line was right, a line of the data was not. The summary line counts both."""
     from digest.core import subscribers
 
-    values = [v for arg in args.value for v in (sys.stdin.read().split() if arg == "-" else [arg])]
-    failed = 0
-    for v in values:
+    values = _unsubscribe_values(args)
+    new = already = bad = 0
+    for where, v in values:
         try:
-            address, new = subscribers.unsubscribe(ctx.store, ctx.paths, ctx.config, v)
+            address, recorded = subscribers.unsubscribe(ctx.store, ctx.paths, ctx.config, v)
         except subscribers.SubscriberError as e:
-            ctx.err(f"digest: {e}")
-            failed += 1
+            ctx.err(f"digest: {where}{e}")
+            bad += 1
             continue
-        ctx.out(f"{'unsubscribed' if new else 'already unsubscribed'}: {address}")
-    return ExitCode.USAGE if failed else ExitCode.OK
+        new += recorded
+        already += not recorded
+        ctx.out(f"{'unsubscribed' if recorded else 'already unsubscribed'}: {address}")
+    if len(values) > 1 or ("-" in args.value and values):  # one argument's line above says it all
+        noun = "line" if "-" in args.value else "value"
+        ctx.out(f"{new} unsubscribed" + (f", {already} already unsubscribed" if already else "")
+                + (f", {bad} {noun}{'' if bad == 1 else 's'} not understood" if bad else ""))
+    return ExitCode.FAILURE if bad else ExitCode.OK

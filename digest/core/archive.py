@@ -108,7 +108,7 @@ def _load(store: Store, config: Config, paths: Paths, digest: Digest) -> Issue:
             (d / HTML_NAME).read_text(encoding="utf-8"))
         return Issue(digest.id, digest.number, manifest["subject"], manifest.get("preheader", ""), html,
                      (d / TEXT_NAME).read_text(encoding="utf-8"),
-                     len(ids), ids, d, resumed=True)
+                     len(ids), ids, d, resumed=True, notes=list(manifest.get("notes") or []))
     issue = _render(store, config, paths, digest, None)
     _write_issue(store, config, paths, digest, issue)
     issue.resumed = True

@@ -4,8 +4,8 @@ WCAG 2.x contrast (relative luminance, https://www.w3.org/TR/WCAG21/#dfn-contras
 for text under 18.66 px bold / 24 px regular, 3:1 above. A user's accent colour is used as a band behind
 white text and as small label text, so a bright accent (`#F5C518`) would give 1.6:1 white-on-yellow. The
 renderer does not trust it: it picks the text colour on the accent (white or near-black, whichever
-passes), darkens the accent where it is text on white, lightens it for dark mode, and reports each change
-(`accent_problems`), so the build and `digest config check` name the colour and the ratio.
+passes), darkens the accent where it is text on white, lightens it for dark mode, and reports the changes
+in one line (`accent_problems`), so the build and `digest config check` name the colour and the ratios.
 
 Outlook.com's dark mode ignores `prefers-color-scheme`; it rewrites colours itself and marks the elements
 it touched with `data-ogsc` (text colour) and `data-ogsb` (background). `outlook_dark_css` turns a theme's
@@ -81,22 +81,32 @@ class AccentPalette:
 
 
 def accent_palette(accent: str, key: str = "newsletter.accent_color") -> AccentPalette:
-    """The colours derived from the accent, each passing AA, and a line per place the accent itself
-    does not pass (naming the colour, the ratio, and what is used instead)."""
+    """The colours derived from the accent, each passing AA, and at most one line about where the accent
+    itself does not pass (naming the setting, the colour, each ratio, and what is used instead)."""
     given, accent = accent, accent.lower()  # messages and the band keep the user's spelling
-    problems: list[str] = []
-    on_white = contrast(WHITE, accent)
-    on_accent = WHITE if on_white >= AA_SMALL or on_white >= contrast(INK, accent) else INK
-    if contrast(on_accent, accent) < AA_SMALL:
-        problems.append(f"{key} {given}: neither white nor {INK} text reaches {AA_SMALL}:1 on it "
-                        f"(best {contrast(on_accent, accent):.2f}:1); pick a darker or lighter colour")
+    on_white, on_ink = contrast(WHITE, accent), contrast(INK, accent)
+    on_accent = WHITE if on_white >= AA_SMALL or on_white >= on_ink else INK
+    low: list[str] = []  # where the accent falls short, with the ratio
+    used: list[str] = []  # what the email uses instead
+    stuck = contrast(on_accent, accent) < AA_SMALL  # no text colour passes on it: only the user can fix that
+    if stuck:
+        low.append(f"white text on it {on_white:.2f}:1, {INK} text {on_ink:.2f}:1")
     elif on_accent != WHITE:
-        problems.append(f"{key} {given}: white text on it is {on_white:.2f}:1 (AA needs {AA_SMALL}:1); "
-                        f"the header and button use {INK} text instead")
+        low.append(f"white text on it {on_white:.2f}:1")
+        used.append(f"{INK} text on it")
     text = toward_contrast(accent, WHITE)
     if text != accent:
-        problems.append(f"{key} {given}: as small text on white it is {contrast(accent, WHITE):.2f}:1 "
-                        f"(AA needs {AA_SMALL}:1); labels use {text} instead")
+        low.append(f"as text on white {contrast(accent, WHITE):.2f}:1")
+        used.append(f"{text} for labels")
+    problems: list[str] = []
+    if low:
+        # one line per setting: `digest config check` warns with it and the build notes it
+        line = f"{key} {given} has low contrast: {', '.join(low)} (WCAG AA asks {AA_SMALL}:1)"
+        if used:
+            line += f"; the email uses {' and '.join(used)}"
+        if stuck:
+            line += "; pick a darker or lighter colour"
+        problems.append(line)
     # the Trending box: a tint of the accent, as light as it must be for the labels to pass on it
     tint = next((t for t in (mix(accent, WHITE, a / 100) for a in range(90, 101)) if contrast(text, t) >= AA_SMALL),
                 WHITE)
@@ -106,11 +116,19 @@ def accent_palette(accent: str, key: str = "newsletter.accent_color") -> AccentP
     return AccentPalette(given, on_accent, text, tint, dark_text, problems)
 
 
-def accent_problems(accent: str, key: str = "newsletter.accent_color") -> list[str]:
-    """What `digest config check` and the build report about the accent colour ([] when it passes)."""
+def accent_unreadable(accent: str, key: str = "newsletter.accent_color") -> str | None:
+    """The error for an accent that is not a colour at all (the email falls back to the default), else None.
+    `digest config check` calls this an error (exit 2); low contrast is only a warning (accent_palette)."""
     if not _HEX.fullmatch(accent or ""):
-        return [f"{key} {accent!r} is not a #rrggbb colour; the default #BE4825 is used"]
-    return accent_palette(accent, key).problems
+        return f"{key} {accent!r} is not a #rrggbb colour; the default #BE4825 is used"
+    return None
+
+
+def accent_problems(accent: str, key: str = "newsletter.accent_color") -> list[str]:
+    """What the build notes about the accent colour ([] when it passes): that it cannot be read, or its
+    low contrast."""
+    unreadable = accent_unreadable(accent, key)
+    return [unreadable] if unreadable else accent_palette(accent, key).problems
 
 
 # -- Outlook.com dark mode ----------------------------------------------------------------------------

@@ -120,13 +120,28 @@ def add_feed(store: Store, config: Config, url: str, *, section: str = "", title
         raise FeedAddError(str(e)) from None
 
 
+@dataclass(slots=True, frozen=True)
+class Duplicate:
+    """An OPML entry not imported because its feed is there already, with enough to name both."""
+
+    entry: str  # the URL as the file writes it
+    title: str  # the entry's title in the file ("" when it has none)
+    feed: Feed  # the stored feed it is the same as (by canonical URL)
+    in_file: bool  # an earlier entry of the same file, imported just now; False: subscribed before the import
+
+
 @dataclass(slots=True)
 class OpmlImport:
-    """What an OPML import did: each entry is added, skipped as already there, or refused with why."""
+    """What an OPML import did: each entry is added, skipped as already there, or refused with why, so
+    len(added) + len(skipped) + len(refused) is the number of feed entries in the file."""
 
     added: list[Feed] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    skipped: list[Duplicate] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (the entry as written, why)
+
+    @property
+    def entries(self) -> int:
+        return len(self.added) + len(self.skipped) + len(self.refused)
 
 
 def import_opml(store: Store, path: Path | str, *, allow_files: bool = False) -> OpmlImport:
@@ -142,23 +157,25 @@ def import_opml(store: Store, path: Path | str, *, allow_files: bool = False) ->
     data = path.read_bytes()
     folder = path.resolve().parent
     result = OpmlImport()
-    known = set()
+    known: dict[str, tuple[Feed, bool]] = {}  # canonical URL -> (the feed, added by this import)
     for f in store.list_feeds():
         try:
-            known.add(canonical_feed_url(f.url) if not is_local(f.url) else f.url)
+            known[canonical_feed_url(f.url) if not is_local(f.url) else f.url] = (f, False)
         except ValueError:
-            known.add(f.url)
+            known[f.url] = (f, False)
     for item in read_opml(data, None, source=str(path)):
         url, why = _admit(item.url, folder, allow_files)
         if why:
             result.refused.append((item.url, why))
             continue
         if url in known:
-            result.skipped.append(item.url)
+            feed, in_file = known[url]
+            result.skipped.append(Duplicate(item.url, item.title, feed, in_file))
             continue
-        known.add(url)
-        result.added.append(store.add_feed(url, title=item.title, section=item.section, site_url=item.site_url,
-                                           full_text=item.full_text))
+        feed = store.add_feed(url, title=item.title, section=item.section, site_url=item.site_url,
+                              full_text=item.full_text)
+        known[url] = (feed, True)
+        result.added.append(feed)
     return result
 
 

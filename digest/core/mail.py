@@ -72,6 +72,7 @@ class SendReport:
     resumed: bool = False  # an issue frozen by an earlier run was finished
     proof: bool = False  # --to: a proof copy, nothing recorded
     marked_sent: bool = False
+    notes: list[str] = field(default_factory=list)  # the build's notes (also in the archive's manifest.json)
 
     @property
     def ok(self) -> bool:
@@ -107,7 +108,7 @@ class SendReport:
             "skipped": self.skipped, "unknown": self.unknown,
             "dry_run_paths": [str(p) for p in self.dry_run_paths], "subject": self.subject,
             "story_count": self.story_count, "archive_dir": str(self.archive_dir) if self.archive_dir else None,
-            "resumed": self.resumed, "proof": self.proof, "marked_sent": self.marked_sent,
+            "resumed": self.resumed, "proof": self.proof, "marked_sent": self.marked_sent, "notes": self.notes,
         }
 
 
@@ -147,7 +148,7 @@ def send_digest(
             raise MailConfigError("no recipients: newsletter.to is empty and there are no subscribers "
                                   "(or give --to ADDR)")
         report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
-                            proof=to is not None and not dry_run)
+                            proof=to is not None and not dry_run, notes=list(issue.notes))
         base = _base_message(config, issue.subject, issue.html, issue.text, issue.number, paths)
         if dry_run:
             out = archive.dry_run_dir(paths, issue.number)
@@ -188,7 +189,7 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
         issue = archive.issue_for_delivery(store, config, paths, recipients=subscribers.recipients(store, config),
                                            now=now)
     report = SendReport(issue.number, subject=issue.subject, story_count=issue.story_count,
-                        archive_dir=issue.dir, resumed=issue.resumed)
+                        archive_dir=issue.dir, resumed=issue.resumed, notes=list(issue.notes))
     # whoever unsubscribed since the issue was frozen (a resumed run) is never sent to
     for gone in store.drop_queued_deliveries(issue.digest_id, store.unsubscribed_keys()):
         log.info("digest #%s: %s unsubscribed; not sent", issue.number, gone)

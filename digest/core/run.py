@@ -211,10 +211,11 @@ def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, sm
                             "is configured now; restore [smtp] so the rest of its recipients get it")
         issue = archive.issue_files_only(store, config, paths, now=now)
         n = issue.story_count
-        return ExitCode.OK, (f"digest #{issue.number} written to {issue.dir} ({n} stor{'y' if n == 1 else 'ies'}; "
-                             "no [smtp] host configured, nothing sent)")
+        line = (f"digest #{issue.number} written to {issue.dir} ({n} stor{'y' if n == 1 else 'ies'}; "
+                "no [smtp] host configured, nothing sent)")
+        return ExitCode.OK, _noted(line, issue.notes, issue.number, paths, log)
     report = mail.send_digest(store, config, paths, now=now, stop=stop)
-    line = report.summary_line()
+    line = _noted(report.summary_line(), report.notes, report.digest_number, paths, log)
     if resumed:
         line = "resumed " + line
     if report.failed:
@@ -248,8 +249,23 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
     what = f"{len(to)} message(s)" if to else "the issue (no recipients: newsletter.to and subscribers are empty)"
     line = (f"{'resumed ' if resumed else ''}digest #{issue.number}: dry run, wrote {what} to {out} "
             f"({issue.story_count} stories; nothing sent, nothing marked sent)")
+    line = _noted(line, issue.notes, None, paths, log)
     log.info("%s", line)
     return ExitCode.OK, line
+
+
+def _noted(line: str, notes: list[str], number: int | None, paths: Paths, log: logging.Logger) -> str:
+    """The run's one line with how many notes the build made (a story moved to fit the size budget, a
+    picture kept at its source, the accent colour corrected...) and where to read them: `digest build`
+    prints them, and a cron job's one line should not hide them. Only the count, so the line stays one
+    readable line; the notes themselves go to the log, and an issue's manifest keeps them for
+    `digest archive show N` (a dry run writes no manifest: the log then)."""
+    for note in notes:
+        log.info("build note: %s", note)
+    if not notes:
+        return line
+    where = f"see `digest archive show {number}`" if number is not None else f"see the log, {log_path(paths)}"
+    return f"{line}; {len(notes)} build note{'' if len(notes) == 1 else 's'} ({where})"
 
 
 # -- schedules --------------------------------------------------------------------------------------

@@ -61,12 +61,18 @@ def token_for(key: bytes, address: str) -> str:
     return base64.b32encode(digest).decode("ascii").rstrip("=").lower()  # 26 URL-safe characters
 
 
+def shown(value: str, limit: int = 60) -> str:
+    """A value quoted for an error message, cropped: a line of a web form's file may be any length, and
+    the first 60 characters are enough to find it (the message names its line too)."""
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
 def valid_address(address: str) -> str:
     """The bare address, or SubscriberError naming what is wrong with it."""
     addr = parseaddr(address.strip())[1]
     local, _, domain = addr.rpartition("@")
     if not local or "." not in domain or any(c.isspace() for c in addr):
-        raise SubscriberError(f"not an email address: {address.strip()!r}")
+        raise SubscriberError(f"not an email address: {shown(address.strip())}")
     return addr
 
 
@@ -109,7 +115,7 @@ def unsubscribe(store: Store, paths: Paths, config: Config, token_or_address: st
             given = value.lower().encode("utf-8")  # bytes: compare_digest refuses non-ASCII str
             matches = [a for a in candidates if hmac.compare_digest(token_for(key, a).encode("ascii"), given)]
             if not matches:
-                raise SubscriberError(f"unknown unsubscribe token {value!r} (no subscriber or newsletter.to "
+                raise SubscriberError(f"unknown unsubscribe token {shown(value)} (no subscriber or newsletter.to "
                                       "address has it)")
             address = parseaddr(matches[0])[1]
     return address, store.mark_unsubscribed(address, token_for(key, address), "unsubscribe")
