@@ -26,12 +26,20 @@ MAX_MARKDOWN = 60_000
 
 
 class Reader(VerticalScroll, can_focus=True):
+    # j and space are the reading keys: at a story's end they go on to the next one (mutt's and slrn's
+    # space). The arrows, PageDown and End only scroll and stop at the end: a reader paging with PageDown
+    # must not be carried into the next story, and have it marked read, by one press too many.
     BINDINGS = [
-        Binding("j,down", "scroll_down", "Scroll down", show=False, id="reader.down",
-                tooltip="Scroll down; at the end, the next story"),
+        Binding("j", "line_or_next", "Scroll down", show=False, id="reader.down",
+                tooltip="Scroll down; at the story's end, the next story"),
+        Binding("space", "page_or_next", "Page down", show=False, id="reader.page",
+                tooltip="Page down; at the story's end, the next story"),
+        Binding("down", "scroll_down", "Scroll down", show=False, id="reader.line_down",
+                tooltip="Scroll down (stops at the story's end)"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="reader.page_down",
+                tooltip="Page down (stops at the story's end)"),
         Binding("k,up", "scroll_up", "Scroll up", show=False, id="reader.up"),
-        Binding("space", "page_down", "Page down", show=False, id="reader.page",
-                tooltip="Page down; at the end, the next story"),
+        Binding("pageup", "page_up", "Page up", show=False, id="reader.page_up"),
         Binding("g,home", "scroll_home", "Top", show=False, id="reader.top"),
         Binding("G,end", "scroll_end", "Bottom", show=False, id="reader.bottom"),
         Binding("escape", "back", "Back to the list", show=False, id="reader.back"),
@@ -49,17 +57,20 @@ class Reader(VerticalScroll, can_focus=True):
         self.article: Article | None = None  # shown in place of the feed's text
         self.article_note = ""  # one line under the head: fetching, or why the article could not be had
 
-    def action_scroll_down(self) -> None:
-        if self.story is not None and self.scroll_y >= self.max_scroll_y:
-            self.post_message(self.PastEnd())
-        else:
-            super().action_scroll_down()
+    def _at_end(self) -> bool:
+        return self.story is not None and self.scroll_y >= self.max_scroll_y
 
-    def action_page_down(self) -> None:
-        if self.story is not None and self.scroll_y >= self.max_scroll_y:
+    def action_line_or_next(self) -> None:
+        if self._at_end():
             self.post_message(self.PastEnd())
         else:
-            super().action_page_down()
+            self.action_scroll_down()
+
+    def action_page_or_next(self) -> None:
+        if self._at_end():
+            self.post_message(self.PastEnd())
+        else:
+            self.action_page_down()
 
     def action_back(self) -> None:
         self.post_message(self.Back())
