@@ -184,6 +184,43 @@ async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
         await pilot.pause()
 
 
+async def test_the_built_block_says_out_of_date_once_the_draft_changes(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+
+        def info() -> str:
+            return str(screen.query_one("#draft-info").render())
+
+        builds = 0
+
+        async def build() -> None:
+            nonlocal builds
+            builds += 1
+            await pilot.press("b")
+            await wait_for(pilot, lambda: sum("Built: " in n for n in notes(app)) == builds, 30, "the build")
+            await wait_for(pilot, lambda: "Built " in info() and "Out of date" not in info(), what="built, current")
+
+        await build()
+        html = str(screen.last_build.html_path)
+        await pilot.press("J")  # a story moved: the files no longer show the draft
+        await wait_for(pilot, lambda: [i.story.id for i in store.digest_items()] == [ids[1], ids[0]])
+        await wait_for(pilot, lambda: "Out of date" in info(), what="the block marked out of date")
+        assert "Built " not in info() and html in info()  # the old files are named, not passed off as current
+        await pilot.press("p")  # opening them says so
+        await wait_for(pilot, lambda: any("before your latest changes" in n for n in notes(app)))
+        await build()
+        await pilot.press("x")  # removing one, and putting it back as it was, is the built draft again
+        await wait_for(pilot, lambda: "Out of date" in info(), what="out of date after a removal")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: "Built " in info() and "Out of date" not in info(), what="current again")
+
+
 async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store: Store) -> None:
     ids = add_stories(store, "Ledger", ["One", "Two"])
     for i in ids:

@@ -146,8 +146,13 @@ class DigestScreen(BuildAndSend):
             lines.append("[dim]Nothing flagged yet: press f on stories in the list (Esc goes back).[/]")
         if self.last_build is not None:
             b = self.last_build
-            lines.append(f"[green]Built[/] {escape(str(b.html_path))}")
-            lines.append(f"[dim]{escape(str(b.text_path))} · {escape(str(b.eml_path))}[/]")
+            if self.build_is_stale():
+                # the files are still there (p opens them), but they no longer show this draft
+                lines.append("[b $warning]Out of date:[/] the draft changed after the build · b builds again")
+                lines.append(f"[dim]{escape(str(b.html_path))}[/]")
+            else:
+                lines.append(f"[green]Built[/] {escape(str(b.html_path))}")
+                lines.append(f"[dim]{escape(str(b.text_path))} · {escape(str(b.eml_path))}[/]")
         self.query_one("#draft-info", Static).update("\n".join(lines))
 
     @property
