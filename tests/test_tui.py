@@ -923,9 +923,29 @@ async def test_article_key_shows_the_full_article_in_a_worker(digest_home: Paths
         await pilot.press("t")
         await wait_for(pilot, lambda: "HTTP 404" in reader.article_note, what="one-line error")
         assert reader.article_note.count("\n") == 0 and not reader.loading
+        note = app.screen.query_one("#reader-article-error")
+        await wait_for(pilot, lambda: note.region.height == 1, what="the error's line laid out")
+        # the URL that failed is the link shown above it: not repeated
+        assert note.render_line(0).text.strip() == "article: HTTP 404 Not Found"
         await pilot.press("t")  # the failure is recorded: answered again without a request
         await wait_for(pilot, lambda: not reader.loading and "HTTP 404" in reader.article_note, what="again")
         assert len(feed_server.requests_for("/a/missing")) == 1
+
+
+def test_the_article_error_line_puts_the_reason_first_and_crops_to_one_line() -> None:
+    from digest.tui.widgets.url_line import NoteLine
+
+    line = NoteLine()
+    url = "https://news.example.com/2026/11/26/a-very-long-slug-for-a-story-about-ferries-and-kelp/"
+    line.label, line.reason, line.url = "article:", "HTTP 404", url
+    reason, short = line.line(38)  # the reader's width at 80 columns
+    assert reason == "HTTP 404" and "…" in short and short.endswith("kelp/")
+    assert len("article: HTTP 404 · ") + len(short) == 38
+    assert line.line(200) == ("HTTP 404", url)
+    assert line.line(24) == ("HTTP 404", "")  # too little room for a URL that tells anything: left out
+    line.reason = "a placeholder domain (RFC 2606): not fetched"
+    reason, short = line.line(38)
+    assert short == "" and reason.endswith("…") and len("article: " + reason) == 38
 
 
 async def test_feeds_screen_toggles_full_text(digest_home: Paths, store: Store) -> None:

@@ -207,12 +207,12 @@ class StoryActions:
         store = self.dapp.open_worker_store()
         try:
             article = fetch_article(store, self.dapp.config, story_id)
-            error = "" if article.ok else f"{article.url}: {article.error}"
+            error, url = ("", "") if article.ok else (article.error, article.url)
         except LookupError as e:
-            article, error = None, str(e)
+            article, error, url = None, str(e), ""
         except Exception as e:  # noqa: BLE001 - shown as the reader's one line; the app goes on
-            article, error = None, f"could not fetch the article: {e}"
+            article, error, url = None, f"could not fetch it: {e}", ""
         finally:
             store.close()
-        self.app.call_from_thread(reader.show_article, story_id, article, error)
+        self.app.call_from_thread(reader.show_article, story_id, article, error, url)
 
