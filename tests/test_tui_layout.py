@@ -37,6 +37,9 @@ async def test_edit_dialog_shows_save_and_its_hint(digest_home: Paths, store: St
         assert on_screen(app, app.screen.query_one("#save", Button))
         hint = app.screen.query_one(".dialog-help", Static)
         assert on_screen(app, hint) and "Ctrl+S save" in str(hint.render())
+        # the blurb box shows four lines of text (it showed two at 80x24), wholly on screen
+        blurb = app.screen.query_one("#blurb")
+        assert blurb.scrollable_content_region.height >= 4 and on_screen(app, blurb)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
 
