@@ -985,3 +985,49 @@ async def test_removing_a_feed_leaves_the_cursor_on_the_next_one(digest_home: Pa
         await pilot.press("y")  # the last row: the cursor goes to the new last one
         await wait_for(pilot, lambda: len(screen.feeds) == 2 and screen.current_feed is not None
                        and screen.current_feed.title == names[1], what="the new last feed")
+
+
+async def test_a_story_moved_out_of_a_section_the_config_lacks_can_be_moved_back(digest_home: Paths,
+                                                                                  store: Store) -> None:
+    # "Dispatches" is an OPML folder (a feed's section, not the config's); "Side projects" only the draft
+    # knows (`digest flag --section`). Moving each story out with [ used to drop its section from the
+    # screen, so ] could not take it back.
+    opml = add_stories(store, "Folder feed", ["From the folder"], section="Dispatches")
+    side, other = add_stories(store, "Wire", ["A side project", "Not flagged"], section="Startups")
+    store.flag(opml[0], "Dispatches")
+    store.flag(side, "Side projects")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+        table = screen.query_one("#draft", DataTable)
+
+        def headers() -> list[str]:
+            return [str(r.key.value) for r in table.ordered_rows if str(r.key.value).startswith("sec:")]
+
+        for sid, section in ((opml[0], "Dispatches"), (side, "Side projects")):
+            table.move_cursor(row=table.get_row_index(item_key(sid)))
+            await wait_for(pilot, lambda sid=sid: screen.current_story_id == sid, what="the story selected")
+            before = screen.sections.index(section)
+            await pilot.press("left_square_bracket")
+            await wait_for(pilot, lambda sid=sid, section=section: store.get_story(sid).draft_section != section)
+            assert store.get_story(sid).draft_section == screen.sections[before - 1]
+            assert f"sec:{section}" in headers()  # still listed, empty: a place to drop it back
+            await pilot.press("right_square_bracket")
+            await wait_for(pilot, lambda sid=sid, section=section: store.get_story(sid).draft_section == section,
+                           what=f"back in {section}")
+        # the config's sections, then the feeds' folder, then the draft's own
+        assert screen.sections[-2:] == ["Dispatches", "Side projects"]
+        await pilot.press("escape")
+        await list_ready(pilot, app, 3)
+        # the flag dialog offers the draft's own section too
+        stories = story_list(app)
+        stories.move_to(stories.ids.index(other))
+        await wait_for(pilot, lambda: stories.current_id == other)
+        await pilot.press("f")
+        choice: Any = await screen_is(pilot, app, "ChoiceModal")
+        assert choice.choices[-2:] == ["Dispatches", "Side projects"]
+        choice.query_one("#choices").highlighted = len(choice.choices) - 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(other).draft_section == "Side projects", what="flagged there")
