@@ -184,6 +184,43 @@ async def test_flag_reorder_build(digest_home: Paths, store: Store) -> None:
         await pilot.pause()
 
 
+async def test_the_built_block_says_out_of_date_once_the_draft_changes(digest_home: Paths, store: Store) -> None:
+    ids = add_stories(store, "Ledger", ["One", "Two"])
+    for i in ids:
+        store.flag(i, "Startups")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 2)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+
+        def info() -> str:
+            return str(screen.query_one("#draft-info").render())
+
+        builds = 0
+
+        async def build() -> None:
+            nonlocal builds
+            builds += 1
+            await pilot.press("b")
+            await wait_for(pilot, lambda: sum("Built: " in n for n in notes(app)) == builds, 30, "the build")
+            await wait_for(pilot, lambda: "Built " in info() and "Out of date" not in info(), what="built, current")
+
+        await build()
+        html = str(screen.last_build.html_path)
+        await pilot.press("J")  # a story moved: the files no longer show the draft
+        await wait_for(pilot, lambda: [i.story.id for i in store.digest_items()] == [ids[1], ids[0]])
+        await wait_for(pilot, lambda: "Out of date" in info(), what="the block marked out of date")
+        assert "Built " not in info() and html in info()  # the old files are named, not passed off as current
+        await pilot.press("p")  # opening them says so
+        await wait_for(pilot, lambda: any("before your latest changes" in n for n in notes(app)))
+        await build()
+        await pilot.press("x")  # removing one, and putting it back as it was, is the built draft again
+        await wait_for(pilot, lambda: "Out of date" in info(), what="out of date after a removal")
+        await pilot.press("U")
+        await wait_for(pilot, lambda: "Built " in info() and "Out of date" not in info(), what="current again")
+
+
 async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store: Store) -> None:
     ids = add_stories(store, "Ledger", ["One", "Two"])
     for i in ids:
@@ -886,9 +923,29 @@ async def test_article_key_shows_the_full_article_in_a_worker(digest_home: Paths
         await pilot.press("t")
         await wait_for(pilot, lambda: "HTTP 404" in reader.article_note, what="one-line error")
         assert reader.article_note.count("\n") == 0 and not reader.loading
+        note = app.screen.query_one("#reader-article-error")
+        await wait_for(pilot, lambda: note.region.height == 1, what="the error's line laid out")
+        # the URL that failed is the link shown above it: not repeated
+        assert note.render_line(0).text.strip() == "article: HTTP 404 Not Found"
         await pilot.press("t")  # the failure is recorded: answered again without a request
         await wait_for(pilot, lambda: not reader.loading and "HTTP 404" in reader.article_note, what="again")
         assert len(feed_server.requests_for("/a/missing")) == 1
+
+
+def test_the_article_error_line_puts_the_reason_first_and_crops_to_one_line() -> None:
+    from digest.tui.widgets.url_line import NoteLine
+
+    line = NoteLine()
+    url = "https://news.example.com/2026/11/26/a-very-long-slug-for-a-story-about-ferries-and-kelp/"
+    line.label, line.reason, line.url = "article:", "HTTP 404", url
+    reason, short = line.line(38)  # the reader's width at 80 columns
+    assert reason == "HTTP 404" and "…" in short and short.endswith("kelp/")
+    assert len("article: HTTP 404 · ") + len(short) == 38
+    assert line.line(200) == ("HTTP 404", url)
+    assert line.line(24) == ("HTTP 404", "")  # too little room for a URL that tells anything: left out
+    line.reason = "a placeholder domain (RFC 2606): not fetched"
+    reason, short = line.line(38)
+    assert short == "" and reason.endswith("…") and len("article: " + reason) == 38
 
 
 async def test_feeds_screen_toggles_full_text(digest_home: Paths, store: Store) -> None:
@@ -928,3 +985,49 @@ async def test_removing_a_feed_leaves_the_cursor_on_the_next_one(digest_home: Pa
         await pilot.press("y")  # the last row: the cursor goes to the new last one
         await wait_for(pilot, lambda: len(screen.feeds) == 2 and screen.current_feed is not None
                        and screen.current_feed.title == names[1], what="the new last feed")
+
+
+async def test_a_story_moved_out_of_a_section_the_config_lacks_can_be_moved_back(digest_home: Paths,
+                                                                                  store: Store) -> None:
+    # "Dispatches" is an OPML folder (a feed's section, not the config's); "Side projects" only the draft
+    # knows (`digest flag --section`). Moving each story out with [ used to drop its section from the
+    # screen, so ] could not take it back.
+    opml = add_stories(store, "Folder feed", ["From the folder"], section="Dispatches")
+    side, other = add_stories(store, "Wire", ["A side project", "Not flagged"], section="Startups")
+    store.flag(opml[0], "Dispatches")
+    store.flag(side, "Side projects")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 3)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+        table = screen.query_one("#draft", DataTable)
+
+        def headers() -> list[str]:
+            return [str(r.key.value) for r in table.ordered_rows if str(r.key.value).startswith("sec:")]
+
+        for sid, section in ((opml[0], "Dispatches"), (side, "Side projects")):
+            table.move_cursor(row=table.get_row_index(item_key(sid)))
+            await wait_for(pilot, lambda sid=sid: screen.current_story_id == sid, what="the story selected")
+            before = screen.sections.index(section)
+            await pilot.press("left_square_bracket")
+            await wait_for(pilot, lambda sid=sid, section=section: store.get_story(sid).draft_section != section)
+            assert store.get_story(sid).draft_section == screen.sections[before - 1]
+            assert f"sec:{section}" in headers()  # still listed, empty: a place to drop it back
+            await pilot.press("right_square_bracket")
+            await wait_for(pilot, lambda sid=sid, section=section: store.get_story(sid).draft_section == section,
+                           what=f"back in {section}")
+        # the config's sections, then the feeds' folder, then the draft's own
+        assert screen.sections[-2:] == ["Dispatches", "Side projects"]
+        await pilot.press("escape")
+        await list_ready(pilot, app, 3)
+        # the flag dialog offers the draft's own section too
+        stories = story_list(app)
+        stories.move_to(stories.ids.index(other))
+        await wait_for(pilot, lambda: stories.current_id == other)
+        await pilot.press("f")
+        choice: Any = await screen_is(pilot, app, "ChoiceModal")
+        assert choice.choices[-2:] == ["Dispatches", "Side projects"]
+        choice.query_one("#choices").highlighted = len(choice.choices) - 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(other).draft_section == "Side projects", what="flagged there")

@@ -133,3 +133,29 @@ async def test_down_from_the_search_box_goes_to_the_hits_and_enter_reads_the_fir
         await wait_for(pilot, lambda: store.get_story(ids[0]).read, what="the first hit read")
         reader: Any = app.screen.query_one("#reader")
         assert reader.story is not None and reader.story.id == ids[0] and app.focused is reader
+
+
+async def test_long_feed_names_that_start_alike_stay_apart_in_the_sidebar(digest_home: Paths, store: Store) -> None:
+    # cut at their end both read "Cascadia Startup Ledg…": the sidebar cuts such names in the middle, so
+    # the end that tells them apart shows; a long name no other feed shares keeps its start whole
+    names = ["Cascadia Startup Ledger: Funding Rounds", "Cascadia Startup Ledger: Exits",
+             "Puget Sound Tech Wire and Marine Gazette"]
+    feed_ids = []
+    for name in names:
+        (sid,) = add_stories(store, name, [f"A story from {name}"], url=f"https://{len(feed_ids)}.example/feed")
+        feed_ids.append(store.get_story(sid).feed_id)
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await list_ready(pilot, app, 3)
+        sidebar: Any = app.screen.query_one("#sidebar")
+        await wait_for(pilot, lambda: all(View.of_feed(f) in sidebar.keys for f in feed_ids), what="the feeds")
+        await pilot.pause()
+
+        def shown(feed_id: int) -> str:
+            return sidebar.render_line(sidebar.keys.index(View.of_feed(feed_id))).text.strip()
+
+        funding, exits, wire = (shown(f) for f in feed_ids)
+        assert funding != exits and "…" in funding and "…" in exits
+        assert funding.startswith("Cascad") and "Rounds" in funding
+        assert exits.startswith("Cascad") and "Exits" in exits
+        assert wire.startswith("Puget Sound Tech") and "…" in wire  # unique start: cut at its end as before

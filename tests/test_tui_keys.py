@@ -133,3 +133,7 @@ async def test_palette_lists_our_actions_first_and_names_textuals_theme_apart(di
         colours = next(i for i, t in enumerate(names) if "App colours (Textual theme)" in t)
         assert ours and max(ours) < colours
         assert not any(t.strip() == "Theme" for t in names)
+        # Textual's own Quit, Keys, Maximize ... repeated our q, ? and z: only ours are offered, once each
+        assert [t.strip() for t in names].count("Quit") == 1
+        assert not {"Keys", "Maximize", "Minimize", "Screenshot"} & {t.strip() for t in names}
+        assert "Help" in {t.strip() for t in names}

@@ -37,6 +37,9 @@ async def test_edit_dialog_shows_save_and_its_hint(digest_home: Paths, store: St
         assert on_screen(app, app.screen.query_one("#save", Button))
         hint = app.screen.query_one(".dialog-help", Static)
         assert on_screen(app, hint) and "Ctrl+S save" in str(hint.render())
+        # the blurb box shows four lines of text (it showed two at 80x24), wholly on screen
+        blurb = app.screen.query_one("#blurb")
+        assert blurb.scrollable_content_region.height >= 4 and on_screen(app, blurb)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
 
@@ -127,3 +130,37 @@ async def test_z_gives_the_reader_the_full_width_and_esc_brings_the_list_back(di
         await pilot.press("z")
         await wait_for(pilot, lambda: reader.region.width == 80 and app.screen.query_one("#sidebar").region.width == 0,
                        what="the reader full width over the sidebar")
+
+
+async def test_toasts_keep_off_the_reader_while_it_has_the_focus(digest_home: Paths, store: Store) -> None:
+    # at 80x24 the reader is the right half of the screen, where Textual puts toasts: reading, a toast
+    # goes over the list instead; browsing the list, it goes over the reader (not over the cursor)
+    from textual.widgets._toast import Toast
+
+    from digest.tui.widgets.reader import Reader
+
+    ids = add_stories(store, "Ledger", ["One", "Two"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts drawn
+        stories = await list_ready(pilot, app, 2)
+        reader = app.screen.query_one(Reader)
+
+        async def toast_region(text: str) -> Region:
+            app.notify(text, timeout=30)
+            await wait_for(pilot, lambda: any(t.region.area for t in app.screen.query(Toast)), what="the toast")
+            await pilot.pause()
+            toast = app.screen.query(Toast).last()
+            assert toast.region.height == 1  # under 30 rows: no blank lines around a one-line message
+            return toast.region
+
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.focused is reader and reader.story is not None
+                       and reader.story.id == ids[0], what="the story read")
+        region = await toast_region("Reading")
+        middle = app.screen.query_one("#middle").region  # the list and its status line
+        assert not region.overlaps(reader.region) and middle.contains_region(region)
+        app.action_dismiss_notes()
+        await pilot.press("escape")  # back to the list
+        await wait_for(pilot, lambda: app.focused is stories, what="the list's focus")
+        region = await toast_region("Browsing")
+        assert region.overlaps(reader.region) and not region.overlaps(middle)

@@ -84,6 +84,48 @@ async def test_j_past_the_end_of_a_story_moves_to_the_next(digest_home: Paths, s
         assert store.get_story(ids[1]).read
 
 
+async def test_pagedown_stops_at_the_end_of_a_story_and_space_moves_on(digest_home: Paths, store: Store) -> None:
+    # PageDown and the arrows scroll only: one press too many at the end must not open (and mark read)
+    # the next story. j and space, the reading keys, go on to it.
+    from digest.core.models import ParsedStory
+
+    feed = store.add_feed("https://wire.example/feed", title="Wire", section="News")
+    body = "".join(f"<p>Paragraph {i} of a long story, long enough to need several pages.</p>" for i in range(40))
+    store.save_stories(feed.id, [
+        ParsedStory(guid="long", link="https://wire.example/long", canonical_link="https://wire.example/long",
+                    title="Long read", content=body,
+                    published_at=FROZEN_NOW - 60),
+        ParsedStory(guid="next", link="https://wire.example/next", canonical_link="https://wire.example/next",
+                    title="Next story", summary="Short.",
+                    published_at=FROZEN_NOW - 120),
+    ], now=FROZEN_NOW)
+    long_id, next_id = story_list_ids = store.story_ids()
+    app = new_app(store, digest_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await list_ready(pilot, app, 2)
+        assert list(story_list(app).ids) == story_list_ids
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: shown(app) == long_id and isinstance(app.focused, Reader))
+        await wait_for(pilot, lambda: reader(app).max_scroll_y > 2 * reader(app).size.height, what="a long body")
+        presses = 0
+        while reader(app).scroll_y < reader(app).max_scroll_y:
+            await pilot.press("pagedown")
+            presses += 1
+            assert presses < 100, "PageDown never reached the end"
+            await wait_for(pilot, lambda: not app.animator.is_being_animated(reader(app), "scroll_y"),
+                           what="the page scrolled")
+        assert presses > 1
+        for key in ("pagedown", "pagedown", "down", "end"):  # at the end: nothing moves on
+            await pilot.press(key)
+        await pilot.pause()
+        await wait_for(pilot, lambda: not app.animator.is_being_animated(reader(app), "scroll_y"))
+        assert shown(app) == long_id and story_list(app).current_id == long_id
+        assert not store.get_story(next_id).read
+        await pilot.press("space")  # the reading key goes on, and reads the next story
+        await wait_for(pilot, lambda: shown(app) == next_id, what="the next story")
+        assert store.get_story(next_id).read
+
+
 async def test_A_marks_the_feed_read_and_U_undoes_it(digest_home: Paths, store: Store) -> None:
     noisy = add_stories(store, "Noisy", [f"Ad {i}" for i in range(5)])
     quiet = add_stories(store, "Quiet", ["Keep me unread"], section="Engineering")

@@ -44,7 +44,7 @@ def _actions_provider() -> type:
 class DigestApp(RefreshControl, App[int]):
     CSS_PATH = "digest.tcss"
     TITLE = "digest"
-    COMMANDS = {_actions_provider}  # it lists Textual's system commands too, after ours
+    COMMANDS = {_actions_provider}  # ours, and of Textual's system commands only App colours (commands.py)
     ENABLE_COMMAND_PALETTE = True
     # under 30 rows dialogs go compact (thin borders, one-line buttons) so Save/Add and the hints show
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]

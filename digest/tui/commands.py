@@ -1,6 +1,8 @@
 """Command palette: every binding of the current screen that applies right now, by its description.
 
-It is the palette's only provider, so our actions come first and Textual's own commands after them.
+It is the palette's only provider: it offers digest's actions, the same ones the help (?) lists, and of
+Textual's own commands only the one we have no key for, after ours. Textual's "Quit" and "Keys" repeated
+our Quit (q) and Help (?), and Maximize/Minimize our z, each under another name.
 Built from Screen.active_bindings, which already runs check_action, so the palette offers exactly what the
 footer and the keys allow (an action hidden by check_action is not offered either).
 """
@@ -13,7 +15,10 @@ from typing import Any, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
-SYSTEM_RENAMES = {
+# Textual's system commands the palette keeps (title -> our title and help); the others are left out.
+# "Theme" is renamed: it changes this program's colours, and "Theme" beside the email's theme (t) was
+# taken for that one.
+SYSTEM_KEPT = {
     "Theme": ("App colours (Textual theme)",
               "The colours of this program; the email's theme is t on the digest screen"),
 }
@@ -28,6 +33,8 @@ class ActionsProvider(Provider):
             b = active.binding
             if b.action in seen or not b.description or not active.enabled:
                 continue
+            if not b.id:
+                continue  # Textual's own (ctrl+q Quit, Copy selected text): every binding of ours has an id
             if b.action == "command_palette" or (b.id and "." in b.id and not b.show):
                 continue  # widget navigation (list.down, reader.page ...) would only be noise here
             seen.add(b.action)
@@ -38,12 +45,12 @@ class ActionsProvider(Provider):
         return sorted(out, key=lambda c: c[0])
 
     def _system(self) -> list[tuple[str, str, object, str]]:
-        """Textual's own commands (quit, keys, screenshot ...) after ours, Theme renamed: it changes this
-        program's colours, and "Theme" beside the email's theme (t) was taken for that one."""
+        """The Textual commands in SYSTEM_KEPT, under our names, after ours."""
         out: list[tuple[str, str, object, str]] = []
         for command in self.app.get_system_commands(self.screen):
-            title, help_text = SYSTEM_RENAMES.get(command.title, (command.title, command.help))
-            out.append((title, escape(help_text), command.callback, ""))
+            if command.title in SYSTEM_KEPT:
+                title, help_text = SYSTEM_KEPT[command.title]
+                out.append((title, escape(help_text), command.callback, ""))
         return out
 
     async def discover(self) -> Hits:

@@ -63,6 +63,8 @@ class DigestScreen(BuildAndSend):
         self.theme_name = ""
         self.last_build: Any = None
         self._preview_timer: Timer | None = None
+        self._feed_sections: list[str] = []  # sections only feeds name (OPML folders), read on mount
+        self._seen_sections: list[str] = []  # sections that held a story while this screen was open
         self.undo_step: Callable[[], None] | None = None  # puts back the last story removed (one step)
 
     def compose(self) -> ComposeResult:
@@ -88,6 +90,11 @@ class DigestScreen(BuildAndSend):
     def on_mount(self) -> None:
         draft = self.dapp.store.draft()
         self.theme_name = (draft.theme if draft and draft.theme else "") or self.dapp.config.newsletter.theme
+        from digest.tui.widgets.sidebar import NO_SECTION, section_order
+
+        names = self.dapp.config.section_names()
+        feeds = self.dapp.store.list_feeds(counts=False)
+        self._feed_sections = [s for s in section_order(names, feeds)[len(names):] if s != NO_SECTION]
         self.load()
         self.query_one("#draft", DataTable).focus()
 
@@ -101,8 +108,20 @@ class DigestScreen(BuildAndSend):
         store = self.dapp.store
         self.items = store.digest_items()
         names = self.dapp.config.section_names()
-        extra = sorted({i.section for i in self.items if i.section not in names}, key=str.casefold)
-        self.sections = names + extra
+        seen = {s.casefold() for s in self._seen_sections}
+        for item in self.items:
+            if item.section.casefold() not in seen:
+                seen.add(item.section.casefold())
+                self._seen_sections.append(item.section)
+        # [ and ] step through the config's sections, the feeds' (OPML folders: the flag dialog offers
+        # them too) and any other the draft used while the screen was open; a story moved out of a
+        # section only the draft knew can be moved back. The table lists the config's sections (the
+        # email's order, and drop targets even when empty) and those that held a story here.
+        known = {s.casefold() for s in names + self._feed_sections}
+        extra = sorted((s for s in self._seen_sections if s.casefold() not in known), key=str.casefold)
+        self.sections = names + self._feed_sections + extra
+        listed = {s.casefold() for s in names} | seen
+        shown = [s for s in self.sections if s.casefold() in listed]
         table = self.query_one("#draft", DataTable)
         if keep is None:
             keep = self.current_story_id
@@ -117,10 +136,10 @@ class DigestScreen(BuildAndSend):
             table.add_column("Source", key="source", width=src_w)
         by_section: dict[str, list[DigestItem]] = {}
         for item in self.items:
-            by_section.setdefault(item.section, []).append(item)
+            by_section.setdefault(item.section.casefold(), []).append(item)
         target_row = None
-        for name in self.sections:
-            members = sorted(by_section.get(name, []), key=lambda i: i.position)
+        for name in shown:
+            members = sorted(by_section.get(name.casefold(), []), key=lambda i: i.position)
             cells: list[Any] = ["", Text(f"{name} ({len(members)})", style="bold")]
             table.add_row(*cells, *([""] if src_w else []), key=section_key(name))
             for n, item in enumerate(members, 1):
@@ -146,8 +165,13 @@ class DigestScreen(BuildAndSend):
             lines.append("[dim]Nothing flagged yet: press f on stories in the list (Esc goes back).[/]")
         if self.last_build is not None:
             b = self.last_build
-            lines.append(f"[green]Built[/] {escape(str(b.html_path))}")
-            lines.append(f"[dim]{escape(str(b.text_path))} · {escape(str(b.eml_path))}[/]")
+            if self.build_is_stale():
+                # the files are still there (p opens them), but they no longer show this draft
+                lines.append("[b $warning]Out of date:[/] the draft changed after the build · b builds again")
+                lines.append(f"[dim]{escape(str(b.html_path))}[/]")
+            else:
+                lines.append(f"[green]Built[/] {escape(str(b.html_path))}")
+                lines.append(f"[dim]{escape(str(b.text_path))} · {escape(str(b.eml_path))}[/]")
         self.query_one("#draft-info", Static).update("\n".join(lines))
 
     @property

@@ -15,12 +15,24 @@ if TYPE_CHECKING:
     from digest.tui.app import DigestApp
 
 
+def draft_signature(items: list[DigestItem], theme: str) -> tuple[Any, ...]:
+    """What a build is made of: each story's section, place, headline and blurb, and the theme. A build
+    whose signature differs from the draft's now is out of date."""
+    return theme, tuple(sorted((i.story.id, i.section, i.position, i.headline or "", i.blurb or "")
+                               for i in items))
+
+
 class BuildAndSend(Screen[None]):
     """Theme, build, open and send actions of the digest screen (its base class)."""
 
     items: list[DigestItem]
     theme_name: str
     last_build: Any
+    built_signature: tuple[Any, ...] | None = None  # the draft the last build was made from
+
+    def build_is_stale(self) -> bool:
+        """The draft (a story moved, edited, flagged or removed) or the theme changed since the last build."""
+        return self.last_build is not None and draft_signature(self.items, self.theme_name) != self.built_signature
 
     @property
     def dapp(self) -> DigestApp:
@@ -67,6 +79,8 @@ class BuildAndSend(Screen[None]):
 
         store = self.dapp.open_worker_store()
         try:
+            # read before the build: a change made while it runs then shows the build as out of date
+            signature = draft_signature(store.digest_items(), theme)
             result = build_digest(store, self.dapp.config, self.dapp.paths, theme=theme)
         except BuildError as e:
             self.app.call_from_thread(self.notify, str(e), title="Build failed", severity="error", timeout=10)
@@ -74,10 +88,10 @@ class BuildAndSend(Screen[None]):
         finally:
             store.close()
             self.app.call_from_thread(self.dapp.hide_progress)
-        self.app.call_from_thread(self._built, result)
+        self.app.call_from_thread(self._built, result, signature)
 
-    def _built(self, result: Any) -> None:
-        self.last_build = result
+    def _built(self, result: Any, signature: tuple[Any, ...]) -> None:
+        self.last_build, self.built_signature = result, signature
         kb = result.html_bytes / 1024
         notes = result.notes
         # one message: what was built, then anything to look at (a build used to stack four toasts)
@@ -101,6 +115,9 @@ class BuildAndSend(Screen[None]):
             return
         from pathlib import Path
 
+        if self.build_is_stale():
+            self.notify("This build is from before your latest changes: b builds again.", severity="warning",
+                        timeout=4)
         self.dapp.open_link(Path(path).resolve().as_uri())
 
     def action_send(self) -> None:

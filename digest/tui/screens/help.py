@@ -17,7 +17,7 @@ INTRO = (
     "Read your feeds, flag the stories worth sending (f), arrange them on the digest screen (d), build (b) and "
     "send (s). Everything is saved as you go. Tab moves between the panes (sidebar, stories, reader); the "
     "mouse works too: click, scroll, drag the pane borders, drag stories on the digest screen. Ctrl+P lists "
-    "every command that applies now."
+    "every command that applies now (the keys below), and App colours, which changes this program's colours."
 )
 
 OUTRO = """\

@@ -132,6 +132,13 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
         footer.compact = event.size.width < 90
         footer.show_command_palette = event.size.width >= 90
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Toasts keep off the pane in use: at the bottom left (over the list and sidebar) while the reader
+        has the focus, at the bottom right (over the reader) otherwise. At 80x24 the reader is the right
+        half of the screen, exactly where Textual puts toasts, and a toast hid the lines PageDown was
+        about to skip past. (Searching has its own handler for this event; Textual calls both.)"""
+        self.set_class(isinstance(event.widget, Reader), "-reader-focus")
+
     def on_mount(self) -> None:
         self.load_ui_state()
         self.query_one("#search", Input).display = False

@@ -58,11 +58,17 @@ class StoryActions:
             return None
 
     def section_names(self) -> list[str]:
-        """The config's sections, then those only feeds name (folders of an OPML import)."""
+        """The config's sections, then those only feeds name (folders of an OPML import), then any other
+        the draft uses (`digest flag --section`, a feed since re-sectioned): a story can join them."""
         from digest.tui.widgets.sidebar import NO_SECTION, Sidebar, section_order
 
         feeds = list(self.query_one(Sidebar).feeds.values())
-        return [s for s in section_order(self.dapp.config.section_names(), feeds) if s != NO_SECTION]
+        names = [s for s in section_order(self.dapp.config.section_names(), feeds) if s != NO_SECTION]
+        known = {s.casefold() for s in names}
+        # the draft is a few dozen rows: read on the event loop, as the digest screen does
+        used = {i.section.casefold(): i.section for i in self.dapp.store.digest_items()
+                if i.section.casefold() not in known}
+        return names + sorted(used.values(), key=str.casefold)
 
     def _default_section(self, story: Any) -> str:
         sections = self.section_names()
@@ -207,12 +213,12 @@ class StoryActions:
         store = self.dapp.open_worker_store()
         try:
             article = fetch_article(store, self.dapp.config, story_id)
-            error = "" if article.ok else f"{article.url}: {article.error}"
+            error, url = ("", "") if article.ok else (article.error, article.url)
         except LookupError as e:
-            article, error = None, str(e)
+            article, error, url = None, str(e), ""
         except Exception as e:  # noqa: BLE001 - shown as the reader's one line; the app goes on
-            article, error = None, f"could not fetch the article: {e}"
+            article, error, url = None, f"could not fetch it: {e}", ""
         finally:
             store.close()
-        self.app.call_from_thread(reader.show_article, story_id, article, error)
+        self.app.call_from_thread(reader.show_article, story_id, article, error, url)
 

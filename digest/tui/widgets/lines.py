@@ -23,6 +23,53 @@ def fit(text: str, width: int) -> str:
     return "".join(out) + "…" + " " * (width - used - 1)
 
 
+def fit_middle(text: str, width: int) -> str:
+    """Cut text to width cells by taking out its middle: a third for the start, the rest for the end,
+    where names that share a long start differ ("Ledger: Funding" / "Ledger: Exits"). Padded to width."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width or width < 5:
+        return fit(text, width)
+    head_room = (width - 1) // 3
+    tail_room = width - 1 - head_room
+    head, used = [], 0
+    for ch in text:
+        if used + cell_len(ch) > head_room:
+            break
+        head.append(ch)
+        used += cell_len(ch)
+    tail: list[str] = []
+    tail_used = 0
+    for ch in reversed(text):
+        if tail_used + cell_len(ch) > tail_room:
+            break
+        tail.append(ch)
+        tail_used += cell_len(ch)
+    out = "".join(head).rstrip() + "…" + "".join(reversed(tail)).lstrip()
+    return out + " " * (width - cell_len(out))
+
+
+def shared_prefixes(names: list[str]) -> list[int]:
+    """For each name, the length of the longest start it shares with another name of the list
+    (case-insensitive): a name cut at its end to no more than that reads the same as the other one."""
+    folded = [n.casefold() for n in names]
+    order = sorted(range(len(names)), key=lambda i: folded[i])
+    out = [0] * len(names)
+
+    def common(a: str, b: str) -> int:
+        n = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            n += 1
+        return n
+
+    for a, b in zip(order, order[1:], strict=False):  # the longest shared start is with a sorted neighbour
+        n = common(folded[a], folded[b])
+        out[a], out[b] = max(out[a], n), max(out[b], n)
+    return out
+
+
 class LineList(ScrollView):
     """A ScrollView painted line by line, with its component styles resolved once per focus state:
     get_component_rich_style per line was a third of the story list's paint time in the refresh

@@ -18,7 +18,7 @@ from digest.core.models import Article, Story
 from digest.core.textclean import terminal_text
 from digest.tui.htmltext import html_to_markdown
 from digest.tui.timefmt import date
-from digest.tui.widgets.url_line import UrlLine
+from digest.tui.widgets.url_line import NoteLine, UrlLine
 
 # Past this, the reader shows the start and a note: Textual's Markdown widget builds one widget per block,
 # and a 1 MB scraped article would take seconds to lay out. 60k characters is ~10k words.
@@ -26,12 +26,20 @@ MAX_MARKDOWN = 60_000
 
 
 class Reader(VerticalScroll, can_focus=True):
+    # j and space are the reading keys: at a story's end they go on to the next one (mutt's and slrn's
+    # space). The arrows, PageDown and End only scroll and stop at the end: a reader paging with PageDown
+    # must not be carried into the next story, and have it marked read, by one press too many.
     BINDINGS = [
-        Binding("j,down", "scroll_down", "Scroll down", show=False, id="reader.down",
-                tooltip="Scroll down; at the end, the next story"),
+        Binding("j", "line_or_next", "Scroll down", show=False, id="reader.down",
+                tooltip="Scroll down; at the story's end, the next story"),
+        Binding("space", "page_or_next", "Page down", show=False, id="reader.page",
+                tooltip="Page down; at the story's end, the next story"),
+        Binding("down", "scroll_down", "Scroll down", show=False, id="reader.line_down",
+                tooltip="Scroll down (stops at the story's end)"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="reader.page_down",
+                tooltip="Page down (stops at the story's end)"),
         Binding("k,up", "scroll_up", "Scroll up", show=False, id="reader.up"),
-        Binding("space", "page_down", "Page down", show=False, id="reader.page",
-                tooltip="Page down; at the end, the next story"),
+        Binding("pageup", "page_up", "Page up", show=False, id="reader.page_up"),
         Binding("g,home", "scroll_home", "Top", show=False, id="reader.top"),
         Binding("G,end", "scroll_end", "Bottom", show=False, id="reader.bottom"),
         Binding("escape", "back", "Back to the list", show=False, id="reader.back"),
@@ -47,19 +55,23 @@ class Reader(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self.story: Story | None = None
         self.article: Article | None = None  # shown in place of the feed's text
-        self.article_note = ""  # one line under the head: fetching, or why the article could not be had
+        self.article_note = ""  # why the article could not be had (one line under the notes)
+        self.article_note_url = ""  # the address that failed, shown after the reason when there is room
 
-    def action_scroll_down(self) -> None:
-        if self.story is not None and self.scroll_y >= self.max_scroll_y:
+    def _at_end(self) -> bool:
+        return self.story is not None and self.scroll_y >= self.max_scroll_y
+
+    def action_line_or_next(self) -> None:
+        if self._at_end():
             self.post_message(self.PastEnd())
         else:
-            super().action_scroll_down()
+            self.action_scroll_down()
 
-    def action_page_down(self) -> None:
-        if self.story is not None and self.scroll_y >= self.max_scroll_y:
+    def action_page_or_next(self) -> None:
+        if self._at_end():
             self.post_message(self.PastEnd())
         else:
-            super().action_page_down()
+            self.action_page_down()
 
     def action_back(self) -> None:
         self.post_message(self.Back())
@@ -81,6 +93,7 @@ class Reader(VerticalScroll, can_focus=True):
             yield UrlLine(id="reader-link")
             yield UrlLine(id="reader-image")
             yield Static("", id="reader-notes", markup=True)
+            yield NoteLine(id="reader-article-error")
 
     def _set_body(self, markdown: str) -> None:
         """Show markdown in the body, mounting the Markdown widget on first use: importing it (markdown-it)
@@ -95,10 +108,11 @@ class Reader(VerticalScroll, can_focus=True):
 
     def show_placeholder(self, text: str) -> None:
         self.story = None
-        self.article, self.article_note, self.loading = None, "", False
+        self.article, self.article_note, self.article_note_url, self.loading = None, "", "", False
         self.query_one("#reader-head", Static).update(f"[dim]{escape(text)}[/]")
         self._set_links("", "")
         self._set_notes([])
+        self.query_one("#reader-article-error", NoteLine).set_note("article:", "")
         if self.query("#reader-body"):
             self._set_body("")
 
@@ -106,7 +120,7 @@ class Reader(VerticalScroll, can_focus=True):
         same = self.story is not None and self.story.id == story.id
         self.story = story
         if not same:
-            self.article, self.article_note, self.loading = None, "", False
+            self.article, self.article_note, self.article_note_url, self.loading = None, "", "", False
         head = [f"[b]{escape(story.headline or story.title or '(untitled)')}[/b]"]
         if story.headline and story.headline != story.title:
             head.append(f"[dim]original: {escape(story.title)}[/]")
@@ -129,9 +143,11 @@ class Reader(VerticalScroll, can_focus=True):
             a = self.article
             what = " · ".join(x for x in (a.site_name, a.author) if x)
             notes.append(f"[b $success]full article[/] [dim]{escape(what)}[/]")
-        if self.article_note:
-            notes.append(self.article_note)
         self._set_notes(notes)
+        link = story.canonical_link or story.link
+        # the URL only when it is not the link shown above (it usually is)
+        self.query_one("#reader-article-error", NoteLine).set_note(
+            "article:", self.article_note, "" if self.article_note_url == link else self.article_note_url)
         if not same:
             body = html_to_markdown(story.content) or html_to_markdown(story.summary) or "*(no text in the feed)*"
             if len(body) > MAX_MARKDOWN:
@@ -152,21 +168,21 @@ class Reader(VerticalScroll, can_focus=True):
         """The spinner while the article is fetched (in a worker: the app goes on)."""
         self.loading = True
 
-    def show_article(self, story_id: int, article: Article | None, error: str = "") -> None:
-        """The article in place of the feed's text, or one line saying why there is none. Ignored when the
-        reader has moved to another story meanwhile."""
+    def show_article(self, story_id: int, article: Article | None, error: str = "", url: str = "") -> None:
+        """The article in place of the feed's text, or one line saying why there is none (error, and the
+        url that failed). Ignored when the reader has moved to another story meanwhile."""
         if self.story is None or self.story.id != story_id:
             return
         self.loading = False
         if article is not None and article.ok:
-            self.article, self.article_note = article, ""
+            self.article, self.article_note, self.article_note_url = article, "", ""
             body = html_to_markdown(article.html) or escape(article.text) or "*(the page has no text)*"
             if len(body) > MAX_MARKDOWN:
                 body = body[:MAX_MARKDOWN] + "\n\n*… (cut here; press o to read the rest in the browser)*"
             self._set_body(body)
             self.scroll_home(animate=False)
         else:
-            self.article_note = f"[b $error]article:[/] {escape(error)}"
+            self.article_note, self.article_note_url = error, url
         self.show(self.story)
 
     def show_feed_text(self) -> None:

@@ -23,7 +23,7 @@ from textual.strip import Strip
 from digest.core.models import Feed
 from digest.core.textclean import terminal_safe
 from digest.tui.views import ALL, FLAGGED, HIDDEN, NO_SECTION, TRENDING, UNREAD, View
-from digest.tui.widgets.lines import LineList, fit
+from digest.tui.widgets.lines import LineList, fit, fit_middle, shared_prefixes
 
 __all__ = ["NO_SECTION", "Entry", "Sidebar", "section_order"]
 
@@ -46,6 +46,7 @@ class Entry:
     count: int | None = None
     kind: str = "view"  # view | section | feed | separator
     failing: bool = False
+    shared: int = 0  # how much of a feed's name starts another feed's name too (see render_line)
 
 
 class Sidebar(LineList, can_focus=True):
@@ -104,6 +105,9 @@ class Sidebar(LineList, can_focus=True):
         by_section: dict[str, list[Feed]] = {}
         for f in feeds:
             by_section.setdefault((f.section or NO_SECTION).casefold(), []).append(f)
+        # terminal_safe: a feed title stored before ingestion cleaned controls
+        names = {f.id: terminal_safe(f.name) for f in feeds}
+        shared = dict(zip(names, shared_prefixes(list(names.values())), strict=True))
         for name in sections:
             members = by_section.get(name.casefold(), [])
             if not members:
@@ -111,8 +115,8 @@ class Sidebar(LineList, can_focus=True):
             entries.append(Entry(None, "", kind="separator"))
             entries.append(Entry(View.of_section(name), name, sum(f.unread_count for f in members), "section"))
             for f in members:
-                # terminal_safe: a feed title stored before ingestion cleaned controls
-                entries.append(Entry(View.of_feed(f.id), terminal_safe(f.name), f.unread_count, "feed", f.failing))
+                entries.append(Entry(View.of_feed(f.id), names[f.id], f.unread_count, "feed", f.failing,
+                                     shared[f.id]))
         self.entries = entries
         if self.virtual_size.height != len(entries):
             self.virtual_size = Size(0, len(entries))
@@ -170,7 +174,12 @@ class Sidebar(LineList, can_focus=True):
         segments = [Segment(" " + indent, base + cur)]
         if mark:
             segments.append(Segment(mark, base + st["sidebar--failing"] + cur))
-        segments.append(Segment(fit(e.label, room), name_style))
+        label = fit(e.label, room)
+        if e.shared and label.rstrip().endswith("…") and e.shared >= len(label.rstrip()) - 1:
+            # cut at its end this name would read like another feed's ("Cascadia Startup Led…" twice):
+            # cut in its middle instead, so its end, where the two differ, shows
+            label = fit_middle(e.label, room)
+        segments.append(Segment(label, name_style))
         if number:
             segments.append(Segment(" " + number, count_style))
         return Strip(segments).adjust_cell_length(width, base + cur)

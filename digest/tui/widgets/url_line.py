@@ -79,3 +79,54 @@ class UrlLine(Widget):
         app: Any = self.app
         if self.url and hasattr(app, "open_link"):
             app.open_link(self.url)
+
+
+class NoteLine(Widget):
+    """A label, a reason and, when there is room, a URL, on one line: "article: HTTP 404 · https://…/slug".
+    The reason comes first and is cut with an ellipsis only when it alone is too long; the URL gets what is
+    left (shortened in the middle), or is left out under MIN_URL cells. The whole text is the tooltip.
+    As a plain Static the reader's article error wrapped its URL over three or four lines at 80 columns."""
+
+    MIN_URL = 16  # "https://a.b/…/x" : shorter than this a URL tells nothing
+
+    COMPONENT_CLASSES = {"noteline--label", "noteline--url"}
+    DEFAULT_CSS = """
+    NoteLine { height: 1; width: 1fr; }
+    NoteLine > .noteline--label { color: $error; text-style: bold; }
+    NoteLine > .noteline--url { color: $text-muted; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.label = ""
+        self.reason = ""
+        self.url = ""
+
+    def set_note(self, label: str, reason: str, url: str = "") -> None:
+        # terminal_text: no control character from a stored row or a server's reason reaches the terminal
+        self.label = label
+        self.reason = " ".join(terminal_text(reason).split())
+        self.url = terminal_text(url).replace("\n", " ").strip()
+        whole = f"{label} {self.reason}" + (f" · {self.url}" if self.url else "")
+        self.tooltip = whole if self.reason else None
+        self.display = bool(self.reason)
+        self.refresh()
+
+    def line(self, width: int) -> tuple[str, str]:
+        """(reason shown, URL shown) for a line of width cells after the label."""
+        room = width - len(self.label) - 1
+        if len(self.reason) > room:
+            return (self.reason[: max(0, room - 1)] + ELLIPSIS) if room > 0 else "", ""
+        left = room - len(self.reason) - 3  # " · "
+        if self.url and left >= self.MIN_URL:
+            return self.reason, shorten_url(self.url, left)
+        return self.reason, ""
+
+    def render(self) -> Text:
+        reason, url = self.line(self.content_size.width)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(self.label, style=self.get_component_rich_style("noteline--label"))
+        text.append(" " + reason)
+        if url:
+            text.append(" · " + url, style=self.get_component_rich_style("noteline--url"))
+        return text
