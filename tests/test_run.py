@@ -609,3 +609,33 @@ def test_the_sent_line_counts_the_build_notes(store: Store, digest_home: Paths, 
     assert line.startswith("digest #1 sent to 2 recipient(s), 1 story; archive ")
     assert line.endswith("; 1 build note (see `digest archive show 1`)"), line
     assert len(rec.received) == 2
+
+
+def _digest_send(home: Path, *args: str) -> tuple[int, str, str]:
+    proc = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(home).items()],
+                           sys.executable, "-m", "digest", "send", *args],
+                          cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                          start_new_session=True)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
+def test_send_counts_the_build_notes_as_run_does(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    """`digest send` ends its line as `digest run` does; a dry run keeps no manifest, so it lists the notes
+    under the line instead of pointing at `digest archive show`."""
+    make_draft(store, 1)
+    with smtp_server() as (ctl, rec):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(2)).replace(
+            "[newsletter]\n", '[newsletter]\naccent_color = "#F5C518"\n'))
+        code, out, err = _digest_send(tmp_path, "--dry-run")
+        assert (code, err) == (0, ""), (out, err)
+        line, note = out.splitlines()
+        assert line.startswith("digest #1: dry run, wrote 2 message(s) to ")
+        assert line.endswith("; 1 build note (below)"), line
+        assert note.startswith(f"  note: {NOTED}"), note
+        assert rec.received == []
+        code, out, err = _digest_send(tmp_path)
+    assert (code, err) == (0, ""), (out, err)
+    [line] = out.splitlines()
+    assert line.startswith("digest #1 sent to 2 recipient(s), 1 story; archive ")
+    assert line.endswith("; 1 build note (see `digest archive show 1`)"), line
+    assert len(rec.received) == 2

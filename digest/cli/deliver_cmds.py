@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode, store_int
 from digest.core.textclean import terminal_safe
+
+if TYPE_CHECKING:
+    from digest.core.mail import SendReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -101,8 +105,21 @@ def cmd_send(ctx: Ctx, args: argparse.Namespace) -> int:
     if args.json:
         ctx.json(report.to_json())
     else:
-        ctx.out(report.summary_line())
+        ctx.out(report.summary_line() + _notes_count(report))
+        if report.notes and report.archive_dir is None:  # a dry run or a proof keeps no manifest: shown here
+            for note in report.notes:
+                ctx.out(f"  note: {terminal_safe(note)}")
     return ExitCode.FAILURE if report.failed else ExitCode.OK
+
+
+def _notes_count(report: SendReport) -> str:
+    """What `digest run` adds to its line (run._noted): how many notes the build made, and where they are
+    (the issue's manifest, shown by `digest archive show N`; below the line when there is none)."""
+    n = len(report.notes)
+    if not n:
+        return ""
+    where = f"see `digest archive show {report.digest_number}`" if report.archive_dir else "below"
+    return f"; {n} build note{'' if n == 1 else 's'} ({where})"
 
 
 def cmd_run(ctx: Ctx, args: argparse.Namespace) -> int:
