@@ -328,3 +328,26 @@ def test_a_feed_on_a_private_host_may_link_to_private_pages(store: Store) -> Non
         intranet.route("/a/memo", html_response(article_page("Office memo")))
         ids = _stories(store, Config(), intranet, ["/a/memo"])
         assert fetch_articles(store, Config(), ids)[ids[0]].ok
+
+
+def test_a_page_is_read_in_the_charset_its_server_or_its_markup_names(store: Store,
+                                                                       feed_server: FeedServer) -> None:
+    """trafilatura alone guesses from the bytes: a short windows-1252 page came out as windows-1250."""
+    body = "".join(f"<p>{p} Café crème, “quoted”.</p>" for p in PARAGRAPHS)
+    page = f"<html><head><title>Café story</title>{{meta}}</head><body><article>{body}</article></body></html>"
+    feed_server.route("/header", Response(200, {"Content-Type": "text/html; charset=windows-1252"},
+                                          page.format(meta="").encode("cp1252")))
+    feed_server.route("/meta", Response(200, {"Content-Type": "text/html"},
+                                        page.format(meta='<meta charset="iso-8859-1">').encode("cp1252")))
+    xhtml = '<?xml version="1.0" encoding="windows-1252"?>\n' + page.format(meta="").replace(
+        "<html>", '<html xmlns="http://www.w3.org/1999/xhtml">')
+    feed_server.route("/xhtml", Response(200, {"Content-Type": "application/xhtml+xml"}, xhtml.encode("cp1252")))
+    feed_server.route("/bom", Response(200, {"Content-Type": "text/html; charset=windows-1252"},
+                                       b"\xef\xbb\xbf" + page.format(meta="").encode()))  # the BOM wins
+    ids = _stories(store, Config(), feed_server, ["/header", "/meta", "/xhtml", "/bom"])
+    got = fetch_articles(store, Config(), ids)
+    for sid, path in zip(ids, ["/header", "/meta", "/xhtml", "/bom"], strict=True):
+        assert got[sid].ok, (path, got[sid].error)
+        assert "Café crème, “quoted”." in got[sid].text, path
+        assert store.get_article(sid).text == got[sid].text  # type: ignore[union-attr]
+

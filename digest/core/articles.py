@@ -18,6 +18,7 @@ trafilatura is imported only when a page is extracted (~0.2 s of imports).
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -106,6 +107,39 @@ def _is_html(body: bytes, content_type: str) -> bool:
     return head.startswith((b"<!doctype html", b"<html")) or b"<head" in head or b"<body" in head
 
 
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([^\s"';]+)""", re.I)
+# <meta charset=...>, <meta http-equiv content="...; charset=...">, and XHTML's <?xml ... encoding="..."?>
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)"""
+                           rb"""|<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def _decode(body: bytes, content_type: str) -> str | bytes:
+    """The page as text, its encoding found as browsers find it (the HTML standard's order): a byte order
+    mark, else the charset of the Content-Type header, else a <meta> charset in the first 1,024 bytes.
+    trafilatura alone guesses from the bytes (charset_normalizer), which reads a short windows-1252 page
+    as windows-1250 ("crème" became "crčme"). The bytes are returned as they are only when nothing names a
+    charset we know, for trafilatura to guess."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom):].decode(encoding, errors="replace")
+    labels = [(m.group(1), False) for m in [_HEADER_CHARSET.search(content_type)] if m]
+    labels += [((m.group(1) or m.group(2)).decode("ascii"), True) for m in [_META_CHARSET.search(body[:1024])] if m]
+    for label, in_page in labels:
+        try:
+            name = codecs.lookup(label).name
+        except LookupError:
+            continue
+        if name in ("latin-1", "iso8859-1", "ascii"):  # the HTML standard reads these labels as windows-1252
+            name = "cp1252"
+        elif in_page and name.startswith("utf-16"):  # ASCII bytes that say utf-16 are not (the HTML standard)
+            name = "utf-8"
+        # lxml refuses text that still declares an encoding; the declaration has done its work
+        return _XML_DECLARATION.sub("", body.decode(name, errors="replace"), count=1)
+    return body
+
+
 def _meta(tree: Any) -> dict[str, str]:
     """The page's <meta property|name=... content=...>, names lower-cased, the first of each kept."""
     out: dict[str, str] = {}
@@ -163,7 +197,7 @@ def extract(body: bytes, url: str, content_type: str = "", *, story_id: int = 0,
     from trafilatura.htmlprocessing import convert_to_html
     from trafilatura.utils import load_html
 
-    tree = load_html(body)
+    tree = load_html(_decode(body, content_type))
     if tree is None:
         raise ArticleError("the page could not be read as HTML", permanent=True)
     meta = _meta(tree)
