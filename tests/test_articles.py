@@ -351,3 +351,10 @@ def test_a_page_is_read_in_the_charset_its_server_or_its_markup_names(store: Sto
         assert "Café crème, “quoted”." in got[sid].text, path
         assert store.get_article(sid).text == got[sid].text  # type: ignore[union-attr]
 
+
+def test_a_page_gone_410_is_named_as_a_page(store: Store, feed_server: FeedServer) -> None:
+    feed_server.route("/gone", Response(410, {"Content-Type": "text/plain"}, b"gone"))
+    [sid] = _stories(store, Config(), feed_server, ["/gone"])
+    got = fetch_articles(store, Config(), [sid], now=1_000_000.0)[sid]
+    assert got.error == "HTTP 410 Gone"  # not the feed's "the feed was removed; no longer fetched"
+    assert got.retry_at == 1_000_000.0 + 7 * 86_400

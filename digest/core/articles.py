@@ -346,7 +346,8 @@ def fetch_articles(store: Store, config: Config, story_ids: Iterable[int], *, re
 def _outcome(sid: int, link: str, result: FetchResult, previous: tuple[str, float | None, int] | None,
              now: float) -> Article:
     if result.status != "ok":
-        error = result.error or f"HTTP {result.http_status}"
+        # the fetcher words a 410 for a feed ("the feed was removed; no longer fetched"): a page is only gone
+        error = "HTTP 410 Gone" if result.http_status == 410 else result.error or f"HTTP {result.http_status}"
         return failed(sid, link, error, previous=previous, now=now, permanent=result.http_status in (404, 410))
     try:
         article = extract(result.body, result.final_url or link, result.content_type, story_id=sid, now=now)
