@@ -267,8 +267,9 @@ def test_pictures_are_made_ours_when_the_archive_is_published(digest_home: Paths
     feed_server.route("/img/lead.jpg", Response(200, jpeg, _jpeg((1600, 1000), (200, 40, 40))))
     feed_server.route("/img/thumb.jpg", Response(200, jpeg, _jpeg((900, 600), (40, 40, 200))))
     feed_server.route("/img/not-a-picture.jpg", html_response(b"<html>oops</html>"))
+    feed_server.route("/img/busy.jpg", Response(500, {"Content-Type": "text/plain"}, b"try later"))
     pages = {"/a/0": "/img/lead.jpg", "/a/1": "/img/thumb.jpg", "/a/2": "/img/gone.jpg",
-             "/a/3": "/img/not-a-picture.jpg"}
+             "/a/3": "/img/not-a-picture.jpg", "/a/4": "/img/busy.jpg"}
     for path, img in pages.items():
         feed_server.route(path, html_response(article_page(path, image=feed_server.url(img), image_size=None)))
     with Store(digest_home.db_file) as store:
@@ -289,9 +290,13 @@ def test_pictures_are_made_ours_when_the_archive_is_published(digest_home: Paths
         assert img.size == (600, 375) and img.format == "JPEG"
     with Image.open(folder / thumb.rsplit("/", 1)[1]) as img:
         assert img.size == (264, 264)
-    # a picture that cannot be downloaded or read keeps its original URL, and the build says so
-    assert feed_server.url("/img/gone.jpg") in imgs and feed_server.url("/img/not-a-picture.jpg") in imgs
-    assert any("2 of 4 pictures kept their original URL" in n for n in result.notes), result.notes
+    # a picture that may work later keeps its original URL; one that is gone or no picture is left out
+    # (the reader would see a broken picture); the build says so
+    assert feed_server.url("/img/busy.jpg") in imgs
+    assert feed_server.url("/img/gone.jpg") not in imgs and feed_server.url("/img/not-a-picture.jpg") not in imgs
+    assert len(imgs) == 3, imgs
+    assert any(n.startswith("1 of 5 pictures kept their original URL") for n in result.notes), result.notes
+    assert any(n.startswith("2 of 5 pictures left out") for n in result.notes), result.notes
     # a rebuild uses the pictures already made
     before = len(feed_server.requests_for("/img/lead.jpg"))
     with Store(digest_home.db_file) as store:
@@ -358,3 +363,51 @@ def test_a_page_gone_410_is_named_as_a_page(store: Store, feed_server: FeedServe
     got = fetch_articles(store, Config(), [sid], now=1_000_000.0)[sid]
     assert got.error == "HTTP 410 Gone"  # not the feed's "the feed was removed; no longer fetched"
     assert got.retry_at == 1_000_000.0 + 7 * 86_400
+
+
+def test_pixels_svg_camera_jpegs_and_huge_pictures(digest_home: Paths, feed_server: FeedServer,
+                                                   recwarn: pytest.WarningsRecorder) -> None:
+    """What the Web serves as og:image besides photos. A tracking pixel was blown up into a black 264 px
+    square, an SVG and a broken file kept their URLs (a blank in every mail client), a camera's JPEG (MPO)
+    was refused, and a 48 MP JPEG printed Pillow's DecompressionBombWarning on stderr (into cron's mail)."""
+    import re
+
+    from PIL import Image
+
+    from digest.core.build import build_digest
+
+    def encoded(img: Image.Image, fmt: str, **kw: object) -> bytes:
+        out = io.BytesIO()
+        img.save(out, fmt, **kw)
+        return out.getvalue()
+
+    config = Config()
+    config.newsletter.web_url = "https://news.example.org/digest/"
+    photo = Image.new("RGB", (1200, 800), (40, 120, 200))
+    pictures = {
+        "/img/pixel.gif": ("image/gif", encoded(Image.new("P", (1, 1)), "GIF")),
+        "/img/icon.png": ("image/png", encoded(Image.new("RGB", (32, 32)), "PNG")),
+        "/img/logo": ("image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg" width="900" height="600"/>'),
+        "/img/cut.jpg": ("image/jpeg", encoded(photo, "JPEG")[:2000]),
+        "/img/camera.jpg": ("image/jpeg", encoded(photo, "MPO", save_all=True, append_images=[photo])),
+        "/img/48mp.jpg": ("image/jpeg", encoded(Image.new("L", (8000, 6000), 128), "JPEG")),
+        "/img/50mp.png": ("image/png", encoded(Image.new("1", (10_000, 5_000)), "PNG")),
+    }
+    for i, (path, (ctype, data)) in enumerate(pictures.items()):
+        feed_server.route(path, Response(200, {"Content-Type": ctype}, data))
+        feed_server.route(f"/a/{i}", html_response(article_page(f"Story {i}", image=feed_server.url(path),
+                                                                image_size=None)))
+    with Store(digest_home.db_file) as store:
+        ids = _stories(store, config, feed_server, [f"/a/{i}" for i in range(len(pictures))])
+        for sid in ids:
+            store.flag(sid, "Top Stories")
+        result = build_digest(store, config, digest_home)
+    srcs = re.findall(r'<img[^>]*\bsrc="([^"]+)"', result.html_path.read_text())
+    ours = [u for u in srcs if u.startswith("https://news.example.org/digest/1/img/")]
+    assert len(ours) == 2, srcs  # the camera JPEG and the 48 MP one, made ours
+    assert feed_server.url("/img/50mp.png") in srcs  # too large to open here: the reader's browser may cope
+    assert len(srcs) == 3, srcs  # the pixel, the icon, the SVG and the broken file are left out
+    assert any(n.startswith("4 of 7 pictures left out (") for n in result.notes), result.notes
+    assert any(n.startswith("1 of 7 pictures kept their original URL (") and "too large to open" in n
+               for n in result.notes), result.notes
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__], list(recwarn)

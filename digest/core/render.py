@@ -234,7 +234,11 @@ def _pictures(store: Store, m: _Material, config: Config, paths: Paths, digest: 
               for ctx, kind in found]
     base = f"{config.newsletter.web_url.rstrip('/')}/{digest.number}/img"
     # archive/N/ is digest.core.archive's issue_dir (not imported: archive imports render)
-    return localise(images, config, paths.archive_dir / str(digest.number) / "img", base)
+    notes = localise(images, config, paths.archive_dir / str(digest.number) / "img", base)
+    for ctx, _kind in found:
+        if not ctx["image"]:  # emptied: gone or no photo (a broken picture, an SVG, a tracking pixel)
+            ctx["image"] = None
+    return notes
 
 
 def render_digest(
