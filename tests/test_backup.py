@@ -77,3 +77,30 @@ def test_a_backup_during_a_refresh_restores_with_every_flag(store: Store, digest
         assert {it.story.id for it in restored.digest_items()} == flagged
         assert restored.count_stories() >= before + FEEDS * 20
         assert restored.check_store().ok
+
+
+_FILE_LIMIT = """
+import resource, runpy, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+sys.argv = ["digest", *sys.argv[2:]]
+runpy.run_module("digest", run_name="__main__")
+"""
+
+
+def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(store: Store, digest_home: Paths,
+                                                                        tmp_path: Path) -> None:
+    """The store's disk has room; the copy cannot be written (here a real limit on the size of any file
+    the process writes, as a full disk under the backup would). The line named the store."""
+    make_draft(store, 400)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = digest_home.db_file.stat().st_size
+    assert size > 200_000
+    backup = tmp_path / "backup.db"
+    env = {**os.environ, "DIGEST_HOME": str(digest_home.config_dir), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", _FILE_LIMIT, str(size // 4), "store", "backup", str(backup)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [f"digest: store error: cannot write the backup {backup}: disk I/O error"]
+    assert not backup.exists() and list(tmp_path.glob(".backup.db.*")) == []  # no half-written copy left
+    assert store.check_store().ok

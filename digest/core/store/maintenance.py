@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.core import clock
-from digest.core.store.connection import Connection, StoreError
+from digest.core.store.connection import Connection, StoreError, is_damage
 
 # what `stats` counts, by state; "issued" is in a built or sent digest, "flagged" in the draft
 _STATE_SQL = (
@@ -136,6 +136,12 @@ class MaintenanceMixin(Connection):
                 # concurrent writer never restarts (a stepped copy starts over at each foreign commit)
                 self.db.backup(dest, pages=-1)
                 dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
+            except sqlite3.DatabaseError as e:
+                if is_damage(e):  # the store's own pages (the copy is new): the CLI says the store is damaged
+                    raise
+                # a full disk or an I/O error is the copy's: without this the CLI named the store, whose
+                # disk may have room ("store error: .../digest.db: database or disk is full")
+                raise StoreError(f"cannot write the backup {target}: {e}") from None
             finally:
                 dest.close()
             with open(tmp, "rb") as f:
