@@ -43,6 +43,26 @@ def test_real_news_page_gives_text_picture_and_metadata() -> None:
     assert 'rel="noopener noreferrer"' in a.html  # through the feed HTML's nh3 allowlist
 
 
+def test_a_huge_article_is_cut_between_blocks_and_says_so() -> None:
+    """A page of ~1.2 MB of prose keeps its first MAX_ARTICLE_CHARS of article, whole paragraphs, then a note;
+    an ordinary article (the real page above) is whole and has no note."""
+    from digest.core.articles import CUT_NOTE, MAX_ARTICLE_CHARS
+
+    sentence = "Paragraph {n} of the long inquiry into the harbour ferry budget."
+    paras = "".join("<p>" + " ".join([sentence.format(n=n)] * 10) + "</p>" for n in range(1700))
+    page = (f"<html><head><title>Inquiry</title></head><body><article><h1>Inquiry</h1>{paras}"
+            "</article></body></html>").encode()
+    a = extract(page, "https://news.example.org/inquiry", "text/html; charset=utf-8")
+    assert MAX_ARTICLE_CHARS * 0.9 < len(a.html) <= MAX_ARTICLE_CHARS + len(CUT_NOTE) + 1000
+    assert a.html.endswith(CUT_NOTE)
+    assert a.text.startswith("Paragraph 0 of the long inquiry")
+    assert a.text.endswith("Open it in the browser to read the rest.)")
+    assert "Paragraph 1699 " not in a.text  # the end of the page is not kept
+    whole = extract(real_page("fivethirtyeight-manchin.html.gz"), "https://fivethirtyeight.com/features/x/",
+                    "text/html; charset=UTF-8")
+    assert "cut here" not in whole.html
+
+
 def test_real_product_page_og_image_without_size() -> None:
     a = extract(real_page("mozilla-firefox-developer.html.gz"), "https://www.mozilla.org/en-US/firefox/developer/")
     assert a.title == "Welcome to Firefox Developer Edition" and a.site_name == "Mozilla"
