@@ -223,8 +223,10 @@ def setup_faults(server: FeedServer, raw: RawServer, garbage: RawServer, closed_
     add(Fault("endless-chunked", "/endless.xml", "error", r"larger than 10,000,000 bytes"),
         Response(200, {"Content-Type": "application/rss+xml"}, endless()))
     server.redirect("/loop-b.xml", "/loop-a.xml", 302)
-    add(Fault("redirect-loop", "/loop-a.xml", "error", r"redirect loop"),
+    add(Fault("redirect-loop", "/loop-a.xml", "error", r"redirect loop \(2 hops back to "),
         Response(301, {"Location": server.url("/loop-b.xml"), "Content-Length": "0"}))
+    add(Fault("redirect-to-itself", "/loop-self.xml", "error", r"redirect loop \(1 hop back to "),
+        Response(302, {"Location": server.url("/loop-self.xml"), "Content-Length": "0"}))
     add(Fault("redirect-file-scheme", "/to-file.xml", "error", r"non-http"),
         Response(302, {"Location": "file:///etc/passwd", "Content-Length": "0"}))
 

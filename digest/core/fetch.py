@@ -350,7 +350,9 @@ class Fetcher:
         if scheme not in ("http", "https"):
             return self._finish(t, err(f"redirect to a non-http URL ({scheme}:) refused", code, t.current))
         if target in t.seen:
-            return self._finish(t, err(f"redirect loop ({len(t.seen)} hops back to {target})", code, t.current))
+            hops = len(t.seen)
+            return self._finish(t, err(f"redirect loop ({hops} hop{'' if hops == 1 else 's'} back to {target})", code,
+                                       t.current))
         if len(t.seen) > MAX_REDIRECTS:
             return self._finish(t, err(f"too many redirects (more than {MAX_REDIRECTS})", code, target))
         t.permanent = t.permanent and code in (301, 308)
