@@ -154,14 +154,21 @@ def test_store_commands(store: Store, digest_home: Paths) -> None:
     ids = add_aged(store, feed.id, range(30), age_days=400)
     store.flag(ids[20], "Top Stories")  # not among the newest 5: kept for its flag
     (digest_home.config_file).write_text("[store]\nkeep_min_per_feed = 5\n")
+    from digest.core.articles import failed
+    from digest.core.models import Article
+
+    store.save_article(Article(ids[0], "https://a.example/0", "ok", NOW, 0, text="Body.", html="<p>Body.</p>"))
+    store.save_article(failed(ids[1], "https://a.example/1", "HTTP 500", previous=None, now=NOW))
 
     code, out, err = cli(digest_home, "store", "stats", "--json")
     stats = json.loads(out)
     assert code == 0 and stats["stories"] == {"all": 30, "unread": 30, "read": 0, "flagged": 1, "issued": 0}
     assert stats["feeds"] == 1 and stats["schema"] >= 2 and stats["file_bytes"] > 0
     assert stats["tables"]["stories"] > 0 and "wal_bytes" in stats
+    assert stats["articles"] == {"ok": 1, "failed": 1}
     code, out, _ = cli(digest_home, "store", "stats")
     assert code == 0 and "30 (30 unread" in out
+    assert "articles: 1 fetched, 1 could not be fetched" in out
 
     code, out, _ = cli(digest_home, "store", "prune", "--dry-run")
     assert (code, out.strip()) == (0, "would remove 24 old stories")

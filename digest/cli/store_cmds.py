@@ -56,6 +56,8 @@ def cmd_store_stats(ctx: Ctx, args: argparse.Namespace) -> int:
             f"{s['issued']:,} in issued digests); oldest first seen {_date(stats['oldest_seen_at'])}")
     ctx.out(f"feeds: {stats['feeds']:,}; digests: {stats['digests']:,}; seen ids of pruned stories: "
             f"{stats['seen_ids']:,}; sent links: {stats['sent_links']:,}")
+    a = stats["articles"]
+    ctx.out(f"articles: {a['ok']:,} fetched, {a['failed']:,} could not be fetched")
     per = f", {stats['bytes_per_story']:,} bytes a story" if stats["bytes_per_story"] else ""
     ctx.out(f"file: {_mb(stats['file_bytes'])} ({_mb(stats['free_bytes'])} free){per}; "
             f"WAL: {_mb(stats['wal_bytes'])}")

@@ -63,6 +63,9 @@ class MaintenanceMixin(Connection):
             "digests": int(self.db.execute("SELECT count(*) FROM digests").fetchone()[0]),
             "seen_ids": int(self.db.execute("SELECT count(*) FROM seen_ids").fetchone()[0]),
             "sent_links": int(self.db.execute("SELECT count(*) FROM sent_links").fetchone()[0]),
+            "articles": dict(zip(("ok", "failed"), self.db.execute(
+                "SELECT count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status = 'error') "
+                "FROM articles").fetchone(), strict=True)),
             "file_bytes": pages * page_size,
             "free_bytes": free * page_size,
             "wal_bytes": wal.stat().st_size if wal.exists() else 0,
