@@ -155,6 +155,39 @@ def test_plain_and_trim():
     assert trim_text("short", 50) == "short"
 
 
+ABBREVIATED = ("The Seattle startup, founded in 2019 by former Amazon engineers, says its software helps retailers "
+               "like Costco Wholesale Corp. cut cloud bills by 30 percent, and it plans to hire 40 people in Seattle "
+               "and Vancouver, B.C. over the next year as it takes its sales team to Europe, Asia and Latin America, "
+               "where its first customers are grocery chains. More to come.")
+
+
+def test_trim_does_not_stop_at_an_abbreviation():
+    """A period after "Corp", "Wash", "B.C" or an initial is not a sentence end: a blurb cut there stops
+    mid-sentence and, with no ellipsis, looks finished."""
+    for limit in (140, 300):
+        cut = trim_text(ABBREVIATED, limit)
+        assert cut.endswith("…") and not cut.endswith(("Corp.", "B.C.")), cut
+    news = ("Microsoft and OpenAI renegotiated their deal. Under the terms announced Tuesday by Microsoft Corp. "
+            "President Brad Smith in Redmond, Wash., the companies share revenue until 2032 at least.")
+    assert trim_text(news, 110) == "Microsoft and OpenAI renegotiated their deal."
+    assert trim_text("Founder J. Doe of Acme Inc. Seattle and the U.S. Army signed a deal on drones for the "
+                     "Pacific fleet.", 80).endswith("…")
+    # real sentence ends still count: ?, !, a closing quote, a period before a capital
+    assert trim_text('Is it over? "Not yet," she said. The company has much more to say about that later.',
+                     60) == 'Is it over? "Not yet," she said.'
+
+
+def test_blurb_cut_in_the_email_at_a_sentence_not_an_abbreviation(env):
+    store, cfg, paths = env
+    feed = store.add_feed("https://feeds.example.com/news.xml", title="Wire", section="Top Stories")
+    store.save_stories(feed.id, [story(1, feed="w", summary=ABBREVIATED)])
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='w-1'").fetchone()[0], "Top Stories")
+    r = _render(store, cfg, paths, "geekwire")
+    blurb = next(p for p in re.findall(r'<p class="blurb"[^>]*>(.*?)</p>', r.html, re.S))
+    assert blurb.startswith("The Seattle startup") and blurb.endswith("…"), blurb
+    assert "Vancouver, B.C.\n" not in r.text and "Vancouver, B.C." + "\nhttps" not in r.text
+
+
 def test_images():
     assert _image(Image("https://i.example.com/a.jpg", 1, 1), "h") is None
     assert _image(Image("https://i.example.com/a.svg", 100, 100), "h") is None
