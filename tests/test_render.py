@@ -220,6 +220,33 @@ def test_trending_block_follows_the_store(env):
     assert "Trending" in html and "2 sources" in html and "Feed A, Feed B" in html
 
 
+def test_trending_leaves_out_what_the_issue_carries(env):
+    """A story the issue already has (from any of the feeds carrying it) is not repeated under Trending:
+    the lead showed up again as Trending #1."""
+    store, cfg, paths = env
+    a = store.add_feed("https://a.example.com/f", title="Feed A", section="Top Stories")
+    b = store.add_feed("https://b.example.com/f", title="Feed B")
+    lead, other = "https://news.example.com/lead-scoop", "https://news.example.com/other-scoop"
+    store.save_stories(a.id, [story(1, feed="a", link=lead, title="Tidewater raises $42M for ferry batteries"),
+                              story(2, feed="a", link=other, title="Quillmark buys Forkyard in a stock deal")])
+    store.save_stories(b.id, [story(1, feed="b", link=lead, title="Tidewater closes a $42M Series B round"),
+                              story(2, feed="b", link=other, title="Forkyard goes to Quillmark")])
+    # the editor flags feed B's report of the lead story: feed A's report is the same news
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='b-1'").fetchone()[0], "Top Stories")
+    for theme in THEMES:
+        r = _render(store, cfg, paths, theme)
+        trend = r.text.split("TRENDING", 1)[1]
+        assert "Quillmark buys Forkyard" in trend, theme
+        assert "Tidewater" not in trend and lead not in trend, theme
+        assert unescape(r.html).count("Tidewater raises $42M") == 0, theme
+    # once the issue carries every trending story, the block and its table-of-contents entry go
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='a-2'").fetchone()[0], "Top Stories")
+    store.flag(fill_store(store, 1, sections=("Startups",))[0], "Startups")
+    r = _render(store, cfg, paths, "geekwire")
+    assert "Trending" not in r.html and "TRENDING" not in r.text
+    assert "In this issue:</b> Top Stories · Startups" in r.html
+
+
 # -- properties (hypothesis) -------------------------------------------------------------------------------
 
 from hypothesis import given, settings  # noqa: E402
