@@ -77,6 +77,21 @@ def test_geekwire_has_the_newsletter_parts(env):
     assert "Wed Jan 20, 5:30 PM · Pitch Night" in r.text
 
 
+def test_build_names_a_flagged_event_that_is_over(env):
+    store, cfg, paths = env
+    events = store.add_feed("https://ev.example.com/f", title="Calendar", section="Events")
+    store.save_stories(events.id, [
+        story(1, feed="e", title="Rust meetup", image=False, extra={"event_start": "2026-11-20T18:30:00-08:00"}),
+        story(2, feed="e", title="Pitch Night", image=False, extra={"event_start": "2027-01-20T17:30:00-08:00"}),
+    ])
+    for guid in ("e-1", "e-2"):
+        store.flag(store.db.execute("SELECT id FROM stories WHERE guid=?", (guid,)).fetchone()[0], "Events")
+    r = _render(store, cfg, paths, "geekwire")  # NOW: Nov 26, 2026
+    assert "Rust meetup" in r.html  # the editor's choice stays in the issue
+    past = [n for n in r.notes if "took place" in n]
+    assert past == ['Events: "Rust meetup" took place on Nov 20, before this issue; unflag it unless that is intended']
+
+
 HOSTILE_TITLE = '<script>alert(1)</script>Big "news" <img src=x onerror=alert(2)> & more'
 HOSTILE_SUMMARY = (
     '<p onclick="steal()">Unbalanced <b><i>tags</b> <a href="javascript:alert(3)">click</a> '

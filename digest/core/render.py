@@ -222,6 +222,19 @@ def _largest_fitting(lo: int, hi: int, render: Any) -> tuple[dict[str, Any], str
     return best
 
 
+def _past_events(m: _Material, now: datetime) -> list[str]:
+    """A flagged event that is over by the time the issue is built (flagged last week, built today) is
+    the editor's to drop, so it stays in; the build names it (automatic issues never pick one)."""
+    notes = []
+    for name, kind, full, _short in m.sections:
+        for s in full if kind == "events" else []:
+            when = s["event"]["end"] or s["event"]["start"]
+            if when is not None and when < now:
+                notes.append(f"{name}: \"{s['headline']}\" took place on {when:%b %-d}, before this issue; "
+                             "unflag it unless that is intended")
+    return notes
+
+
 def _pictures(store: Store, m: _Material, config: Config, paths: Paths, digest: Digest) -> list[str]:
     """With newsletter.web_url set, the issue's pictures become our own light copies published with the
     archive (digest.core.pictures): the lead 600 px wide, every other one a square thumbnail."""
@@ -270,6 +283,7 @@ def render_digest(
     ctx, html = attempt()
     notes: list[str] = accent_problems(config.newsletter.accent_color)  # names the colour and the ratio
     notes += picture_notes
+    notes += _past_events(m, now)
     total = ctx["story_count"]
     kb = BUDGET_BYTES // 1000
     if _size(html) > BUDGET_BYTES:
