@@ -92,6 +92,23 @@ def test_build_names_a_flagged_event_that_is_over(env):
     assert past == ['Events: "Rust meetup" took place on Nov 20, before this issue; unflag it unless that is intended']
 
 
+def test_story_links_carry_no_tracking_parameters(env):
+    """The feed's own tracking (utm_source=rss, fbclid...) is not passed on to readers; the rest of the link
+    (its other parameters, the fragment) is kept."""
+    store, cfg, paths = env
+    feed = store.add_feed("https://feeds.example.com/news.xml", title="Wire", section="Top Stories")
+    tracked = "https://news.example.com/a/story?id=7&utm_source=ledger&utm_medium=rss&fbclid=x1#more"
+    store.save_stories(feed.id, [story(1, feed="w"), story(2, feed="w", link=tracked)])
+    for guid in ("w-1", "w-2"):
+        store.flag(store.db.execute("SELECT id FROM stories WHERE guid=?", (guid,)).fetchone()[0], "Top Stories")
+    for theme in THEMES:
+        r = _render(store, cfg, paths, theme)
+        for part in (r.html, r.text):
+            assert "utm_" not in part and "fbclid" not in part, theme
+        assert 'href="https://news.example.com/a/story?id=7#more"' in r.html, theme
+        assert "https://news.example.com/a/story?id=7#more" in r.text, theme
+
+
 HOSTILE_TITLE = '<script>alert(1)</script>Big "news" <img src=x onerror=alert(2)> & more'
 HOSTILE_SUMMARY = (
     '<p onclick="steal()">Unbalanced <b><i>tags</b> <a href="javascript:alert(3)">click</a> '
