@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core.links import _canonical_url, canonical_url, join_url
+from digest.core.links import _canonical_url, canonical_url, join_url, strip_tracking
 
 _CHARS = "aZ09-._~%!$&'()*+,=:@/?#;[]é \t\n\x00\\"
 _host = st.text(alphabet="ab.-_:@[]%é0", min_size=0, max_size=12)
@@ -71,3 +71,20 @@ _canonical_cases = st.one_of(
 @example(url=" https://site.example/a b ")
 def test_canonical_url_fast_path_is_urlsplit(url: str) -> None:
     assert canonical_url(url) == _canonical_url(url.strip())
+
+
+def test_strip_tracking_keeps_everything_but_tracking_parameters() -> None:
+    link = "https://news.example/2026/11/story/?utm_source=ledger&utm_medium=rss"
+    assert strip_tracking(link) == "https://news.example/2026/11/story/"
+    assert strip_tracking("https://n.example/p?id=5&UTM_Campaign=x&fbclid=abc#part-2") == "https://n.example/p?id=5#part-2"
+    for kept in ("https://n.example/p?q=a%20b&page=2", "https://N.example/Path/", "https://n.example/p?x&y="):
+        assert strip_tracking(kept) == kept  # not canonicalised: only tracking goes
+
+
+@settings(max_examples=300)
+@given(_plainish)
+def test_strip_tracking_leaves_the_canonical_link_unchanged(url: str) -> None:
+    """Taking the tracking out never changes which story a link is (nor, so, Trending and never-resent).
+    Links with whitespace or controls are left out: no stored link has them (a host "0 " is no host)."""
+    assume(not any(c.isspace() or ord(c) < 32 for c in url))
+    assert canonical_url(strip_tracking(url)) == canonical_url(url)

@@ -77,6 +77,38 @@ def test_geekwire_has_the_newsletter_parts(env):
     assert "Wed Jan 20, 5:30 PM · Pitch Night" in r.text
 
 
+def test_build_names_a_flagged_event_that_is_over(env):
+    store, cfg, paths = env
+    events = store.add_feed("https://ev.example.com/f", title="Calendar", section="Events")
+    store.save_stories(events.id, [
+        story(1, feed="e", title="Rust meetup", image=False, extra={"event_start": "2026-11-20T18:30:00-08:00"}),
+        story(2, feed="e", title="Pitch Night", image=False, extra={"event_start": "2027-01-20T17:30:00-08:00"}),
+    ])
+    for guid in ("e-1", "e-2"):
+        store.flag(store.db.execute("SELECT id FROM stories WHERE guid=?", (guid,)).fetchone()[0], "Events")
+    r = _render(store, cfg, paths, "geekwire")  # NOW: Nov 26, 2026
+    assert "Rust meetup" in r.html  # the editor's choice stays in the issue
+    past = [n for n in r.notes if "took place" in n]
+    assert past == ['Events: "Rust meetup" took place on Nov 20, before this issue; unflag it unless that is intended']
+
+
+def test_story_links_carry_no_tracking_parameters(env):
+    """The feed's own tracking (utm_source=rss, fbclid...) is not passed on to readers; the rest of the link
+    (its other parameters, the fragment) is kept."""
+    store, cfg, paths = env
+    feed = store.add_feed("https://feeds.example.com/news.xml", title="Wire", section="Top Stories")
+    tracked = "https://news.example.com/a/story?id=7&utm_source=ledger&utm_medium=rss&fbclid=x1#more"
+    store.save_stories(feed.id, [story(1, feed="w"), story(2, feed="w", link=tracked)])
+    for guid in ("w-1", "w-2"):
+        store.flag(store.db.execute("SELECT id FROM stories WHERE guid=?", (guid,)).fetchone()[0], "Top Stories")
+    for theme in THEMES:
+        r = _render(store, cfg, paths, theme)
+        for part in (r.html, r.text):
+            assert "utm_" not in part and "fbclid" not in part, theme
+        assert 'href="https://news.example.com/a/story?id=7#more"' in r.html, theme
+        assert "https://news.example.com/a/story?id=7#more" in r.text, theme
+
+
 HOSTILE_TITLE = '<script>alert(1)</script>Big "news" <img src=x onerror=alert(2)> & more'
 HOSTILE_SUMMARY = (
     '<p onclick="steal()">Unbalanced <b><i>tags</b> <a href="javascript:alert(3)">click</a> '
@@ -155,6 +187,39 @@ def test_plain_and_trim():
     assert trim_text("short", 50) == "short"
 
 
+ABBREVIATED = ("The Seattle startup, founded in 2019 by former Amazon engineers, says its software helps retailers "
+               "like Costco Wholesale Corp. cut cloud bills by 30 percent, and it plans to hire 40 people in Seattle "
+               "and Vancouver, B.C. over the next year as it takes its sales team to Europe, Asia and Latin America, "
+               "where its first customers are grocery chains. More to come.")
+
+
+def test_trim_does_not_stop_at_an_abbreviation():
+    """A period after "Corp", "Wash", "B.C" or an initial is not a sentence end: a blurb cut there stops
+    mid-sentence and, with no ellipsis, looks finished."""
+    for limit in (140, 300):
+        cut = trim_text(ABBREVIATED, limit)
+        assert cut.endswith("…") and not cut.endswith(("Corp.", "B.C.")), cut
+    news = ("Microsoft and OpenAI renegotiated their deal. Under the terms announced Tuesday by Microsoft Corp. "
+            "President Brad Smith in Redmond, Wash., the companies share revenue until 2032 at least.")
+    assert trim_text(news, 110) == "Microsoft and OpenAI renegotiated their deal."
+    assert trim_text("Founder J. Doe of Acme Inc. Seattle and the U.S. Army signed a deal on drones for the "
+                     "Pacific fleet.", 80).endswith("…")
+    # real sentence ends still count: ?, !, a closing quote, a period before a capital
+    assert trim_text('Is it over? "Not yet," she said. The company has much more to say about that later.',
+                     60) == 'Is it over? "Not yet," she said.'
+
+
+def test_blurb_cut_in_the_email_at_a_sentence_not_an_abbreviation(env):
+    store, cfg, paths = env
+    feed = store.add_feed("https://feeds.example.com/news.xml", title="Wire", section="Top Stories")
+    store.save_stories(feed.id, [story(1, feed="w", summary=ABBREVIATED)])
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='w-1'").fetchone()[0], "Top Stories")
+    r = _render(store, cfg, paths, "geekwire")
+    blurb = next(p for p in re.findall(r'<p class="blurb"[^>]*>(.*?)</p>', r.html, re.S))
+    assert blurb.startswith("The Seattle startup") and blurb.endswith("…"), blurb
+    assert "Vancouver, B.C.\n" not in r.text and "Vancouver, B.C." + "\nhttps" not in r.text
+
+
 def test_images():
     assert _image(Image("https://i.example.com/a.jpg", 1, 1), "h") is None
     assert _image(Image("https://i.example.com/a.svg", 100, 100), "h") is None
@@ -185,6 +250,33 @@ def test_trending_block_follows_the_store(env):
     store.save_stories(b.id, [story(1, feed="b", link=shared, title="A shared scoop, retold")])
     html = _render(store, cfg, paths, "geekwire").html  # not a stale cached Trending
     assert "Trending" in html and "2 sources" in html and "Feed A, Feed B" in html
+
+
+def test_trending_leaves_out_what_the_issue_carries(env):
+    """A story the issue already has (from any of the feeds carrying it) is not repeated under Trending:
+    the lead showed up again as Trending #1."""
+    store, cfg, paths = env
+    a = store.add_feed("https://a.example.com/f", title="Feed A", section="Top Stories")
+    b = store.add_feed("https://b.example.com/f", title="Feed B")
+    lead, other = "https://news.example.com/lead-scoop", "https://news.example.com/other-scoop"
+    store.save_stories(a.id, [story(1, feed="a", link=lead, title="Tidewater raises $42M for ferry batteries"),
+                              story(2, feed="a", link=other, title="Quillmark buys Forkyard in a stock deal")])
+    store.save_stories(b.id, [story(1, feed="b", link=lead, title="Tidewater closes a $42M Series B round"),
+                              story(2, feed="b", link=other, title="Forkyard goes to Quillmark")])
+    # the editor flags feed B's report of the lead story: feed A's report is the same news
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='b-1'").fetchone()[0], "Top Stories")
+    for theme in THEMES:
+        r = _render(store, cfg, paths, theme)
+        trend = r.text.split("TRENDING", 1)[1]
+        assert "Quillmark buys Forkyard" in trend, theme
+        assert "Tidewater" not in trend and lead not in trend, theme
+        assert unescape(r.html).count("Tidewater raises $42M") == 0, theme
+    # once the issue carries every trending story, the block and its table-of-contents entry go
+    store.flag(store.db.execute("SELECT id FROM stories WHERE guid='a-2'").fetchone()[0], "Top Stories")
+    store.flag(fill_store(store, 1, sections=("Startups",))[0], "Startups")
+    r = _render(store, cfg, paths, "geekwire")
+    assert "Trending" not in r.html and "TRENDING" not in r.text
+    assert "In this issue:</b> Top Stories · Startups" in r.html
 
 
 # -- properties (hypothesis) -------------------------------------------------------------------------------

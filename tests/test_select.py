@@ -202,6 +202,28 @@ def test_auto_select_orders_events_by_start(store):
     assert [i.story.guid for i in draft_sections(store, cfg)[0].items] == ["e-2", "e-3", "e-1"]
 
 
+def test_auto_select_leaves_out_events_that_are_over(store):
+    """An automatic issue's calendar lists what readers can still go to: an event that ended (or, without
+    an end, started) before the issue is built is not picked, however recently the feed posted it. A
+    conference under way (started, not yet ended) stays; an item without dates is kept."""
+    cfg = make_config()  # NOW is 2026-11-26 08:00 UTC (00:00 in Seattle)
+    cfg.sections = [SectionConfig("Top Stories", 1), SectionConfig("Events", 5, "events")]
+    cfg.select.since_last_digest = False
+    ev = store.add_feed("https://ev.example.com/feed", title="Events", section="Events")
+    store.save_stories(ev.id, [
+        story(1, feed="e", age_h=1, extra={"event_start": "2026-11-25T18:30:00-08:00"}),  # last night
+        story(2, feed="e", age_h=2, extra={"event_start": "2026-11-24T09:00:00-08:00",
+                                           "event_end": "2026-11-25T17:00:00-08:00"}),  # ended yesterday
+        story(3, feed="e", age_h=3, extra={"event_start": "2026-11-25T09:00:00-08:00",
+                                           "event_end": "2026-11-27T17:00:00-08:00"}),  # under way
+        story(4, feed="e", age_h=4, extra={"event_start": "2026-12-03T18:30:00Z"}),
+        story(5, feed="e", age_h=5),  # no dates: kept
+        story(6, feed="e", age_h=6, extra={"event_start": "not a date"}),  # unreadable: kept
+    ])
+    auto_select(store, cfg, now=NOW_TS)
+    assert sorted(i.story.guid for i in draft_sections(store, cfg)[0].items) == ["e-3", "e-4", "e-5", "e-6"]
+
+
 def test_ads_are_never_auto_selected_nor_trending_unless_turned_off(store):
     cfg = make_config()
     cfg.sections = [SectionConfig("Top Stories", 10)]

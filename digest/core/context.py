@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from digest.core.articles import is_teaser
 from digest.core.emailcss import accent_palette
+from digest.core.links import strip_tracking
 from digest.core.models import Article, Digest, DigestItem, Image, Story
 from digest.core.themes import (
     ASSUMED_RATIO,
@@ -97,7 +98,8 @@ def story_context(item: DigestItem, article: Article | None = None) -> dict[str,
         text = article_text(s) or body
         words = len(text.split()) if text else 0
     credit = _CREDIT.search(body) or _CREDIT.search(summary)
-    url = safe_url(s.link) or safe_url(s.canonical_link)
+    # the feed's own tracking (utm_source=rss, ...) is not passed on to readers (links.strip_tracking)
+    url = safe_url(strip_tracking(s.link)) or safe_url(s.canonical_link)
     ex = s.extra or {}
     categories = [plain(c) for c in s.categories if plain(c)]
     return {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 _PLAIN_ABSOLUTE = re.compile(
     r"https?://[-A-Za-z0-9._~%!$&'()*+,=:@]+"  # host (and user info, port): no brackets, ASCII only
@@ -79,6 +79,23 @@ def _canonical_url(url: str) -> str:
         host = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
     return urlunsplit((scheme, host, parts.path or "/", urlencode(query, doseq=True), ""))
+
+
+def strip_tracking(url: str) -> str:
+    """The link a reader is sent to: `url` without its tracking parameters (utm_*, fbclid, ...), and
+    otherwise exactly as the feed wrote it (its other parameters, their order and escaping, the fragment),
+    unlike canonical_url, which is an identity for comparing links, not a link to follow."""
+    if "?" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pairs = parts.query.split("&")
+    kept = [p for p in pairs if not _TRACKING_PARAMS.match(unquote_plus(p.split("=", 1)[0]))]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query="&".join(p for p in kept if p)))
 
 
 def safe_link(url: str, base: str = "") -> str:

@@ -66,25 +66,35 @@ class _Material:
     trending: list[dict[str, Any]]
 
 
-_TRENDING_CACHE: dict[tuple[int, str, int, int, int, bool], list[Any]] = {}
+_TRENDING_CACHE: dict[tuple[int, str, int, int, int, bool, int], list[Any]] = {}
 
 
-def _trending(store: Store, since: float, skip_ads: bool = True) -> list[Any]:
+def _trending(store: Store, since: float, skip_ads: bool = True, limit: int = TRENDING_LIMIT) -> list[Any]:
     """Trending for the digest, cached while the store is unchanged: the TUI's live preview renders
     on every edit, and Trending is the one query that grows with the store (~0.1 s at 100k stories).
     The key has this connection's change count and SQLite's data_version (bumped by other
     connections' commits), and `since` to the minute."""
     version, changes = store.change_key()
-    key = (id(store), str(store.path), changes, version, int(since // 60), skip_ads)
+    key = (id(store), str(store.path), changes, version, int(since // 60), skip_ads, limit)
     if key not in _TRENDING_CACHE:
         if len(_TRENDING_CACHE) > 32:
             _TRENDING_CACHE.clear()
-        _TRENDING_CACHE[key] = trending(store, since=since, limit=TRENDING_LIMIT, skip_ads=skip_ads)
+        _TRENDING_CACHE[key] = trending(store, since=since, limit=limit, skip_ads=skip_ads)
     return _TRENDING_CACHE[key]
 
 
+def _issue_trending(store: Store, config: Config, sections: list[Section], now: datetime) -> list[Any]:
+    """Trending without the news the issue already carries: a cluster holding one of its stories (the same
+    link or headline from any feed) would show the reader a headline twice, often the lead's as Trending
+    #1. Each issue story can remove at most one cluster, so that many more are read to refill the list."""
+    carried = {it.story.id for sec in sections for it in sec.items}
+    clusters = _trending(store, (now - TRENDING_WINDOW).timestamp(), config.select.skip_ads,
+                         TRENDING_LIMIT + len(carried))
+    return [c for c in clusters if carried.isdisjoint(c.story_ids)][:TRENDING_LIMIT]
+
+
 def _material(store: Store, config: Config, digest: Digest, sections: list[Section], now: datetime) -> _Material:
-    trending_clusters = _trending(store, (now - TRENDING_WINDOW).timestamp(), config.select.skip_ads)
+    trending_clusters = _issue_trending(store, config, sections, now)
     ids = [it.story.id for sec in sections for it in sec.items] + [c.story.id for c in trending_clusters]
     articles = store.articles_for(ids, brief=True)
     secs = []
@@ -212,6 +222,19 @@ def _largest_fitting(lo: int, hi: int, render: Any) -> tuple[dict[str, Any], str
     return best
 
 
+def _past_events(m: _Material, now: datetime) -> list[str]:
+    """A flagged event that is over by the time the issue is built (flagged last week, built today) is
+    the editor's to drop, so it stays in; the build names it (automatic issues never pick one)."""
+    notes = []
+    for name, kind, full, _short in m.sections:
+        for s in full if kind == "events" else []:
+            when = s["event"]["end"] or s["event"]["start"]
+            if when is not None and when < now:
+                notes.append(f"{name}: \"{s['headline']}\" took place on {when:%b %-d}, before this issue; "
+                             "unflag it unless that is intended")
+    return notes
+
+
 def _pictures(store: Store, m: _Material, config: Config, paths: Paths, digest: Digest) -> list[str]:
     """With newsletter.web_url set, the issue's pictures become our own light copies published with the
     archive (digest.core.pictures): the lead 600 px wide, every other one a square thumbnail."""
@@ -264,6 +287,7 @@ def render_digest(
     ctx, html = attempt()
     notes: list[str] = accent_problems(config.newsletter.accent_color)  # names the colour and the ratio
     notes += picture_notes
+    notes += _past_events(m, now)
     total = ctx["story_count"]
     kb = BUDGET_BYTES // 1000
     if _size(html) > BUDGET_BYTES:

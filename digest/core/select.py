@@ -8,6 +8,7 @@ a store of 100k stories (tests/bench/bench_build.py measures it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from digest.core import clock
@@ -127,6 +128,25 @@ def _is_ad_story(store: Store, story_id: int) -> bool:
     return is_ad(*store.story_title_link(story_id))
 
 
+def _event_time(value: object) -> float | None:
+    """An event date from the feed (ISO 8601, as parse stores ev:startdate / ev:enddate) as a timestamp;
+    None when missing or unreadable (then the event is kept: better listed than silently lost)."""
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
+
+
+def event_over(extra: dict[str, object], now: float) -> bool:
+    """Whether an event has ended (else, with no end date, started) before `now`: a calendar item a reader
+    can no longer go to. A conference under way is not over."""
+    when = _event_time(extra.get("event_end")) or _event_time(extra.get("event_start"))
+    return when is not None and when < now
+
+
 def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
     """Fill an empty draft by the [select] rules; returns how many stories were added (0 when the draft
     already has items: a person's choices always win over the rules). Ads are never picked
@@ -178,6 +198,9 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
         if (include or exclude) and not _keywords_allow(store, story_id, include, exclude):
             continue
         if rules.skip_ads and _is_ad_story(store, story_id):
+            continue
+        # an events calendar lists what readers can still attend: a feed may post a meetup the week of it
+        if sec.kind == "events" and event_over(store.get_story(story_id).extra or {}, now):
             continue
         key = cluster_of.get(story_id)
         if key is not None:  # one story per cluster: the same news from three feeds goes in once

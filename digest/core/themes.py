@@ -34,6 +34,16 @@ ASSUMED_RATIO = 2 / 3  # news photos without dimensions are almost always 3:2
 SAFE_SCHEMES = ("http", "https", "mailto")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
+# A period after one of these is an abbreviation, not a sentence end: news copy is full of them ("Microsoft
+# Corp. President Brad Smith", "Redmond, Wash., the company"), and a blurb cut there reads as finished.
+_ABBREVIATION_WORDS = (
+    "mr mrs ms dr prof sr jr st mt ft rev gov sen rep gen lt col capt sgt pres inc corp co ltd llc plc bros "
+    "dept univ assn no vs approx est fig al jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed "
+    "thu thur thurs fri sat sun ala ariz ark calif colo conn del fla ga ill ind kan ky la md mass mich minn "
+    "miss mo mont neb nev okla ore pa tenn tex va vt wash wis wyo"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_ABBREVIATED = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")  # an initial ("J.") or a dotted one ("U.S.", "B.C.")
 
 
 class ThemeError(Exception):
@@ -219,13 +229,27 @@ def plain(text: str | None) -> str:
     return out if out.isprintable() else clean_line(out)
 
 
+def _ends_sentence(text: str, m: re.Match[str]) -> bool:
+    """Whether the punctuation before `m` (a _SENTENCE_END match) ends a sentence. Wrong guesses cost
+    differently: a missed end only moves the cut to an earlier sentence or a word with "…", while a false
+    one ("... in Vancouver, B.C.") leaves a blurb that stops mid-sentence and looks complete."""
+    following = text[m.end():m.end() + 1]
+    if following and following.islower():  # "B.C. over the next year": the sentence goes on
+        return False
+    before = text[:m.start()].rstrip("\"'”’)")
+    if not before.endswith("."):
+        return True  # ! ? …
+    word = before[:-1].rsplit(" ", 1)[-1].lstrip("\"'“‘(")
+    return not (word.lower() in _ABBREVIATIONS or _ABBREVIATED.fullmatch(word))
+
+
 def trim_text(text: str, limit: int = BLURB_CHARS) -> str:
     """Cut at the last sentence end before `limit`, else at a word, with an ellipsis."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
     head = text[: limit + 1]
-    ends = [m.start() for m in _SENTENCE_END.finditer(head)]
+    ends = [m.start() for m in _SENTENCE_END.finditer(head) if _ends_sentence(text, m)]
     if ends and ends[-1] >= limit // 3:
         return head[: ends[-1]].rstrip()
     cut = head.rsplit(" ", 1)[0] if " " in head else head[:limit]
