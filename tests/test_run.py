@@ -592,10 +592,15 @@ def test_the_run_line_counts_the_build_notes_and_says_where_they_are(store: Stor
                            timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "\n1 build note:\n  " + NOTED in shown.stdout, shown.stdout
+    assert "\n2 stories:\n" in shown.stdout, shown.stdout
 
     make_draft(store, 1, prefix="Later")
     assert digest_run(tmp_path, "--quiet") == (0, "", "")  # a note is not a failure
     assert store.get_digest(number=2).status == "sent"
+    shown = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(tmp_path).items()], sys.executable,
+                            "-m", "digest", "archive", "show", "2"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert "\n1 story:\n" in shown.stdout, shown.stdout
 
 
 def test_the_sent_line_counts_the_build_notes(store: Store, digest_home: Paths, tmp_path: Path) -> None:

@@ -176,7 +176,8 @@ def cmd_archive_show(ctx: Ctx, args: argparse.Namespace) -> int:
         ctx.out(f"\n{len(notes)} build note{'' if len(notes) == 1 else 's'}:")
         for note in notes:
             ctx.out(f"  {note}")
-    ctx.out(f"\n{len(m['stories'])} stories:")
+    n = len(m["stories"])
+    ctx.out(f"\n{n} stor{'y' if n == 1 else 'ies'}:")
     for s in m["stories"]:
         ctx.out(f"  [{s['section']}] {s['headline']}  <{s['url']}>")
     if m.get("recipients"):
