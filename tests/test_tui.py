@@ -217,6 +217,7 @@ async def test_the_built_block_says_out_of_date_once_the_draft_changes(digest_ho
         await build()
         await pilot.press("x")  # removing one, and putting it back as it was, is the built draft again
         await wait_for(pilot, lambda: "Out of date" in info(), what="out of date after a removal")
+        assert "· 1 story ·" in info(), info()  # not "1 stories"
         await pilot.press("U")
         await wait_for(pilot, lambda: "Built " in info() and "Out of date" not in info(), what="current again")
 

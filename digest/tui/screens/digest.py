@@ -160,7 +160,9 @@ class DigestScreen(BuildAndSend):
     def _update_info(self) -> None:
         draft = self.dapp.store.draft()
         number = f"#{draft.number}" if draft else "(new)"
-        lines = [f"[b]Digest {number}[/b] · {len(self.items)} stories · theme [b]{escape(self.theme_name)}[/b]"]
+        n = len(self.items)
+        count = f"{n} stor{'y' if n == 1 else 'ies'}"
+        lines = [f"[b]Digest {number}[/b] · {count} · theme [b]{escape(self.theme_name)}[/b]"]
         if not self.items:
             lines.append("[dim]Nothing flagged yet: press f on stories in the list (Esc goes back).[/]")
         if self.last_build is not None:
