@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode
 from digest.core import clock
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.build import BuildResult
@@ -82,7 +83,7 @@ def cmd_build(ctx: Ctx, args: argparse.Namespace) -> int:
         ctx.json(result.to_json())
     else:
         n = result.story_count
-        ctx.out(f"digest #{result.digest.number}: {n} stor{'y' if n == 1 else 'ies'}, "
+        ctx.out(f"digest #{result.digest.number}: {count(n, 'story', 'stories')}, "
                 f"{result.html_bytes / 1000:.1f} KB HTML, theme {theme}")
         ctx.out(f"  subject: {result.subject}")
         for p in (result.html_path, result.text_path, result.eml_path):

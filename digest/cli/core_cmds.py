@@ -15,6 +15,7 @@ from digest.core.fsutil import atomic_write
 from digest.core.models import Story
 from digest.core.store import StoryQuery
 from digest.core.textclean import terminal_safe
+from digest.core.wording import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -167,14 +168,14 @@ def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
         states[state] += 1
         ctx.out(row.format(f.id, f.name[:40], f.section[:14], f.story_count, _ago(f.last_success_at, now), health))
         ctx.out(f"      {f.url}")
-    ctx.out(f"{len(feeds)} feed{'' if len(feeds) == 1 else 's'}: "
+    ctx.out(f"{count(len(feeds), 'feed')}: "
             + ", ".join(f"{n} {state}" for state, n in states.items() if n))
     return ExitCode.OK
 
 
 def cmd_feeds_remove(ctx: Ctx, args: argparse.Namespace) -> int:
     feed = ctx.store.remove_feed(args.id)
-    ctx.out(f"removed feed {feed.id}: {feed.name} and its {feed.story_count} stories")
+    ctx.out(f"removed feed {feed.id}: {feed.name} and its {count(feed.story_count, 'story', 'stories')}")
     return ExitCode.OK
 
 
@@ -194,7 +195,7 @@ def cmd_feeds_import(ctx: Ctx, args: argparse.Namespace) -> int:
     parts = [f"{len(added)} imported"] + [f"{n} {what}" for n, what in (
         (len(skipped) - repeated, "already subscribed"), (repeated, "repeated in the file"),
         (len(refused), "refused")) if n]
-    ctx.out(f"imported {len(added)} feed{'' if len(added) == 1 else 's'} from {args.file}"
+    ctx.out(f"imported {count(len(added), 'feed')} from {args.file}"
             + (f" ({result.entries} entries: {', '.join(parts)})" if skipped or refused else "")
             + ("; run `digest refresh` to fetch them" if added else ""))
     for d in skipped:  # not a problem (stdout), but named: the user may wonder where an entry went
@@ -308,7 +309,7 @@ def cmd_flag(ctx: Ctx, args: argparse.Namespace) -> int:
     draft = ctx.store.draft()
     n = len(ctx.store.digest_items(draft.id)) if draft else 0
     ctx.out(f"flagged {story.id} for digest #{draft.number if draft else '?'} [{known.name}]: {story.title} "
-            f"({n} stor{'y' if n == 1 else 'ies'} in the draft)")
+            f"({count(n, 'story', 'stories')} in the draft)")
     return ExitCode.OK
 
 
@@ -417,7 +418,7 @@ def cmd_config_check(ctx: Ctx, args: argparse.Namespace) -> int:
         for p in problems:
             ctx.err(f"digest: config: {p}")
         return ExitCode.USAGE
-    counted = f" ({len(warnings)} warning{'' if len(warnings) == 1 else 's'})" if warnings else ""
+    counted = f" ({count(len(warnings), 'warning')})" if warnings else ""
     ctx.out(f"config ok: {where}{counted}")
     return ExitCode.OK
 

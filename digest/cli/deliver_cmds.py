@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode, store_int
 from digest.core.textclean import terminal_safe
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.mail import SendReport
@@ -119,7 +120,7 @@ def _notes_count(report: SendReport) -> str:
     if not n:
         return ""
     where = f"see `digest archive show {report.digest_number}`" if report.archive_dir else "below"
-    return f"; {n} build note{'' if n == 1 else 's'} ({where})"
+    return f"; {count(n, 'build note')} ({where})"
 
 
 def cmd_run(ctx: Ctx, args: argparse.Namespace) -> int:
@@ -155,7 +156,8 @@ def cmd_archive_list(ctx: Ctx, args: argparse.Namespace) -> int:
         else:
             deliv = "files only"
         date = (m["sent_at"] or m["date"] or "")[:10]
-        ctx.out(f"#{m['number']:<4} {date}  {m['status']:<5} {m['stories']:>3} stories  {deliv:<16} {m['subject']}")
+        stories = "story  " if m["stories"] == 1 else "stories"  # the column stays as wide
+        ctx.out(f"#{m['number']:<4} {date}  {m['status']:<5} {m['stories']:>3} {stories}  {deliv:<16} {m['subject']}")
     ctx.out(f"index: {ctx.paths.archive_dir / 'index.html'}")
     return ExitCode.OK
 
@@ -173,11 +175,11 @@ def cmd_archive_show(ctx: Ctx, args: argparse.Namespace) -> int:
     ctx.out(f"files: {issue_dir(ctx.paths, args.number)}")
     notes = m.get("notes") or []  # what the build noted (`digest run` counts them in its line)
     if notes:
-        ctx.out(f"\n{len(notes)} build note{'' if len(notes) == 1 else 's'}:")
+        ctx.out(f"\n{count(len(notes), 'build note')}:")
         for note in notes:
             ctx.out(f"  {note}")
     n = len(m["stories"])
-    ctx.out(f"\n{n} stor{'y' if n == 1 else 'ies'}:")
+    ctx.out(f"\n{count(n, 'story', 'stories')}:")
     for s in m["stories"]:
         ctx.out(f"  [{s['section']}] {s['headline']}  <{s['url']}>")
     if m.get("recipients"):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from digest.cli import CommandError, Ctx, ExitCode
+from digest.core.wording import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -163,5 +164,5 @@ def cmd_unsubscribe(ctx: Ctx, args: argparse.Namespace) -> int:
     if len(values) > 1 or ("-" in args.value and values):  # one argument's line above says it all
         noun = "line" if "-" in args.value else "value"
         ctx.out(f"{new} unsubscribed" + (f", {already} already unsubscribed" if already else "")
-                + (f", {bad} {noun}{'' if bad == 1 else 's'} not understood" if bad else ""))
+                + (f", {count(bad, noun)} not understood" if bad else ""))
     return ExitCode.FAILURE if bad else ExitCode.OK

@@ -42,6 +42,7 @@ from digest.core.fetchwire import BodyTooLarge, Decoder, ca_options, wire_url
 from digest.core.models import FetchResult
 from digest.core.textclean import clean_line
 from digest.core.transfer import Transfer, answer, err, failure
+from digest.core.wording import count
 
 USER_AGENT = f"digest/{__version__} (newsletter digest feed reader; libcurl)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -351,7 +352,7 @@ class Fetcher:
             return self._finish(t, err(f"redirect to a non-http URL ({scheme}:) refused", code, t.current))
         if target in t.seen:
             hops = len(t.seen)
-            return self._finish(t, err(f"redirect loop ({hops} hop{'' if hops == 1 else 's'} back to {target})", code,
+            return self._finish(t, err(f"redirect loop ({count(hops, 'hop')} back to {target})", code,
                                        t.current))
         if len(t.seen) > MAX_REDIRECTS:
             return self._finish(t, err(f"too many redirects (more than {MAX_REDIRECTS})", code, target))

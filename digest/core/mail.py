@@ -43,6 +43,7 @@ from digest.core.smtp import (
 )
 from digest.core.store import Store
 from digest.core.store import address_key as address_key  # was defined here; the store dedupes by it
+from digest.core.wording import count
 
 log = logging.getLogger("digest.mail")
 # A library logs and lets the front end decide where: without this, Python's last-resort handler would
@@ -93,7 +94,7 @@ class SendReport:
         else:
             line = f"{n} sent to {len(self.sent) + len(self.skipped)} of {total} recipient(s)"
         if self.story_count:
-            line += f", {self.story_count} stor{'y' if self.story_count == 1 else 'ies'}"
+            line += f", {count(self.story_count, 'story', 'stories')}"
         if self.failed:
             line += "; failed: " + "; ".join(f"{r} ({why})" for r, why in self.failed.items())
         if self.unknown:

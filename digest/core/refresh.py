@@ -25,6 +25,7 @@ from digest.core.ingest import PARSE_CPU_BUDGET_S, FeedResult, apply_feed_update
 from digest.core.models import Feed, FetchResult
 from digest.core.pool import Executor, is_pool, parse_executor, process_pool, workers_of
 from digest.core.store import Store
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -96,11 +97,11 @@ class RefreshReport:
 
     def summary_line(self) -> str:
         n = len(self.results)
-        parts = [f"{n} feed{'' if n == 1 else 's'}", f"{self.ok} ok", f"{self.not_modified} not modified",
+        parts = [count(n, "feed"), f"{self.ok} ok", f"{self.not_modified} not modified",
                  f"{self.failed} failed"]
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
-        line = (f"refreshed {', '.join(parts)}; {self.new} new stor{'y' if self.new == 1 else 'ies'} "
+        line = (f"refreshed {', '.join(parts)}; {count(self.new, 'new story', 'new stories')} "
                 f"in {self.seconds:.1f}s")
         if self.articles:
             line += f"; {self.articles} full articles fetched" + (

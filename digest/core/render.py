@@ -33,6 +33,7 @@ from digest.core.themes import (
     theme_css,
     trim_text,
 )
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.config import Config
@@ -300,9 +301,11 @@ def render_digest(
             best = _largest_fitting(0, total - 1, lambda k: attempt(short=True, keep=1, more_limit=k))
         ctx, html = best or attempt(short=True, keep=1, more_limit=0)
         moved = len(ctx["more_stories"]) + ctx["more_hidden"]
-        notes.append(f"{moved} of {total} stories moved to the \"More stories\" list to fit the size budget")
+        notes.append(f"{moved} of {count(total, 'story', 'stories')} moved to the \"More stories\" list to fit the "
+                     "size budget")
         if ctx["more_hidden"]:
-            notes.append(f"{ctx['more_hidden']} stories left out of the HTML entirely (the text part has them)")
+            notes.append(f"{count(ctx['more_hidden'], 'story', 'stories')} left out of the HTML entirely (the text "
+                         "part has them)")
     size = _size(html)
     if size > BUDGET_BYTES:
         notes.append(f"the HTML is {size / 1000:.0f} KB, over the {kb} KB budget: Gmail will clip it; "

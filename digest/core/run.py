@@ -29,6 +29,7 @@ from digest.core.exitcode import ExitCode
 from digest.core.lock import LockHeld, RunLock
 from digest.core.logsetup import log_path, setup_logging
 from digest.core.paths import Paths
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.store import Store
@@ -57,7 +58,7 @@ def run_once(paths: Paths, *, quiet: bool = False, verbose: bool = False, now: f
             code, line = _pipeline(paths, config, log, now, stop, dry_run, failing)
         if failing and code in (ExitCode.OK, ExitCode.NOTHING_TO_SEND):
             # a feed that fails every day would otherwise be seen only in the log
-            line += (f"; {len(failing)} feed{'' if len(failing) == 1 else 's'} failed to refresh "
+            line += (f"; {count(len(failing), 'feed')} failed to refresh "
                      f"({', '.join(failing[:3])}{', ...' if len(failing) > 3 else ''}: see `digest feeds list`)")
     finally:
         lock.release()
@@ -211,7 +212,7 @@ def _deliver(store: Store, config: Config, paths: Paths, log: logging.Logger, sm
                             "is configured now; restore [smtp] so the rest of its recipients get it")
         issue = archive.issue_files_only(store, config, paths, now=now)
         n = issue.story_count
-        line = (f"digest #{issue.number} written to {issue.dir} ({n} stor{'y' if n == 1 else 'ies'}; "
+        line = (f"digest #{issue.number} written to {issue.dir} ({count(n, 'story', 'stories')}; "
                 "no [smtp] host configured, nothing sent)")
         return ExitCode.OK, _noted(line, issue.notes, issue.number, paths, log)
     report = mail.send_digest(store, config, paths, now=now, stop=stop)
@@ -248,7 +249,7 @@ def _rehearse(store: Store, config: Config, paths: Paths, log: logging.Logger, n
                               base.render(recipient, make_message_id(nl.from_, f"digest{issue.number}")))
     what = f"{len(to)} message(s)" if to else "the issue (no recipients: newsletter.to and subscribers are empty)"
     line = (f"{'resumed ' if resumed else ''}digest #{issue.number}: dry run, wrote {what} to {out} "
-            f"({issue.story_count} stories; nothing sent, nothing marked sent)")
+            f"({count(issue.story_count, 'story', 'stories')}; nothing sent, nothing marked sent)")
     line = _noted(line, issue.notes, None, paths, log)
     log.info("%s", line)
     return ExitCode.OK, line
@@ -265,7 +266,7 @@ def _noted(line: str, notes: list[str], number: int | None, paths: Paths, log: l
     if not notes:
         return line
     where = f"see `digest archive show {number}`" if number is not None else f"see the log, {log_path(paths)}"
-    return f"{line}; {len(notes)} build note{'' if len(notes) == 1 else 's'} ({where})"
+    return f"{line}; {count(len(notes), 'build note')} ({where})"
 
 
 # -- schedules --------------------------------------------------------------------------------------

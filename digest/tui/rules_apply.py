@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from digest.core.wording import count
+
 if TYPE_CHECKING:
     from digest.core.rules import ApplyResult
     from digest.tui.app import DigestApp
@@ -33,7 +35,8 @@ def apply_config_rules(app: DigestApp) -> None:
 
     def done(result: ApplyResult) -> None:
         app.notify(f"{result.hidden:,} hidden, {result.kept:,} kept, {result.boosted:,} boosted "
-                   f"({result.changed:,} stories changed)", title="Rules applied", timeout=5)
+                   f"({count(result.changed, 'story', 'stories', grouped=True)} "
+                   "changed)", title="Rules applied", timeout=5)
         app.broadcast_data_changed()
 
     app.run_worker(run, thread=True, exclusive=True, group="rules-apply", exit_on_error=False)

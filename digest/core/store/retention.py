@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from digest.core import clock
 from digest.core.store.connection import Connection
+from digest.core.wording import count
 
 DAY = 86_400
 # Stories a transaction. Most of a batch's time is the search index's delete trigger: 50 stories took a
@@ -66,7 +67,7 @@ class PruneReport:
 
     def summary_line(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
-        line = f"{verb} {self.stories} old stor{'y' if self.stories == 1 else 'ies'}"
+        line = f"{verb} {count(self.stories, 'old story', 'old stories')}"
         if self.seen_forgotten:
             line += f", forgot {self.seen_forgotten} seen id(s) no feed carries any more"
         if self.pages_freed:

@@ -19,6 +19,7 @@ from textual.widgets import Button, DataTable, Footer, Static, TextArea
 
 from digest.core.models import DigestItem
 from digest.core.store import NotFoundError
+from digest.core.wording import count
 from digest.tui.screens.digest_deliver import BuildAndSend
 from digest.tui.screens.modals import EditModal
 from digest.tui.screens.story_actions import unflag_keeping_undo
@@ -160,9 +161,8 @@ class DigestScreen(BuildAndSend):
     def _update_info(self) -> None:
         draft = self.dapp.store.draft()
         number = f"#{draft.number}" if draft else "(new)"
-        n = len(self.items)
-        count = f"{n} stor{'y' if n == 1 else 'ies'}"
-        lines = [f"[b]Digest {number}[/b] · {count} · theme [b]{escape(self.theme_name)}[/b]"]
+        stories = count(len(self.items), "story", "stories")
+        lines = [f"[b]Digest {number}[/b] · {stories} · theme [b]{escape(self.theme_name)}[/b]"]
         if not self.items:
             lines.append("[dim]Nothing flagged yet: press f on stories in the list (Esc goes back).[/]")
         if self.last_build is not None:

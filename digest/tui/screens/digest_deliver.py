@@ -9,6 +9,7 @@ from textual import work
 from textual.screen import Screen
 
 from digest.core.models import DigestItem
+from digest.core.wording import count
 from digest.tui.screens.modals import ChoiceModal, ConfirmModal
 
 if TYPE_CHECKING:
@@ -95,7 +96,8 @@ class BuildAndSend(Screen[None]):
         kb = result.html_bytes / 1024
         notes = result.notes
         # one message: what was built, then anything to look at (a build used to stack four toasts)
-        lines = [f"{result.story_count} stories, {kb:.0f} KB HTML", str(result.html_path), *map(str, notes)]
+        stories = count(result.story_count, "story", "stories")
+        lines = [f"{stories}, {kb:.0f} KB HTML", str(result.html_path), *map(str, notes)]
         self.notify("\n".join(lines), title=f"Built: {result.subject}", timeout=8,
                     severity="warning" if notes else "information")
         self.load()

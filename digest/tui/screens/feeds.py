@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from digest.core.models import Feed
+from digest.core.wording import count
 from digest.tui.screens.modals import AddFeedModal, ChoiceModal, ConfirmModal, PromptModal
 from digest.tui.timefmt import age, short_date
 from digest.tui.widgets.refresh_bar import RefreshBar
@@ -190,7 +191,7 @@ class FeedsScreen(Screen[None]):
                 self.load()
 
         n = f.story_count
-        stories = f"{n} stor{'y' if n == 1 else 'ies'}"
+        stories = count(n, "story", "stories")
         self.app.push_screen(ConfirmModal(
             "Remove this feed?", f"{f.name}\n{f.url}\n\nIts {stories} {'is' if n == 1 else 'are'} deleted too "
             "(flagged ones leave the draft).", yes="Remove"), confirmed)

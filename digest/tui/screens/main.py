@@ -18,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from digest.core.store import NotFoundError
+from digest.core.wording import count
 from digest.tui.list_order import sorted_ids, trending_ids
 from digest.tui.queries import ListRow, list_rows
 from digest.tui.screens.reading import Reading
@@ -319,8 +320,9 @@ class MainScreen(Searching, Reading, StoryActions, Screen[None]):
                         f"{escape(feed.last_error or feed.last_status)}")
         n = len(stories.ids)
         search = f" · search “{escape(self.search_text)}”" if self.search_text else ""
+        listed = count(n, "story", "stories", grouped=True)
         self.query_one("#status", StatusLine).set(
-            f"[dim]{escape(label)}{search} · {n:,} stories{escape(self.options_label())}[/]{text}")
+            f"[dim]{escape(label)}{search} · {listed}{escape(self.options_label())}[/]{text}")
 
     # -- events from the children ------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from textual.binding import Binding
 
 from digest.core.fsutil import atomic_write
 from digest.core.store import StoryQuery
+from digest.core.wording import count
 from digest.tui.views import SORT_LABELS, SORTS, TRENDING, View
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.sidebar import Sidebar
@@ -166,8 +167,9 @@ class Reading:
             self._stories_changed()
 
         keys = self.app.get_key_display(Binding(self.keys_of("undo")[0], "undo"))
-        self.offer_undo(f"{len(ids):,} stories marked read", undo)
-        self.notify(f"Marked {len(ids):,} stories read in {label} · {keys} undoes", timeout=5)
+        marked = count(len(ids), "story", "stories", grouped=True)
+        self.offer_undo(f"{marked} marked read", undo)
+        self.notify(f"Marked {marked} read in {label} · {keys} undoes", timeout=5)
         self._stories_changed()
 
     def _stories_changed(self) -> None:
