@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from digest.core import clock
 from digest.core.links import safe_link
-from digest.core.models import Article, FetchResult, Story
+from digest.core.models import TOO_LARGE, Article, FetchResult, Story
 from digest.core.sanitize import html_to_text, sanitize_html
 
 if TYPE_CHECKING:
@@ -367,7 +367,9 @@ def _outcome(sid: int, link: str, result: FetchResult, previous: tuple[str, floa
     if result.status != "ok":
         # the fetcher words a 410 for a feed ("the feed was removed; no longer fetched"): a page is only gone
         error = "HTTP 410 Gone" if result.http_status == 410 else result.error or f"HTTP {result.http_status}"
-        return failed(sid, link, error, previous=previous, now=now, permanent=result.http_status in (404, 410))
+        # a page gone, or too large for max_bytes (it will not shrink), is tried again in a week, not an hour
+        permanent = result.http_status in (404, 410) or error.startswith(TOO_LARGE)
+        return failed(sid, link, error, previous=previous, now=now, permanent=permanent)
     try:
         article = extract(result.body, result.final_url or link, result.content_type, story_id=sid, now=now)
     except ArticleError as e:

@@ -39,7 +39,7 @@ from digest import __version__
 from digest.core import clock
 from digest.core.addresses import address_refusal
 from digest.core.fetchwire import BodyTooLarge, Decoder, ca_options, wire_url
-from digest.core.models import FetchResult
+from digest.core.models import TOO_LARGE, FetchResult
 from digest.core.textclean import clean_line
 from digest.core.transfer import Transfer, answer, err, failure
 from digest.core.wording import count
@@ -307,7 +307,7 @@ class Fetcher:
         # the end of a 2xx answer's headers: refuse a body too large or not decodable before reading it
         declared = t.header("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            t.abort = f"body larger than {self.max_bytes:,} bytes ({int(declared):,} declared)"
+            t.abort = f"{TOO_LARGE} {self.max_bytes:,} bytes ({int(declared):,} declared)"
             return 0
         try:
             t.decoder = Decoder(t.header("content-encoding") or "")
@@ -320,7 +320,7 @@ class Fetcher:
         if t.decoder is None:  # not a 2xx answer: the body is not kept, but it is still bounded
             t.total += len(data)
             if t.total > self.max_bytes:
-                t.abort = f"body larger than {self.max_bytes:,} bytes: cut off"
+                t.abort = f"{TOO_LARGE} {self.max_bytes:,} bytes: cut off"
                 return 0
             return None
         try:
@@ -330,7 +330,7 @@ class Fetcher:
                     raise BodyTooLarge
                 t.parts.append(piece)
         except BodyTooLarge:
-            t.abort = f"body larger than {self.max_bytes:,} bytes: cut off"
+            t.abort = f"{TOO_LARGE} {self.max_bytes:,} bytes: cut off"
             return 0
         except zlib.error as e:
             t.abort = f"corrupt compressed body: {e}"

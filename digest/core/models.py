@@ -201,6 +201,11 @@ def iso_utc(ts: float | None) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
 
 
+# The start of a FetchResult's error for a body over max_bytes (articles.py tries such a page again in a
+# week, not an hour: it will not shrink)
+TOO_LARGE = "body larger than"
+
+
 @dataclass(slots=True)
 class FetchResult:
     """What fetching one feed gave (digest.core.fetch). Plain data here, so parse workers can receive
