@@ -286,3 +286,32 @@ def test_the_upgrade_merges_rows_that_name_one_reader(digest_home: Paths) -> Non
                    ("Émile@x.org", "unsubscribed", "t5"), ("cy@x.org", "active", "t7")]
     assert s.subscriber("ANN@X.ORG")["token"] == "t3" and s.subscriber("ÉMILE@x.org")["status"] == "unsubscribed"
     s.close()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    # parseaddr kept Ann and dropped Bob without a word
+    ("ann@example.net, bob@example.net", "more than one address in 'ann@example.net, bob@example.net'"),
+    ("ann@example.net;bob@example.net", "more than one address in"),
+    # parseaddr joined the halves into another domain, or took an empty label
+    ("ann@exa mple.net", "not an email address: 'ann@exa mple.net'"),
+    ("ann@example..net", "not an email address"),
+    ("ann@example.net.", "not an email address"),
+    ("Smith, Ann <ann@example.net>", "not an email address"),  # the name needs quotes: "Smith, Ann"
+])
+def test_a_value_must_hold_exactly_one_address_as_written(store: Store, digest_home: Paths, monkeypatch,
+                                                           value: str, message: str) -> None:
+    code, out, err = cli(digest_home, "subscribers", "add", value)
+    assert code == 2 and message in err and out == "", (out, err)
+    assert store.subscribers() == []
+    # an unsubscribe line with two addresses is not understood (exit 1), rather than half recorded
+    code, out, err = cli(digest_home, "subscribers", "unsubscribe", "-", stdin=value + "\n", monkeypatch=monkeypatch)
+    assert code == 1 and message in err, (out, err)
+    assert store.subscribers() == []
+
+
+def test_names_and_plain_forms_are_still_addresses(store: Store, digest_home: Paths) -> None:
+    code, out, err = cli(digest_home, "subscribers", "add", '"Smith, Ann" <ann@example.net>', "<bob@example.net>",
+                         "cara@example.net (Cara)")
+    assert code == 0 and out.strip() == "added 3", err
+    assert [(r["address"], r["name"]) for r in store.subscribers()] == [
+        ("ann@example.net", "Smith, Ann"), ("bob@example.net", ""), ("cara@example.net", "Cara")]

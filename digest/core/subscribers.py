@@ -18,7 +18,7 @@ import hmac
 import io
 import os
 import secrets
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,11 +68,21 @@ def shown(value: str, limit: int = 60) -> str:
 
 
 def valid_address(address: str) -> str:
-    """The bare address, or SubscriberError naming what is wrong with it."""
-    addr = parseaddr(address.strip())[1]
+    """The bare address, or SubscriberError naming what is wrong with it.
+
+    parseaddr alone is too forgiving for a list people are mailed at: it keeps the first of
+    "ann@x.org, bob@y.org" and drops Bob without a word, joins "ann@exa mple.com" into another domain,
+    and takes "ann@x..org". The value must hold exactly one address, written as it is used."""
+    value = address.strip()
+    parts = [(name, addr) for name, addr in getaddresses([value]) if name or addr]
+    if sum("@" in addr for _, addr in parts) > 1:
+        raise SubscriberError(f"more than one address in {shown(value)} (one address per value)")
+    addr = parts[0][1] if len(parts) == 1 else ""
     local, _, domain = addr.rpartition("@")
-    if not local or "." not in domain or any(c.isspace() for c in addr):
-        raise SubscriberError(f"not an email address: {shown(address.strip())}")
+    labels = domain.split(".")
+    if (not local or len(labels) < 2 or not all(labels) or addr not in value
+            or any(c.isspace() or c in '<>()[],;:"\\' for c in addr)):
+        raise SubscriberError(f"not an email address: {shown(value)}")
     return addr
 
 
