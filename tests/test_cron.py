@@ -55,6 +55,20 @@ def test_crontab_line_daily_and_weekly(digest_home: Paths) -> None:
     assert "OnCalendar=Sun *-*-* 07:05:00" in sched["digest.timer"]
 
 
+def test_a_day_alone_means_weekly_on_that_day(digest_home: Paths) -> None:
+    # `--day fri` without --weekly printed a daily schedule: the day was dropped without a word
+    code, out, err = cron(digest_home, "--day", "fri", "--at", "08:30")
+    assert code == 0, err
+    assert out.startswith("# crontab line (weekly on Fri;")
+    line = next(ln for ln in out.splitlines() if ln and not ln.startswith("#"))
+    assert parse_crontab_line(line)[0] == ["30", "8", "*", "*", "5"]
+    assert "OnCalendar=Fri *-*-* 08:30:00" in out
+    assert cron(digest_home, "--day", "someday")[0] == 2
+    # without --day, daily as before; --weekly alone is Monday
+    assert parse_crontab_line(json.loads(cron(digest_home, "--json")[1])["crontab"])[0][4] == "*"
+    assert parse_crontab_line(json.loads(cron(digest_home, "--weekly", "--json")[1])["crontab"])[0][4] == "1"
+
+
 def test_the_crontab_command_runs_in_crons_environment(digest_home: Paths, tmp_path: Path) -> None:
     """Run the printed command exactly as cron would: /bin/sh -c with a bare environment. An empty store
     has nothing to send: exit 3, and --quiet keeps cron from mailing anyone."""

@@ -18,7 +18,7 @@ from helpers_smtp import make_config, make_draft, recipients, smtp_server
 from digest.cli import Ctx, main
 from digest.core import archive, subscribers
 from digest.core.mail import send_digest
-from digest.core.paths import Paths
+from digest.core.paths import Paths, get_paths
 from digest.core.store import Store
 
 FAST = (0.01,)
@@ -41,7 +41,7 @@ def test_add_list_remove_import_export(store: Store, digest_home: Paths, tmp_pat
     csv_file = tmp_path / "people.csv"
     csv_file.write_text("Name,Email\nCara,cara@example.net\n,dan@example.net\n", encoding="utf-8")
     code, out, err = cli(digest_home, "subscribers", "import", str(csv_file))
-    assert code == 0 and "2 address(es), 2 added" in out, err
+    assert code == 0 and "2 addresses, 2 added" in out, err
     rows = json.loads(cli(digest_home, "subscribers", "list", "--json")[1])
     assert [r["address"] for r in rows] == ["ann@example.net", "bob@example.net", "cara@example.net", "dan@example.net"]
     assert rows[2]["name"] == "Cara" and rows[2]["source"] == "import:people.csv"
@@ -286,3 +286,106 @@ def test_the_upgrade_merges_rows_that_name_one_reader(digest_home: Paths) -> Non
                    ("Émile@x.org", "unsubscribed", "t5"), ("cy@x.org", "active", "t7")]
     assert s.subscriber("ANN@X.ORG")["token"] == "t3" and s.subscriber("ÉMILE@x.org")["status"] == "unsubscribed"
     s.close()
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    # parseaddr kept Ann and dropped Bob without a word
+    ("ann@example.net, bob@example.net", "more than one address in 'ann@example.net, bob@example.net'"),
+    ("ann@example.net;bob@example.net", "more than one address in"),
+    # parseaddr joined the halves into another domain, or took an empty label
+    ("ann@exa mple.net", "not an email address: 'ann@exa mple.net'"),
+    ("ann@example..net", "not an email address"),
+    ("ann@example.net.", "not an email address"),
+    ("Smith, Ann <ann@example.net>", "not an email address"),  # the name needs quotes: "Smith, Ann"
+])
+def test_a_value_must_hold_exactly_one_address_as_written(store: Store, digest_home: Paths, monkeypatch,
+                                                           value: str, message: str) -> None:
+    code, out, err = cli(digest_home, "subscribers", "add", value)
+    assert code == 2 and message in err and out == "", (out, err)
+    assert store.subscribers() == []
+    # an unsubscribe line with two addresses is not understood (exit 1), rather than half recorded
+    code, out, err = cli(digest_home, "subscribers", "unsubscribe", "-", stdin=value + "\n", monkeypatch=monkeypatch)
+    assert code == 1 and message in err, (out, err)
+    assert store.subscribers() == []
+
+
+def test_names_and_plain_forms_are_still_addresses(store: Store, digest_home: Paths) -> None:
+    code, out, err = cli(digest_home, "subscribers", "add", '"Smith, Ann" <ann@example.net>', "<bob@example.net>",
+                         "cara@example.net (Cara)")
+    assert code == 0 and out.strip() == "added 3", err
+    assert [(r["address"], r["name"]) for r in store.subscribers()] == [
+        ("ann@example.net", "Smith, Ann"), ("bob@example.net", ""), ("cara@example.net", "Cara")]
+
+
+def test_an_exported_list_imported_into_a_new_home_keeps_its_unsubscribes(store: Store, digest_home: Paths,
+                                                                           tmp_path) -> None:
+    # moving to a new machine: export here, import there; Bob unsubscribed and must stay so
+    assert cli(digest_home, "subscribers", "add", "ann@example.net", "bob@example.net")[0] == 0
+    assert cli(digest_home, "subscribers", "unsubscribe", "bob@example.net")[0] == 0
+    exported = tmp_path / "export.csv"
+    assert cli(digest_home, "subscribers", "export", str(exported))[0] == 0
+    assert "bob@example.net,,unsubscribed," in exported.read_text()
+    other = get_paths({"DIGEST_HOME": str(tmp_path / "newhome")}).ensure()
+    new_store = Store(other.db_file)
+    try:
+        code, out, err = cli(other, "subscribers", "import", str(exported))
+        assert code == 0, err
+        assert out.strip() == (f"{exported}: 2 addresses, 1 added, 0 already listed, "
+                               "1 marked unsubscribed (1 newly recorded)")
+        assert {r["address"]: r["status"] for r in new_store.subscribers()} == {
+            "ann@example.net": "active", "bob@example.net": "unsubscribed"}
+        make_draft(new_store, 1)
+        with smtp_server() as (ctl, rec):
+            cfg = make_config(ctl.port, [])
+            report = send_digest(new_store, cfg, other, retry_delays=FAST)
+            assert report.sent == ["ann@example.net"] and list(rec.by_rcpt()) == ["ann@example.net"]
+        # an active reader of the new home whom the file marks unsubscribed is unsubscribed by it
+        assert cli(other, "subscribers", "add", "cara@example.net")[0] == 0
+        marked = tmp_path / "marked.csv"
+        marked.write_text("email,status\ncara@example.net,Unsubscribed\n", encoding="utf-8")
+        code, out, err = cli(other, "subscribers", "import", str(marked))
+        assert code == 0 and "1 marked unsubscribed (1 newly recorded)" in out, err
+        assert new_store.subscriber("cara@example.net")["status"] == "unsubscribed"  # type: ignore[index]
+    finally:
+        new_store.close()
+
+
+def test_a_signup_form_csv_imports_as_written(store: Store, digest_home: Paths, tmp_path) -> None:
+    # Google Forms style: a BOM, CRLF, quoted fields, a timestamp before the address, a blank line, and
+    # one reader who signed up twice in another case
+    f = tmp_path / "form.csv"
+    f.write_bytes('\ufeff"Timestamp","Email Address","Full Name"\r\n'
+                  '"2024/01/02 10:00","Ann@Example.net","Smith, Ann"\r\n'
+                  '\r\n'
+                  '"2024/01/02 11:00","ann@example.net","Ann again"\r\n'
+                  '"2024/01/03 09:00"," bob@example.net ","Bob ""The Builder"""\r\n'.encode("utf-8"))
+    code, out, err = cli(digest_home, "subscribers", "import", str(f))
+    assert code == 0 and out.strip() == f"{f}: 3 addresses, 2 added, 0 already listed, 1 repeated in the file", err
+    assert [(r["address"], r["name"]) for r in store.subscribers()] == [
+        ("Ann@Example.net", "Smith, Ann"), ("bob@example.net", 'Bob "The Builder"')]
+    # Excel in much of Europe writes ';'; a mailing tool splits the name; a file may start with the name
+    for name, text in [("semi.csv", "E-mail;Name\ncara@example.net;Cara Díaz\n"),
+                       ("tool.csv", "First Name,Last Name,Email Address\nDan,Ode,dan@example.net\n"),
+                       ("bare.csv", "Eve,eve@example.net\n")]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        code, out, err = cli(digest_home, "subscribers", "import", str(tmp_path / name))
+        assert code == 0 and "1 address, 1 added" in out, err
+    names = {r["address"]: r["name"] for r in store.subscribers()}
+    assert names["cara@example.net"] == "Cara Díaz" and names["dan@example.net"] == "Dan Ode"
+    assert names["eve@example.net"] == "Eve"
+
+
+def test_every_bad_row_is_named_by_its_line_in_the_file(store: Store, digest_home: Paths, tmp_path) -> None:
+    f = tmp_path / "bad.csv"
+    # line 3 is blank and lines 4-5 are one row (a quoted line break): the numbers are the file's lines
+    f.write_text('email,name,status\nok@example.net,Ok,\n\nann@example.net,"Ann\nSmith",\nnope,,\n'
+                 'x@example..net,,\nbob@example.net,,cleaned\n', encoding="utf-8")
+    code, out, err = cli(digest_home, "subscribers", "import", str(f))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"digest: {f}: line 6: not an email address: 'nope'",
+        f"digest: {f}: line 7: not an email address: 'x@example..net'",
+        f"digest: {f}: line 8: status 'cleaned' is neither active nor unsubscribed",
+        f"digest: {f}: 3 rows not understood (nothing imported)",
+    ]
+    assert store.subscribers() == []

@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("cron", help="print a crontab line and a systemd user timer for `digest run`")
     p.add_argument("--at", default="07:00", metavar="HH:MM", help="time of day (default 07:00, local time)")
     p.add_argument("--weekly", action="store_true", help="once a week instead of daily")
-    p.add_argument("--day", default="mon", help="the weekday for --weekly (default mon)")
+    p.add_argument("--day", help="the weekday (mon ... sun, or the full name); implies --weekly (default mon)")
     p.add_argument("--json", action="store_true", help="print the schedule as JSON")
     p.set_defaults(func=cmd_cron)
 
@@ -208,7 +208,9 @@ def cmd_cron(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.run import schedule, schedule_text
 
     try:
-        sched = schedule(at=args.at, weekly=args.weekly, day=args.day, python=sys.executable)
+        # `--day fri` alone means weekly on Friday: printing a daily schedule would ignore it silently
+        sched = schedule(at=args.at, weekly=args.weekly or args.day is not None, day=args.day or "mon",
+                         python=sys.executable)
     except ValueError as e:
         raise CommandError(str(e), ExitCode.USAGE) from None
     if args.json:

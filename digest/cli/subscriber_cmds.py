@@ -100,14 +100,34 @@ def cmd_remove(ctx: Ctx, args: argparse.Namespace) -> int:
 
 
 def cmd_import(ctx: Ctx, args: argparse.Namespace) -> int:
+    """All or nothing, as `add` is: a file with a bad row stores none, and every bad row is named (one
+    line each on stderr), so the file is fixed in one go rather than one error per run."""
     from digest.core import subscribers
+    from digest.core.store.deliveries import address_key
 
     try:
-        pairs = subscribers.read_csv(args.csv)
-        added, known = subscribers.add(ctx.store, ctx.paths, pairs, f"import:{args.csv.name}")
+        rows = subscribers.read_csv(args.csv)
+    except subscribers.CsvError as e:
+        if len(e.problems) == 1:
+            raise _error(e, "nothing imported") from None
+        for problem in e.problems:
+            ctx.err(f"digest: {problem}")
+        raise CommandError(f"{args.csv}: {count(len(e.problems), 'row')} not understood (nothing imported)",
+                           ExitCode.USAGE) from None
     except subscribers.SubscriberError as e:
         raise _error(e, "nothing imported") from None
-    ctx.out(f"{args.csv}: {len(pairs)} address(es), {added} added, {known} already listed")
+    added, known, gone = subscribers.import_rows(ctx.store, ctx.paths, rows, f"import:{args.csv.name}")
+    # one address written twice in the file (in any case) is one reader: a repeat, not "already listed",
+    # which would say the store had it before
+    active = [address_key(r.address) for r in rows if not r.unsubscribed]
+    repeated = len(active) - len(set(active))
+    marked = len(rows) - len(active)
+    parts = [f"{added} added", f"{known - repeated} already listed"]
+    if repeated:
+        parts.append(f"{repeated} repeated in the file")
+    if marked:
+        parts.append(f"{marked} marked unsubscribed ({gone} newly recorded)")
+    ctx.out(f"{args.csv}: {count(len(rows), 'address', 'addresses')}, " + ", ".join(parts))
     return ExitCode.OK
 
 

@@ -17,8 +17,10 @@ import hashlib
 import hmac
 import io
 import os
+import re
 import secrets
-from email.utils import parseaddr
+from dataclasses import dataclass
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,11 +70,21 @@ def shown(value: str, limit: int = 60) -> str:
 
 
 def valid_address(address: str) -> str:
-    """The bare address, or SubscriberError naming what is wrong with it."""
-    addr = parseaddr(address.strip())[1]
+    """The bare address, or SubscriberError naming what is wrong with it.
+
+    parseaddr alone is too forgiving for a list people are mailed at: it keeps the first of
+    "ann@x.org, bob@y.org" and drops Bob without a word, joins "ann@exa mple.com" into another domain,
+    and takes "ann@x..org". The value must hold exactly one address, written as it is used."""
+    value = address.strip()
+    parts = [(name, addr) for name, addr in getaddresses([value]) if name or addr]
+    if sum("@" in addr for _, addr in parts) > 1:
+        raise SubscriberError(f"more than one address in {shown(value)} (one address per value)")
+    addr = parts[0][1] if len(parts) == 1 else ""
     local, _, domain = addr.rpartition("@")
-    if not local or "." not in domain or any(c.isspace() for c in addr):
-        raise SubscriberError(f"not an email address: {shown(address.strip())}")
+    labels = domain.split(".")
+    if (not local or len(labels) < 2 or not all(labels) or addr not in value
+            or any(c.isspace() or c in '<>()[],;:"\\' for c in addr)):
+        raise SubscriberError(f"not an email address: {shown(value)}")
     return addr
 
 
@@ -121,32 +133,111 @@ def unsubscribe(store: Store, paths: Paths, config: Config, token_or_address: st
     return address, store.mark_unsubscribed(address, token_for(key, address), "unsubscribe")
 
 
-def read_csv(path: Path) -> list[tuple[str, str]]:
-    """(address, name) from a CSV: a column named email/address/e-mail (else the first column), and
-    name if there is one. A header row is recognised by having no '@' in its first cell."""
+ADDRESS_HEADERS = ("email", "e-mail", "email address", "e-mail address", "address", "mail")
+NAME_HEADERS = ("name", "full name")
+# a `status` column (ours, from `digest subscribers export`, or a mailing tool's): what each value means
+ACTIVE_STATUSES = ("", "active", "subscribed")
+UNSUBSCRIBED_STATUSES = ("unsubscribed", "unsubscribe")
+
+
+@dataclass
+class CsvRow:
+    line: int  # the file's line the row starts on, as an editor counts
+    address: str
+    name: str
+    unsubscribed: bool
+
+
+class CsvError(SubscriberError):
+    """Every row of a CSV that cannot be used, each naming its line (the file is fixed in one go)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _delimiter(first_line: str) -> str:
+    """',' unless the first line has more unquoted ';' or tabs: Excel in much of Europe writes ';', and a
+    ';' file read as ',' loses its names or joins two columns into one value."""
+    bare = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: bare.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_csv(path: Path) -> list[CsvRow]:
+    """The rows of a CSV from a signup form or a mailing tool: UTF-8 (a BOM is fine), ',' ';' or tab.
+
+    A first row with no '@' in any cell is a header: the address is the column named email/address/...
+    (else the first column whose cell holds an '@'), the name `name` / `full name` or `first name` +
+    `last name`, and `status` says who unsubscribed. Without a header, a second column is the name.
+    Every bad row is named with its line (CsvError)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise SubscriberError(f"{path}: cannot read: {e}") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first))
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for r in reader:
+            if any(c.strip() for c in r):
+                rows.append((start, r))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise SubscriberError(f"{path}: line {reader.line_num}: {e}") from None
     if not rows:
         return []
-    col, name_col, first = 0, None, 1
-    if "@" not in rows[0][0]:
-        first = 2
-        header = [h.strip().lower() for h in rows.pop(0)]
-        col = next((i for i, h in enumerate(header) if h in ("email", "e-mail", "address", "email address")), 0)
-        name_col = next((i for i, h in enumerate(header) if h in ("name", "full name")), None)
-    out = []
-    for n, r in enumerate(rows, first):
-        if col >= len(r):
-            raise SubscriberError(f"{path}: line {n}: no address column")
+    header: list[str] = []
+    if not any("@" in c for c in rows[0][1]):
+        header = [h.strip().lower() for h in rows.pop(0)[1]]
+    probe = rows[0][1] if rows else []
+
+    def column(names: tuple[str, ...]) -> int | None:
+        return next((i for i, h in enumerate(header) if h in names), None)
+
+    col = column(ADDRESS_HEADERS)
+    if col is None:
+        col = next((i for i, c in enumerate(probe) if "@" in c), 0)
+    name_col, status_col = column(NAME_HEADERS), column(("status",))
+    if not header and len(probe) == 2:  # "Eve,eve@example.net" or "eve@example.net,Eve": the other one
+        name_col = 1 - col
+    first_col, last_col = column(("first name", "firstname", "given name")), column(("last name", "lastname",
+                                                                                    "surname", "family name"))
+
+    def cell(r: list[str], i: int | None) -> str:
+        return r[i].strip() if i is not None and i < len(r) else ""
+
+    out: list[CsvRow] = []
+    problems: list[str] = []
+    for n, r in rows:
+        status = cell(r, status_col).lower()
         try:
-            name = r[name_col].strip() if name_col is not None and name_col < len(r) else ""
-            out.append((valid_address(r[col]), name))
+            if col >= len(r):
+                raise SubscriberError("no address column")
+            address = valid_address(r[col])
+            if status not in ACTIVE_STATUSES + UNSUBSCRIBED_STATUSES:
+                raise SubscriberError(f"status {shown(status)} is neither active nor unsubscribed")
         except SubscriberError as e:
-            raise SubscriberError(f"{path}: line {n}: {e}") from None
+            problems.append(f"{path}: line {n}: {e}")
+            continue
+        name = (cell(r, name_col) or " ".join(p for p in (cell(r, first_col), cell(r, last_col)) if p)
+                or parseaddr(r[col])[0].strip())  # "Ann <ann@example.com>" in the address column
+        out.append(CsvRow(n, address, name, status in UNSUBSCRIBED_STATUSES))
+    if problems:
+        raise CsvError(problems)
     return out
+
+
+def import_rows(store: Store, paths: Paths, rows: list[CsvRow], source: str) -> tuple[int, int, int]:
+    """A CSV's rows in one transaction: (added, already there, newly unsubscribed). Rows marked
+    unsubscribed are recorded so, never added as readers."""
+    key = secret(paths)
+    active = [(r.address, r.name, token_for(key, r.address))
+              for r in rows if not r.unsubscribed]
+    gone = [(r.address, r.name, token_for(key, r.address)) for r in rows if r.unsubscribed]
+    return store.import_subscribers(active, gone, source)
 
 
 def write_csv(rows: list[dict[str, object]]) -> str:

@@ -43,6 +43,25 @@ class SubscribersMixin(Connection):
                 added += cur.rowcount
         return added, len(rows) - added
 
+    def import_subscribers(self, active: list[tuple[str, str, str]], unsubscribed: list[tuple[str, str, str]],
+                           source: str) -> tuple[int, int, int]:
+        """A CSV's rows in one transaction: the active ones added as add_subscribers does, and the ones
+        marked unsubscribed recorded so (kept unsubscribed if already, turned unsubscribed if active):
+        (added, already there, newly unsubscribed). A list exported by `digest subscribers export` carries
+        its unsubscribes; importing it elsewhere must not make them readers again."""
+        now = clock.now()
+        newly = 0
+        with self.tx() as db:
+            added, known = self.add_subscribers(active, source)
+            for address, name, token in unsubscribed:
+                key = address_key(address)
+                db.execute("INSERT OR IGNORE INTO subscribers(key, address, name, token, source, added_at, status) "
+                           "VALUES (?, ?, ?, ?, ?, ?, 'active')", (key, address.strip(), name, token, source, now))
+                cur = db.execute("UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ? "
+                                 "WHERE key = ? AND status = 'active'", (now, key))
+                newly += cur.rowcount
+        return added, known, newly
+
     def remove_subscriber(self, address: str) -> bool:
         """Forget an active subscriber. An unsubscribed one is kept: the record is what stops the
         address being sent to again (from newsletter.to, a CSV import, or a resumed issue)."""
