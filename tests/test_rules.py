@@ -20,7 +20,7 @@ from digest.core.rules import (
     rules_hash,
     sync_rules,
 )
-from digest.core.store import Store
+from digest.core.store import Store, StoryQuery
 
 
 def rules(*tables: dict[str, Any]) -> list[Rule]:
@@ -127,6 +127,23 @@ def test_fold() -> None:
     assert fold("Café Ñandú") == "cafe nandu"
     assert fold("Plain\nTwo\r\nlines") == "plain two  lines"
     assert fold("ﬁle") == "file"  # compatibility forms too
+
+
+def test_straight_and_curly_apostrophes_match_each_other(store: Store) -> None:
+    # feeds write "Tacoma’s" (U+2019); a person types "tacoma's": it hid nothing before
+    feed = store.add_feed("https://news.example/feed.xml", title="News")
+    add(store, feed.id, 1, "Tacoma’s Foundry Row doubles in size", summary="The one we don’t use")
+    add(store, feed.id, 2, "Tacoma's port", summary="“Quoted” words")
+    add(store, feed.id, 3, "Tacoma news")
+    idx = RuleIndex.load(store)
+    [word] = rules({"action": "hide", "words": ["tacoma's"], "fields": ["title"]})
+    assert titles(store, idx.matches(word)) == ["Tacoma's port", "Tacoma’s Foundry Row doubles in size"]
+    [curly] = rules({"action": "hide", "words": ["don’t"], "fields": ["summary"]})
+    assert titles(store, idx.matches(curly)) == ["Tacoma’s Foundry Row doubles in size"]
+    [regex] = rules({"action": "hide", "regex": r'''\bdon't\b|"quoted"''', "fields": ["summary"]})
+    assert titles(store, idx.matches(regex)) == ["Tacoma's port", "Tacoma’s Foundry Row doubles in size"]
+    apply_rules(store, [word])
+    assert [s.title for s in store.stories(StoryQuery())] == ["Tacoma news"]
 
 
 def test_words_whole_word_any_case_and_accents(filled: Store) -> None:

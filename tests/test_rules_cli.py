@@ -57,10 +57,10 @@ def test_rules_list_test_apply_and_stories_hidden(digest_home: Paths) -> None:
     lines = out.splitlines()
     assert lines[:3] == [
         'rules[0]  No sponsored posts: hide: title, summary ~ "sponsored"  (matches 2 stored stories)',
-        "rules[1]  keep: title ~ /keeper/  (matches 1 stored stories)",
+        "rules[1]  keep: title ~ /keeper/  (matches 1 stored story)",
         'rules[2]  boost +3: feed ~ "calm"  (matches 2 stored stories)',
     ]
-    assert lines[3].startswith("3 rule(s), NOT yet applied")
+    assert lines[3].startswith("3 rules, NOT yet applied")
 
     code, out, _ = cli(digest_home, "rules", "test", "0", "--limit", "1")
     assert code == 0
@@ -68,6 +68,8 @@ def test_rules_list_test_apply_and_stories_hidden(digest_home: Paths) -> None:
                                    "keep rule)")
     assert "Sponsored keeper story" in out.splitlines()[1]  # the newest of the two
     assert len(out.splitlines()) == 2
+    code, out, _ = cli(digest_home, "rules", "test", "1")
+    assert out.splitlines()[0] == "rules[1] keep: title ~ /keeper/: 1 story"  # not "1 stories"
     code, out, _ = cli(digest_home, "rules", "test")
     assert "all rules together: 1 hidden, 1 kept, 2 boosted of 5 stories; NOT yet applied" in out
     code, _, err = cli(digest_home, "rules", "test", "7")
@@ -77,7 +79,7 @@ def test_rules_list_test_apply_and_stories_hidden(digest_home: Paths) -> None:
     assert code == 0
     assert out.startswith("rules applied to 5 stories in ") and "1 hidden, 1 kept, 2 boosted (4 changed)" in out
     _, out, _ = cli(digest_home, "rules", "list")
-    assert out.splitlines()[-1] == "3 rule(s), applied to the stored stories"
+    assert out.splitlines()[-1] == "3 rules, applied to the stored stories"
 
     code, out, _ = cli(digest_home, "stories", "--hidden")
     assert code == 0 and [ln.split(None, 1)[0] for ln in out.splitlines()] and "Sponsored: widgets" in out

@@ -210,9 +210,47 @@ def test_fts_query_quoting() -> None:
     assert fts_query("") == ""
     assert fts_query('  "  ') == ""
     assert fts_query("a b") == '"a" "b"*'
-    # split like FTS5's unicode61 tokenizer: quotes and punctuation separate terms, never form phrases
-    assert fts_query('say "hi"') == '"say" "hi"*'
+    # split like FTS5's unicode61 tokenizer: punctuation separates terms
     assert fts_query("AT&T") == '"AT" "T"*'
+    # a quoted word is complete (no prefix); a phrase is checked apart (search_clauses), not in the match
+    assert fts_query('say "hi"') == '"say" "hi"'
+    assert fts_query('"series a" kelp') == '"kelp"*'
+    assert fts_query("rust OR go farm") == '("rust" OR "go") "farm"*'
+    assert fts_query("OR rust OR") == '"rust"*'  # an OR with nothing on one side is ignored
+    assert fts_query("rust -meetup") == '"rust"*'
+
+
+def test_search_phrases_or_and_exclusions(store: Store) -> None:
+    """The README's `--search "series a"` found Series B stories: the quotes were dropped and "a" matched
+    any word starting with a. Quotes make a phrase, OR either term, -word leaves a word out."""
+    feed = store.add_feed("https://a.example/feed", title="Alpha")
+    store.save_stories(feed.id, [
+        story(1, "Mossgate raises Series A", "Forestry lidar."),
+        story(2, "Driftwood closes Series B", "A payroll startup."),
+        story(3, "Rust meetup at the edge", "Talks."),
+        story(4, "Running Rust in production", "One year in."),
+        story(5, "Pinecrest raises seed", "Dialysis."),
+        story(6, "Tacoma’s Foundry Row doubles", "Café Série A-round, “quoted”."),
+    ], now=NOW)
+
+    def found(query: str) -> set[int]:
+        got = {int(s.guid[1:]) for s in store.stories(StoryQuery(search=query))}
+        assert store.count_stories(StoryQuery(search=query)) == len(got)
+        page = store.stories(StoryQuery(search=query, limit=10))  # the TUI's paged path (story_ids)
+        assert {int(s.guid[1:]) for s in page} == got
+        return got
+
+    assert found("series a") == {1, 2}  # words anywhere, the last a prefix ("a payroll")
+    assert found('"series a"') == {1}
+    assert found('"series a') == {1}  # being typed: the phrase with its last word as a prefix
+    assert found('"a series"') == set()  # in that order
+    assert found('"serie a"') == {6}  # case and accents ignored, punctuation after the phrase allowed
+    assert found('"tacoma\'s foundry"') == {6}  # the feed's curly apostrophe
+    assert found("rust OR seed") == {3, 4, 5}
+    assert found('meetup OR "series a"') == {1, 3}
+    assert found("rust -meetup") == {4}
+    assert found("-rust") == {1, 2, 5, 6}
+    assert found("-") == {1, 2, 3, 4, 5, 6}
 
 
 def test_read_flags(filled: Store) -> None:

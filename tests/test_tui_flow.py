@@ -159,3 +159,20 @@ async def test_long_feed_names_that_start_alike_stay_apart_in_the_sidebar(digest
         assert funding.startswith("Cascad") and "Rounds" in funding
         assert exits.startswith("Cascad") and "Exits" in exits
         assert wire.startswith("Puget Sound Tech") and "…" in wire  # unique start: cut at its end as before
+
+
+async def test_a_quoted_phrase_in_the_search_box_finds_the_phrase_only(digest_home: Paths, store: Store) -> None:
+    # "series a" found "Series B ... a ..." too: the quotes were dropped and "a" matched any word's start
+    ids = add_stories(store, "Ledger", ["Mossgate raises Series A", "Driftwood closes Series B as a pivot",
+                                        "Rust meetup", "Rust in production"])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app, 4)
+        await pilot.press("slash", *'"series a"', "enter")
+        await list_ready(pilot, app, 1)
+        assert story_list(app).row(0).id == ids[0]
+        await pilot.press("escape")
+        await list_ready(pilot, app, 4)
+        await pilot.press("slash", *"rust -meetup", "enter")
+        await list_ready(pilot, app, 1)
+        assert story_list(app).row(0).id == ids[3]

@@ -53,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--since", help="only stories newer than this: 24h, 3d, 2w, 90m or an ISO date")
     p.add_argument("--feed", type=store_int, metavar="ID", help="only stories of this feed id")
     p.add_argument("--section", help="only stories of feeds in this section")
-    p.add_argument("--search", help="full-text search of titles and summaries")
+    p.add_argument("--search", metavar="Q", help='search titles and summaries: every word, "a phrase", '
+                   "a OR b, -word (write --search=-word)")
     p.add_argument("--flagged", action="store_true", help="only stories flagged for the next digest")
     p.add_argument("--unread", action="store_true", help="only unread stories")
     p.add_argument("--hidden", action="store_true",

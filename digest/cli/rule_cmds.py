@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from digest.cli import CommandError, Ctx, ExitCode, positive_int
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.rules import Rule
@@ -59,8 +60,9 @@ def cmd_rules_list(ctx: Ctx, args: argparse.Namespace) -> int:
     index = RuleIndex.load(ctx.store, fields=needed_fields(rules))
     for i, rule in enumerate(rules):
         name = f"{rule.name}: " if rule.name else ""
-        ctx.out(f"rules[{i}]  {name}{rule.describe()}  (matches {len(index.matches(rule)):,} stored stories)")
-    ctx.out(f"{len(rules)} rule(s), {_state(ctx, rules)}")
+        matches = count(len(index.matches(rule)), "stored story", "stored stories", grouped=True)
+        ctx.out(f"rules[{i}]  {name}{rule.describe()}  (matches {matches})")
+    ctx.out(f"{count(len(rules), 'rule')}, {_state(ctx, rules)}")
     return ExitCode.OK
 
 
@@ -79,7 +81,7 @@ def cmd_rules_test(ctx: Ctx, args: argparse.Namespace) -> int:
     kept = {sid for r in rules if r.action == "keep" for sid in index.matches(r)}
     for i, rule in chosen:
         ids = index.matches(rule)
-        what = f"{len(ids):,} stories"
+        what = count(len(ids), "story", "stories", grouped=True)
         hides = sum(1 for sid in ids if sid not in kept) if rule.action == "hide" else len(ids)
         if hides != len(ids):
             what += f" (would hide {hides:,}: the others are kept by a keep rule)"
@@ -93,8 +95,8 @@ def cmd_rules_test(ctx: Ctx, args: argparse.Namespace) -> int:
         marks = index.outcome(rules).values()
         hidden, n_kept = sum(m[0] for m in marks), sum(m[1] for m in marks)
         boosted = sum(1 for m in marks if m[2])
-        ctx.out(f"all rules together: {hidden:,} hidden, {n_kept:,} kept, {boosted:,} boosted of {len(index):,} "
-                f"stories; {_state(ctx, rules)}")
+        ctx.out(f"all rules together: {hidden:,} hidden, {n_kept:,} kept, {boosted:,} boosted of "
+                f"{count(len(index), 'story', 'stories', grouped=True)}; {_state(ctx, rules)}")
     return ExitCode.OK
 
 
@@ -104,6 +106,7 @@ def cmd_rules_apply(ctx: Ctx, args: argparse.Namespace) -> int:
     rules = ctx.config.rules
     result = sync_rules(ctx.store, rules, force=True)
     assert result is not None  # forced: always applied
-    ctx.out(result.line() if rules else f"no rules: marks cleared from {result.changed:,} stories "
+    ctx.out(result.line() if rules else f"no rules: marks cleared from "
+                                        f"{count(result.changed, 'story', 'stories', grouped=True)} "
                                         f"in {result.seconds:.2f} s")
     return ExitCode.OK

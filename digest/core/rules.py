@@ -56,6 +56,7 @@ from digest.core.rulespec import (
 )
 from digest.core.store.body import summaries_of
 from digest.core.store.rules import RULES_HASH_KEY as SETTING
+from digest.core.wording import count
 
 if TYPE_CHECKING:
     from digest.core.store import Store
@@ -117,8 +118,9 @@ class ApplyResult:
     seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"rules applied to {self.stories:,} stories in {self.seconds:.2f} s: {self.hidden:,} hidden, "
-                f"{self.kept:,} kept, {self.boosted:,} boosted ({self.changed:,} changed)")
+        return (f"rules applied to {count(self.stories, 'story', 'stories', grouped=True)} in "
+                f"{self.seconds:.2f} s: {self.hidden:,} hidden, {self.kept:,} kept, {self.boosted:,} boosted "
+                f"({self.changed:,} changed)")
 
 
 Marks = tuple[int, int, int]  # (hidden, kept, boost)

@@ -21,7 +21,8 @@ DEFAULT_FIELDS = ("title", "summary")
 MAX_BOOST = 100
 _KEYS = ("name", "action", "boost", "fields", "words", "regex", "feeds")
 # Bump when matching changes meaning (folding, boundaries): stored marks are then re-applied.
-_SEMANTICS = 1
+# 2: typographic apostrophes and quotes fold to ASCII ones.
+_SEMANTICS = 2
 
 Action = Literal["hide", "keep", "boost"]
 
@@ -33,11 +34,19 @@ Action = Literal["hide", "keep", "boost"]
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
+# Feeds write "Tacoma’s" and “quoted” where a person types "tacoma's" and "quoted": NFKD leaves these
+# alone, so they are mapped to the ASCII ones, in texts and rules alike (search's tokenizer splits at them).
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'",
+                         "\u2032": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+                         "\u2033": '"'})
+
+
 def fold(text: str) -> str:
-    """Text as rules see it: compatibility forms and accents removed, lower case, line breaks made spaces
-    (each text is one line of RuleIndex's joined string). ASCII skips the Unicode work (str.isascii is O(1))."""
+    """Text as rules see it: compatibility forms and accents removed, typographic apostrophes and quotes made
+    ASCII ones, lower case, line breaks made spaces (each text is one line of RuleIndex's joined string).
+    ASCII skips the Unicode work (str.isascii is O(1))."""
     if not text.isascii():
-        text = _MARKS.sub("", unicodedata.normalize("NFKD", text))
+        text = _MARKS.sub("", unicodedata.normalize("NFKD", text)).translate(_QUOTES)
     return text.lower().replace("\r", " ").replace("\n", " ")
 
 
@@ -73,7 +82,8 @@ def _lower_regex(regex: str) -> str:
 
 
 def _lower_plain(chunk: str) -> str:
-    folded = _MARKS.sub("", unicodedata.normalize("NFKD", chunk)) if not chunk.isascii() else chunk
+    folded = (_MARKS.sub("", unicodedata.normalize("NFKD", chunk)).translate(_QUOTES) if not chunk.isascii()
+              else chunk)
     return "(?P".join(part.lower() for part in folded.split("(?P"))
 
 

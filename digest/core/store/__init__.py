@@ -7,7 +7,8 @@ Where things go:
     schema.py       MIGRATIONS: entry i brings a store from PRAGMA user_version i to i + 1
     rows.py         SQL fragments shared by several modules (DRAFT_ID, STORY_FROM, NOT_SENT) and row mappers
     feeds.py        feeds: subscriptions and their fetch state
-    stories.py      stories: saving a refresh's stories, StoryQuery, search
+    stories.py      stories: saving a refresh's stories, StoryQuery
+    search.py       what a person types into search, as FTS5 queries (phrases, OR, -word)
     queries.py      read-only queries shaped for one caller (Trending, the [select] rules, the TUI list)
     drafts.py       the draft and its items (flag, unflag, move), digests
     issues.py       the issue state machine: freeze, unfreeze, reconcile, mark sent
@@ -45,7 +46,8 @@ from digest.core.store.retention import RetentionMixin
 from digest.core.store.rows import STORY_COLUMNS
 from digest.core.store.rules import RulesMixin
 from digest.core.store.schema import MIGRATIONS
-from digest.core.store.stories import StoryQuery, fts_query, title_key
+from digest.core.store.search import fts_query
+from digest.core.store.stories import StoryQuery, title_key
 from digest.core.store.subscribers import SubscribersMixin
 
 __all__ = [

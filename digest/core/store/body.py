@@ -153,6 +153,14 @@ def register(db: sqlite3.Connection) -> None:
     db.create_function("digest_summary", 1, summary_of, deterministic=True)
     db.create_function("digest_pack", 2, pack, deterministic=True)
     db.create_function("digest_lower", 1, _lower, deterministic=True)
+    db.create_function("digest_phrase", 3, _phrase, deterministic=True)
+
+
+def _phrase(title: str | None, summary: str | None, pattern: str) -> bool:
+    """digest_phrase(title, summary, pattern): search's phrase check (digest.core.store.search)."""
+    from digest.core.store.search import phrase_in
+
+    return phrase_in(title, summary, pattern)
 
 
 def _lower(text: str | None) -> str | None:

@@ -16,6 +16,7 @@ from digest.core.store.connection import Connection, NotFoundError
 from digest.core.store.retention import seen_guids
 from digest.core.store.rows import DRAFT_ID, HIDDEN_IDS, STORY_COLUMNS, STORY_FROM, marks, real_or_none, story_row
 from digest.core.store.rules import note_changed
+from digest.core.store.search import search_clauses
 
 
 @dataclass(slots=True)
@@ -34,19 +35,6 @@ class StoryQuery:
     hidden: bool | None = False
     limit: int | None = None
     offset: int = 0
-
-
-def fts_query(text: str) -> str:
-    """Turn what a person types into a safe FTS5 query: every word must match, the last as a prefix
-    (search-as-you-type). Quoting each term keeps FTS5 syntax characters from raising errors."""
-    # Split the way FTS5's unicode61 tokenizer does (letters and digits; everything else separates), so
-    # each quoted term is one token: "AT&T" becomes AT + T, never a phrase (the index keeps no positions).
-    words = [w for w in re.split(r"[\W_]+", text) if w]
-    if not words:
-        return ""
-    terms = [f'"{w}"' for w in words]
-    terms[-1] += "*"
-    return " ".join(terms)
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")  # \w is str.isalnum() plus "_", so this is "not isalnum"
@@ -103,10 +91,9 @@ def _where(q: StoryQuery) -> tuple[bool, str, list[Any]]:
         clauses.append(f"s.id IN ({marks(len(ids))})")
         args.extend(ids)
     if q.search:
-        match = fts_query(q.search)
-        if match:
-            clauses.append("s.id IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ?)")
-            args.append(match)
+        found, found_args = search_clauses(q.search)
+        clauses.extend(found)
+        args.extend(found_args)
     return q.section is not None, (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
