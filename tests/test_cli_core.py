@@ -129,10 +129,11 @@ def test_feeds_list_has_a_header_row_and_a_count_line(digest_home: Paths, feed_s
 def test_feeds_add_relative_path_and_title(digest_home: Paths, sample_feeds_dir: Path, capsys,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(sample_feeds_dir)
-    code, _, err = run(capsys, "feeds", "add", "climate.json", "--title", "My climate")
+    code, _, err = run(capsys, "feeds", "add", "climate.json", "--title", "My climate", "--section", " Climate  ")
     assert code == 0, err
     [feed] = run_json(capsys, "feeds", "list")
     assert feed["title"] == "My climate" and Path(feed["url"]).is_absolute()
+    assert feed["section"] == "Climate"  # as typed between quotes, spaces and all: the name OPML import gives
 
 
 def test_feeds_add_http_feed(digest_home: Paths, feed_server: FeedServer, capsys) -> None:

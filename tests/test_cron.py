@@ -60,6 +60,8 @@ def test_a_day_alone_means_weekly_on_that_day(digest_home: Paths) -> None:
     code, out, err = cron(digest_home, "--day", "fri", "--at", "08:30")
     assert code == 0, err
     assert out.startswith("# crontab line (weekly on Fri;")
+    # cron starts with an empty environment: the text says where the SMTP password must come from
+    assert "an SMTP password in smtp.password_env is not set" in out and "smtp.password_cmd" in out
     line = next(ln for ln in out.splitlines() if ln and not ln.startswith("#"))
     assert parse_crontab_line(line)[0] == ["30", "8", "*", "*", "5"]
     assert "OnCalendar=Fri *-*-* 08:30:00" in out

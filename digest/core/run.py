@@ -383,6 +383,8 @@ def schedule_text(sched: dict[str, str]) -> str:
     return (
         f"# crontab line ({sched['schedule']}; add with `crontab -e`):\n"
         f"{sched['crontab']}\n"
+        "# cron runs it without your shell's variables: an SMTP password in smtp.password_env is not set\n"
+        "# there; use smtp.password_cmd (e.g. `pass show smtp`) for a cron job\n"
         "\n"
         "# or systemd user units instead of cron:\n"
         "# ~/.config/systemd/user/digest.service\n"

@@ -23,7 +23,8 @@ class FeedsMixin(Connection):
             with self.tx() as db:
                 cur = db.execute(
                     "INSERT INTO feeds(url, title, section, site_url, added_at, full_text) VALUES (?, ?, ?, ?, ?, ?)",
-                    (url, title, section, site_url, clock.now(), int(full_text)),
+                    # a section's name as typed (" Startups ") is the name the config, OPML and the TUI use
+                    (url, title, section.strip(), site_url, clock.now(), int(full_text)),
                 )
         except sqlite3.IntegrityError:
             existing = self.feed_by_url(url)
@@ -72,6 +73,8 @@ class FeedsMixin(Connection):
             raise ValueError(f"unknown feed fields: {', '.join(sorted(bad))}")
         if not fields:
             return
+        if isinstance(fields.get("section"), str):
+            fields["section"] = fields["section"].strip()
         sets = ", ".join(f"{k} = ?" for k in fields)
         try:
             with self.tx() as db:
