@@ -46,6 +46,15 @@ def digest_run(home: Path, *args: str, env: dict[str, str] | None = None, timeou
     return proc.returncode, out.decode(), err.decode()
 
 
+def digest_cli(home: Path, *args: str) -> tuple[int, str, str]:
+    """Any digest command as cron would run it (bare environment, no terminal): exit code, stdout, stderr."""
+    proc = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(home).items()],
+                           sys.executable, "-m", "digest", *args],
+                          cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
+                          start_new_session=True)
+    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+
 def add_fresh_stories(store: Store, n: int) -> list[int]:
     """n stories in a feed of their own (disabled, so no refresh touches it), dated ahead of everything
     else so they head the TUI's story list; their ids newest first, the list's order."""
@@ -587,20 +596,16 @@ def test_the_run_line_counts_the_build_notes_and_says_where_they_are(store: Stor
     assert (code, err) == (0, ""), (out, err)
     [line] = out.splitlines()
     assert line.startswith("digest #1 written to") and line.endswith("; 1 build note (see `digest archive show 1`)")
-    shown = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(tmp_path).items()], sys.executable,
-                            "-m", "digest", "archive", "show", "1"], cwd=REPO, capture_output=True, text=True,
-                           timeout=120)
-    assert shown.returncode == 0, shown.stderr
-    assert "\n1 build note:\n  " + NOTED in shown.stdout, shown.stdout
-    assert "\n2 stories:\n" in shown.stdout, shown.stdout
+    code, shown, err = digest_cli(tmp_path, "archive", "show", "1")
+    assert code == 0, err
+    assert "\n1 build note:\n  " + NOTED in shown, shown
+    assert "\n2 stories:\n" in shown, shown
 
     make_draft(store, 1, prefix="Later")
     assert digest_run(tmp_path, "--quiet") == (0, "", "")  # a note is not a failure
     assert store.get_digest(number=2).status == "sent"
-    shown = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(tmp_path).items()], sys.executable,
-                            "-m", "digest", "archive", "show", "2"], cwd=REPO, capture_output=True, text=True,
-                           timeout=120)
-    assert "\n1 story:\n" in shown.stdout, shown.stdout
+    code, shown, err = digest_cli(tmp_path, "archive", "show", "2")
+    assert code == 0 and "\n1 story:\n" in shown, (shown, err)
 
 
 def test_the_sent_line_counts_the_build_notes(store: Store, digest_home: Paths, tmp_path: Path) -> None:
@@ -616,14 +621,6 @@ def test_the_sent_line_counts_the_build_notes(store: Store, digest_home: Paths, 
     assert len(rec.received) == 2
 
 
-def _digest_send(home: Path, *args: str) -> tuple[int, str, str]:
-    proc = subprocess.run(["env", "-i", *[f"{k}={v}" for k, v in bare_env(home).items()],
-                           sys.executable, "-m", "digest", "send", *args],
-                          cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,
-                          start_new_session=True)
-    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
-
-
 def test_send_counts_the_build_notes_as_run_does(store: Store, digest_home: Paths, tmp_path: Path) -> None:
     """`digest send` ends its line as `digest run` does; a dry run keeps no manifest, so it lists the notes
     under the line instead of pointing at `digest archive show`."""
@@ -631,14 +628,14 @@ def test_send_counts_the_build_notes_as_run_does(store: Store, digest_home: Path
     with smtp_server() as (ctl, rec):
         (tmp_path / "config.toml").write_text(config_toml(ctl.port, recipients(2)).replace(
             "[newsletter]\n", '[newsletter]\naccent_color = "#F5C518"\n'))
-        code, out, err = _digest_send(tmp_path, "--dry-run")
+        code, out, err = digest_cli(tmp_path, "send", "--dry-run")
         assert (code, err) == (0, ""), (out, err)
         line, note = out.splitlines()
         assert line.startswith("digest #1: dry run, wrote 2 message(s) to ")
         assert line.endswith("; 1 build note (below)"), line
         assert note.startswith(f"  note: {NOTED}"), note
         assert rec.received == []
-        code, out, err = _digest_send(tmp_path)
+        code, out, err = digest_cli(tmp_path, "send")
     assert (code, err) == (0, ""), (out, err)
     [line] = out.splitlines()
     assert line.startswith("digest #1 sent to 2 recipient(s), 1 story; archive ")

@@ -195,7 +195,7 @@ async def test_the_built_block_says_out_of_date_once_the_draft_changes(digest_ho
         screen: Any = app.screen
 
         def info() -> str:
-            return str(screen.query_one("#draft-info").render())
+            return info_text(app)
 
         builds = 0
 

@@ -5,14 +5,14 @@ assembles these into the whole context, fits it into the size budget and renders
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from digest.core.articles import is_teaser
 from digest.core.emailcss import accent_palette
 from digest.core.links import strip_tracking
-from digest.core.models import Article, Digest, DigestItem, Image, Story
+from digest.core.models import Article, Digest, DigestItem, Image, Story, from_iso
 from digest.core.themes import (
     ASSUMED_RATIO,
     BLURB_CHARS,
@@ -44,16 +44,6 @@ def _image(img: Image | None, alt: str) -> dict[str, Any] | None:
     if not (w and h):
         w, h = 1200, round(1200 * ASSUMED_RATIO)
     return {"url": url, "width": w, "height": h, "alt": plain(img.alt) or alt}
-
-
-def _date(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        d = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def article_text(story: Story) -> str:
@@ -121,8 +111,8 @@ def story_context(item: DigestItem, article: Article | None = None) -> dict[str,
         "company": plain(s.author),
         "city": categories[0] if categories else "",
         "event": {
-            "start": _date(ex.get("event_start")),
-            "end": _date(ex.get("event_end")),
+            "start": from_iso(ex.get("event_start")),
+            "end": from_iso(ex.get("event_end")),
             "location": plain(str(ex.get("event_location") or "")),
             "organizer": plain(str(ex.get("event_organizer") or "")),
         },

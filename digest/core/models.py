@@ -195,6 +195,18 @@ class Digest:
         }
 
 
+def from_iso(value: Any) -> datetime | None:
+    """An ISO 8601 date as the feeds give them (event dates, "Z" for UTC), aware; a date without a zone is
+    taken as UTC. None when missing or unreadable."""
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
 def iso_utc(ts: float | None) -> str | None:
     """A unix time as ISO 8601 UTC ("2026-12-06T23:35:00Z"), as every --json output gives dates."""
     dt = from_ts(ts)

@@ -8,12 +8,11 @@ a store of 100k stories (tests/bench/bench_build.py measures it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from digest.core import clock
 from digest.core.ads import is_ad
-from digest.core.models import Section, Story
+from digest.core.models import Section, Story, from_iso
 
 if TYPE_CHECKING:
     from digest.core.config import Config
@@ -128,23 +127,12 @@ def _is_ad_story(store: Store, story_id: int) -> bool:
     return is_ad(*store.story_title_link(story_id))
 
 
-def _event_time(value: object) -> float | None:
-    """An event date from the feed (ISO 8601, as parse stores ev:startdate / ev:enddate) as a timestamp;
-    None when missing or unreadable (then the event is kept: better listed than silently lost)."""
-    if not value:
-        return None
-    try:
-        d = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (d if d.tzinfo else d.replace(tzinfo=UTC)).timestamp()
-
-
 def event_over(extra: dict[str, object], now: float) -> bool:
     """Whether an event has ended (else, with no end date, started) before `now`: a calendar item a reader
     can no longer go to. A conference under way is not over."""
-    when = _event_time(extra.get("event_end")) or _event_time(extra.get("event_start"))
-    return when is not None and when < now
+    # a date missing or unreadable keeps the event: better listed than silently lost
+    when = from_iso(extra.get("event_end")) or from_iso(extra.get("event_start"))
+    return when is not None and when.timestamp() < now
 
 
 def auto_select(store: Store, config: Config, *, now: float | None = None) -> int:
