@@ -169,6 +169,26 @@ def test_304_with_a_fresh_etag_keeps_the_new_validator(case: Case) -> None:
     assert len(case.stories()) == 3
 
 
+def test_304_after_failures_clears_them_and_keeps_the_validator_it_does_not_carry(case: Case) -> None:
+    """The 304s of a refresh are written in one statement (Store.mark_not_modified): the same row as a
+    304 written alone: errors and backoff cleared, each validator replaced only when the 304 has one."""
+    case.server.feed("/case.xml", simple_rss("case"), etag='"v1"', last_modified=LAST_MODIFIED)
+    case.refresh()
+    case.server.route("/case.xml", Response(503, {"Retry-After": "1"}))
+    case.refresh()
+    failed = case.row()
+    assert failed.consecutive_failures == 1 and failed.last_error and failed.retry_after
+    case.store.update_feed(failed.id, retry_after=None)  # its wait is over
+    case.server.route("/case.xml", Response(304, {"ETag": '"v2"'}))
+    report = case.refresh()
+    assert case.result(report).status == "not_modified"
+    row = case.row()
+    assert (row.last_status, row.last_error, row.consecutive_failures, row.retry_after, row.disabled) == (
+        "not_modified", "", 0, None, False)
+    assert (row.etag, row.last_modified) == ('"v2"', LAST_MODIFIED)
+    assert row.last_success_at == row.last_fetch_at and row.last_fetch_at > failed.last_fetch_at
+
+
 def test_changed_body_without_validators_updates_without_duplicates(case: Case) -> None:
     case.server.feed("/case.xml", simple_rss("case", 3))
     case.refresh()

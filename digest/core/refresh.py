@@ -162,8 +162,9 @@ class Refresher:
         return None
 
     def _store_other(self, feed: Feed, fetched: FetchResult, res: FeedResult) -> None:
-        """304, errors, 410 and 429: only the feed's status row changes; its stories stay as they were.
-        In the caller's transaction (_Run.flush writes many at once)."""
+        """Errors, 410 and 429, and a 304 after a redirect: only the feed's status row changes; its stories
+        stay as they were. In the caller's transaction (_Run.flush writes many at once; the 304s at the
+        address the feed has are written there, with Store.mark_not_modified)."""
         if fetched.status == "not_modified":
             res.status = "not_modified"
             updates: dict[str, Any] = {
@@ -288,9 +289,18 @@ class _Run:
         if not self.unwritten:
             return
         done, self.unwritten = self.unwritten, []
-        with self.refresher.store.tx():
+        refresher = self.refresher
+        plain = []  # 304s at the address the feed has: most of an all-304 refresh, in one statement
+        with refresher.store.tx():
             for feed, result, res in done:
-                self.refresher._store_other(feed, result, res)
+                if result.status == "not_modified" and not result.new_url:
+                    res.status = "not_modified"
+                    # a server may send a fresh validator with its 304; keep whatever it last gave us
+                    plain.append((feed.id, result.etag or None, result.last_modified or None))
+                else:
+                    refresher._store_other(feed, result, res)
+            if plain:
+                refresher.store.mark_not_modified(plain, refresher.now)
         for feed, _, res in done:
             self.finish(feed, res, timed=True)
 

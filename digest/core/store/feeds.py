@@ -58,6 +58,19 @@ class FeedsMixin(Connection):
             f.unread_count -= hidden.get(f.id, 0)
         return feeds
 
+    def mark_not_modified(self, feeds: list[tuple[int, str | None, str | None]], now: float) -> None:
+        """The status of feeds whose server answered 304, each (id, etag, last_modified): fetched and
+        not modified at `now`, no error, no backoff, enabled; a validator the 304 carried replaces the
+        stored one (None keeps it). One statement for all of them: an all-304 refresh writes a row a feed,
+        and a statement each made of the feed's fields was 6 % of its CPU at 500 feeds."""
+        with self.tx() as db:
+            db.executemany(
+                "UPDATE feeds SET last_status = 'not_modified', last_error = '', consecutive_failures = 0,"
+                " last_success_at = ?, last_fetch_at = ?, retry_after = NULL, disabled = 0,"
+                " etag = coalesce(?, etag), last_modified = coalesce(?, last_modified) WHERE id = ?",
+                [(now, now, etag, last_modified, feed_id) for feed_id, etag, last_modified in feeds],
+            )
+
     def feed_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM feeds").fetchone()[0])
 
