@@ -45,6 +45,8 @@ class CommandError(Exception):
 
 @dataclass
 class Ctx:
+    """What a command runs with: the paths, the output streams, the config and the store."""
+
     paths: Paths
     stdout: Any = field(default_factory=lambda: sys.stdout)
     stderr: Any = field(default_factory=lambda: sys.stderr)

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class NewsletterConfig:
+    """[newsletter]: the digest's name, sender, postal address and look."""
+
     title: str = "My Tech Digest"
     tagline: str = "The stories worth your time, picked by hand"
     from_: str = "Digest <digest@localhost>"
@@ -36,6 +38,8 @@ class NewsletterConfig:
 
 @dataclass(slots=True)
 class SectionConfig:
+    """One [[sections]] entry: a section of the digest and how many stories it takes on its own."""
+
     name: str
     max_auto: int = 5
     kind: str = "stories"  # stories | jobs | events (how a theme lays the section out)
@@ -43,6 +47,8 @@ class SectionConfig:
 
 @dataclass(slots=True)
 class RefreshConfig:
+    """[refresh]: how feeds are fetched (concurrency, timeouts, the size limit)."""
+
     concurrency: int = 16
     per_host: int = 2
     timeout_s: float = 20.0
@@ -52,6 +58,8 @@ class RefreshConfig:
 
 @dataclass(slots=True)
 class SelectConfig:
+    """[select]: the rules that pick a digest's stories when none are flagged."""
+
     since_last_digest: bool = True
     max_age_hours: int = 72
     include_keywords: list[str] = field(default_factory=list)
@@ -76,6 +84,8 @@ class ArticlesConfig:
 
 @dataclass(slots=True)
 class SmtpConfig:
+    """[smtp]: the mail server a digest is sent through, and how to log in to it."""
+
     host: str = ""
     port: int = 587
     security: str = "starttls"
@@ -99,6 +109,8 @@ class StoreConfig:
 
 @dataclass(slots=True)
 class Config:
+    """The whole config file, each table as its own part."""
+
     newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
     sections: list[SectionConfig] = field(default_factory=list)
     refresh: RefreshConfig = field(default_factory=RefreshConfig)

@@ -19,6 +19,8 @@ def from_ts(ts: float | None) -> datetime | None:
 
 @dataclass(slots=True)
 class Image:
+    """A story's picture: its URL, and its size and alt text when the feed gave them."""
+
     url: str
     width: int | None = None
     height: int | None = None
@@ -44,6 +46,8 @@ class ParsedStory:
 
 @dataclass(slots=True)
 class ParsedFeed:
+    """A feed as read from its body: its title and link, its stories, and what kind of feed it is."""
+
     title: str = ""
     site_url: str = ""
     stories: list[ParsedStory] = field(default_factory=list)
@@ -53,6 +57,8 @@ class ParsedFeed:
 
 @dataclass(slots=True)
 class Feed:
+    """A subscription as stored: its URL and names, its fetch state and its story counts."""
+
     id: int
     url: str
     title: str = ""
@@ -102,6 +108,8 @@ class Feed:
 
 @dataclass(slots=True)
 class Story:
+    """A stored story, with its feed's name and where it stands in the draft."""
+
     id: int
     feed_id: int
     guid: str
@@ -156,6 +164,8 @@ class Story:
 
 @dataclass(slots=True)
 class DigestItem:
+    """A story placed in a digest: its section, position and blurb."""
+
     story: Story
     section: str
     position: int
@@ -165,12 +175,16 @@ class DigestItem:
 
 @dataclass(slots=True)
 class Section:
+    """A digest's section and its stories, in order."""
+
     name: str
     items: list[DigestItem] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Digest:
+    """A digest: the draft or an issue, with its sections and items."""
+
     id: int
     number: int
     title: str

@@ -16,6 +16,8 @@ APP = "digest"
 
 @dataclass(frozen=True, slots=True)
 class Paths:
+    """Where digest keeps its files: the config, the data (the store, archives), the cache and the logs."""
+
     config_dir: Path
     data_dir: Path
     cache_dir: Path

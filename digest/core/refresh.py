@@ -60,6 +60,8 @@ WORKER_DIED = (f"the parse worker died while storing this feed, twice (out of me
 
 @dataclass(slots=True)
 class RefreshReport:
+    """What a refresh did: one result a feed, and the totals."""
+
     results: list[FeedResult] = field(default_factory=list)
     seconds: float = 0.0
     # the articles of new stories of full_text feeds (digest.core.articles): fetched, and failed of those

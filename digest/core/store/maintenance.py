@@ -31,6 +31,8 @@ _STATE_SQL = (
 
 @dataclass(slots=True)
 class CheckResult:
+    """What a check of the store found wrong (nothing: ok)."""
+
     problems: list[str] = field(default_factory=list)
 
     @property

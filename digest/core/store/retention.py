@@ -47,6 +47,8 @@ def guid_hash(guid: str) -> int:
 
 @dataclass(slots=True)
 class Retention:
+    """How long stories are kept (the [store] settings)."""
+
     keep_days: int = 90
     keep_unread_days: int = 180
     keep_min_per_feed: int = 20
@@ -60,6 +62,8 @@ class Retention:
 
 @dataclass(slots=True)
 class PruneReport:
+    """What a prune removed."""
+
     stories: int = 0
     seen_forgotten: int = 0
     pages_freed: int = 0

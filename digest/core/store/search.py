@@ -28,6 +28,8 @@ _ITEMS = re.compile(r'"([^"]*)("?)|(\S+)')  # a quoted phrase (its closing quote
 
 @dataclass(frozen=True, slots=True)
 class Term:
+    """A word, a prefix being typed or a quoted phrase of a search."""
+
     words: tuple[str, ...]
     phrase: bool = False  # quoted with two words or more: they must stand together
     prefix: bool = False  # the last word as a prefix (the last term, still being typed)
@@ -49,6 +51,8 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Search:
+    """A parsed search: the groups every hit must match, and the terms none may contain."""
+
     groups: tuple[tuple[Term, ...], ...]  # every group must match; a group of several: any of them (OR)
     exclude: tuple[Term, ...]             # no hit may contain any of these (all of a term's words)
 
