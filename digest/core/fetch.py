@@ -204,13 +204,14 @@ class Fetcher:
             return
         t.seen.append(t.current)
         t._reset_response()
-        h = self._spare.pop() if self._spare else pycurl.Curl()
+        h = self._spare.pop() if self._spare else self._handle()
         headers = list(self._headers)
         # validators go back byte for byte as they came (see Transfer.header)
         if t.etag:
             headers.append(b"If-None-Match: " + t.etag.encode("latin-1", "replace"))
         if t.last_modified:
             headers.append(b"If-Modified-Since: " + t.last_modified.encode("latin-1", "replace"))
+        # what differs from one request to the next; the rest is set once a handle (_handle)
         setopt = h.setopt
         setopt(pycurl.URL, url)
         setopt(pycurl.HTTPHEADER, headers)
@@ -218,6 +219,18 @@ class Fetcher:
         setopt(pycurl.WRITEFUNCTION, partial(self._on_body, t))
         # after the connection is made (or a kept-alive one is picked) and before the request goes out
         setopt(pycurl.PREREQFUNCTION, partial(self._on_prereq, t))
+        setopt(pycurl.TIMEOUT_MS, max(1, int(t.remaining * 1000)))
+        self._host_running[t.host] = self._host_running.get(t.host, 0) + 1
+        self._running[h] = t
+        t.hop_start = time.monotonic()
+        self._multi.add_handle(h)
+
+    def _handle(self) -> pycurl.Curl:
+        """A new easy handle with the options every request of this fetcher shares. A handle is used
+        again for the next request without curl_easy_reset, so these are set once, not for each request
+        (each setopt is a call into pycurl)."""
+        h = pycurl.Curl()
+        setopt = h.setopt
         setopt(pycurl.NOSIGNAL, 1)
         setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
         setopt(pycurl.FOLLOWLOCATION, 0)
@@ -227,16 +240,12 @@ class Fetcher:
         setopt(pycurl.CONNECTTIMEOUT_MS, int(step * 1000))
         setopt(pycurl.LOW_SPEED_LIMIT, 1)
         setopt(pycurl.LOW_SPEED_TIME, max(1, int(step)))
-        setopt(pycurl.TIMEOUT_MS, max(1, int(t.remaining * 1000)))
         for option, value in self._ca:
             if value is None:
                 h.unsetopt(option)
             else:
                 setopt(option, value)
-        self._host_running[t.host] = self._host_running.get(t.host, 0) + 1
-        self._running[h] = t
-        t.hop_start = time.monotonic()
-        self._multi.add_handle(h)
+        return h
 
     def _collect(self) -> None:
         while True:
@@ -254,8 +263,7 @@ class Fetcher:
         self._host_running[t.host] -= 1
         t.remaining -= time.monotonic() - t.hop_start
         code = h.getinfo(pycurl.RESPONSE_CODE) if not errno else t.code
-        h.reset()
-        self._spare.append(h)
+        self._spare.append(h)  # its callbacks hold t until the next request sets its own
         if errno:
             self._finish(t, failure(t, errno, message, self.timeout_s))
         elif code in REDIRECTS:
@@ -266,6 +274,7 @@ class Fetcher:
     def _finish(self, t: Transfer, result: FetchResult) -> None:
         result.final_url = result.final_url or t.current
         result.private_ok = t.private_ok
+        t._reset_response()  # the body's pieces, the decoder: a spare handle's callbacks still hold t
         self._finished.append((t.key, result))
 
     # -- curl's callbacks ----------------------------------------------------------------------------
