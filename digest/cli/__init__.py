@@ -13,13 +13,14 @@ import os
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from digest import __version__
 from digest.core.config import Config, ConfigError, load_config
 from digest.core.exitcode import ExitCode
 from digest.core.paths import Paths, get_paths
+from digest.core.record import record
 from digest.core.store import NewerStoreError, NotFoundError, Store, StoreDamagedError, StoreError, is_damage
 from digest.core.textclean import json_escape_controls, terminal_text
 
@@ -43,7 +44,7 @@ class CommandError(Exception):
         self.code = code
 
 
-@dataclass
+@record
 class Ctx:
     """What a command runs with: the paths, the output streams, the config and the store."""
 

@@ -5,7 +5,7 @@ The draft stays a draft: building can be repeated as the editor changes things; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +14,7 @@ from digest.core import clock
 from digest.core.fsutil import atomic_write
 from digest.core.message import build_message
 from digest.core.models import Digest
+from digest.core.record import record
 from digest.core.render import render_digest, render_text
 from digest.core.select import auto_select
 
@@ -29,7 +30,7 @@ class BuildError(Exception):
     pass
 
 
-@dataclass(slots=True)
+@record
 class BuildResult:
     digest: Digest
     html_path: Path

@@ -17,11 +17,12 @@ import json
 import re
 import sys
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import field
 from html.parser import HTMLParser
 from pathlib import Path
 
 from digest.core.paths import builtin_themes_dir
+from digest.core.record import record
 
 # (family, platform) in caniemail's data -> the name we report. Outlook for Windows means the
 # Word-rendered desktop versions (2007-2019), whose newest test result is kept.
@@ -84,7 +85,7 @@ TAG_SLUGS = {
 _SIDES = re.compile(r"-(top|right|bottom|left)(?=-|$)")
 
 
-@dataclass(slots=True)
+@record
 class Usage:
     """Features found in one HTML document: caniemail slug -> a few examples of where."""
 
@@ -248,7 +249,7 @@ def load_allowlist(path: Path | None = None) -> dict[str, dict[str, object]]:
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
-@dataclass(slots=True)
+@record
 class Finding:
     slug: str
     title: str

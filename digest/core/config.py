@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digest.core.configerror import ConfigError
 from digest.core.paths import Paths
+from digest.core.record import record
 
 if TYPE_CHECKING:
     from digest.core.rulespec import Rule
 
 
-@dataclass(slots=True)
+@record
 class NewsletterConfig:
     """[newsletter]: the digest's name, sender, postal address and look."""
 
@@ -36,7 +37,7 @@ class NewsletterConfig:
     sponsor_text: str = ""
 
 
-@dataclass(slots=True)
+@record
 class SectionConfig:
     """One [[sections]] entry: a section of the digest and how many stories it takes on its own."""
 
@@ -45,7 +46,7 @@ class SectionConfig:
     kind: str = "stories"  # stories | jobs | events (how a theme lays the section out)
 
 
-@dataclass(slots=True)
+@record
 class RefreshConfig:
     """[refresh]: how feeds are fetched (concurrency, timeouts, the size limit)."""
 
@@ -56,7 +57,7 @@ class RefreshConfig:
     user_agent: str = ""
 
 
-@dataclass(slots=True)
+@record
 class SelectConfig:
     """[select]: the rules that pick a digest's stories when none are flagged."""
 
@@ -71,7 +72,7 @@ class SelectConfig:
     max_per_feed: int = 2
 
 
-@dataclass(slots=True)
+@record
 class ArticlesConfig:
     """The page behind a story (digest.core.articles)."""
 
@@ -82,7 +83,7 @@ class ArticlesConfig:
     allow_private: bool = False
 
 
-@dataclass(slots=True)
+@record
 class SmtpConfig:
     """[smtp]: the mail server a digest is sent through, and how to log in to it."""
 
@@ -96,7 +97,7 @@ class SmtpConfig:
     timeout_s: float = 30.0
 
 
-@dataclass(slots=True)
+@record
 class StoreConfig:
     """Retention (digest.core.store.retention): how long a story is kept after digest first saw it.
     Flagged stories, stories in a draft or an issued digest, stories a `keep` rule matches ([[rules]]) and
@@ -107,7 +108,7 @@ class StoreConfig:
     keep_min_per_feed: int = 20
 
 
-@dataclass(slots=True)
+@record
 class Config:
     """The whole config file, each table as its own part."""
 

@@ -16,7 +16,8 @@ rules, so one dark palette serves Apple Mail, Outlook.com and Outlook for Mac.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from digest.core.record import record
 
 AA_SMALL = 4.5  # WCAG 2.1 1.4.3, text under 18.66 px bold / 24 px regular
 AA_LARGE = 3.0
@@ -70,7 +71,7 @@ def toward_contrast(color: str, background: str, target: float = AA_SMALL) -> st
     return end
 
 
-@dataclass(slots=True)
+@record
 class AccentPalette:
     accent: str  # the band and button background (the user's colour, unchanged)
     on_accent: str  # text on the band and button

@@ -16,6 +16,7 @@ from digest.core.models import Feed
 from digest.core.opml import read_opml, write_opml
 from digest.core.parse import ParseError, parse_feed
 from digest.core.paths import sample_feeds_dir
+from digest.core.record import record
 from digest.core.refresh import RefreshReport, refresh
 from digest.core.store import FeedExistsError, Store
 from digest.core.textclean import clean_feed
@@ -130,7 +131,7 @@ class Duplicate:
     in_file: bool  # an earlier entry of the same file, imported just now; False: subscribed before the import
 
 
-@dataclass(slots=True)
+@record
 class OpmlImport:
     """What an OPML import did: each entry is added, skipped as already there, or refused with why, so
     len(added) + len(skipped) + len(refused) is the number of feed entries in the file."""

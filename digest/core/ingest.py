@@ -12,15 +12,15 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from digest.core.models import Feed, FetchResult, ParsedStory
+from digest.core.record import record
 from digest.core.store import Store
 from digest.core.textclean import clean_feed
 
 
-@dataclass(slots=True)
+@record
 class FeedResult:
     """One feed's outcome in a refresh: what the CLI reports and the TUI's refresh runner streams. It is
     made here because a worker returns it (pickled) with the stories it stored."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
 from digest.core import clock
+from digest.core.record import record
 
 
 def utcnow() -> datetime:
@@ -17,7 +18,7 @@ def from_ts(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
 
-@dataclass(slots=True)
+@record
 class Image:
     """A story's picture: its URL, and its size and alt text when the feed gave them."""
 
@@ -27,7 +28,7 @@ class Image:
     alt: str = ""
 
 
-@dataclass(slots=True)
+@record
 class ParsedStory:
     """One entry as read from a feed, before it has a row in the store."""
 
@@ -44,7 +45,7 @@ class ParsedStory:
     extra: dict[str, Any] = field(default_factory=dict)  # event dates/places and other per-kind fields
 
 
-@dataclass(slots=True)
+@record
 class ParsedFeed:
     """A feed as read from its body: its title and link, its stories, and what kind of feed it is."""
 
@@ -55,7 +56,7 @@ class ParsedFeed:
     warning: str = ""  # a recoverable problem (feed was read despite it)
 
 
-@dataclass(slots=True)
+@record
 class Feed:
     """A subscription as stored: its URL and names, its fetch state and its story counts."""
 
@@ -106,7 +107,7 @@ class Feed:
         }
 
 
-@dataclass(slots=True)
+@record
 class Story:
     """A stored story, with its feed's name and where it stands in the draft."""
 
@@ -162,7 +163,7 @@ class Story:
         }
 
 
-@dataclass(slots=True)
+@record
 class DigestItem:
     """A story placed in a digest: its section, position and blurb."""
 
@@ -173,7 +174,7 @@ class DigestItem:
     blurb: str | None = None
 
 
-@dataclass(slots=True)
+@record
 class Section:
     """A digest's section and its stories, in order."""
 
@@ -181,7 +182,7 @@ class Section:
     items: list[DigestItem] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@record
 class Digest:
     """A digest: the draft or an issue, with its sections and items."""
 
@@ -232,7 +233,7 @@ def iso_utc(ts: float | None) -> str | None:
 TOO_LARGE = "body larger than"
 
 
-@dataclass(slots=True)
+@record
 class FetchResult:
     """What fetching one feed gave (digest.core.fetch). Plain data here, so parse workers can receive
     it without importing pycurl."""
@@ -252,7 +253,7 @@ class FetchResult:
     private_ok: bool | None = None
 
 
-@dataclass(slots=True)
+@record
 class Article:
     """The page behind a story's link, as fetched and extracted (digest.core.articles), or why it could
     not be: status "ok" or "error" (with `error` and `retry_at`, when it may be tried again)."""

@@ -8,13 +8,13 @@ not know it ignore it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
 from digest.core.models import Feed
+from digest.core.record import record
 from digest.core.textclean import clean_line
 
 
@@ -22,7 +22,7 @@ class OpmlError(Exception):
     pass
 
 
-@dataclass(slots=True)
+@record
 class OpmlFeed:
     url: str
     title: str = ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -24,6 +24,7 @@ from digest.core.config import Config
 from digest.core.ingest import PARSE_CPU_BUDGET_S, FeedResult, apply_feed_updates, close_worker_stores, ingest_jobs
 from digest.core.models import Feed, FetchResult
 from digest.core.pool import Executor, is_pool, parse_executor, process_pool, workers_of
+from digest.core.record import record
 from digest.core.store import Store
 from digest.core.wording import count
 
@@ -58,7 +59,7 @@ WORKER_DIED = (f"the parse worker died while storing this feed, twice (out of me
                f"{PARSE_CPU_BUDGET_S} s of CPU a feed may take?)")
 
 
-@dataclass(slots=True)
+@record
 class RefreshReport:
     """What a refresh did: one result a feed, and the totals."""
 

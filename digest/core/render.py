@@ -10,7 +10,7 @@ blurbs are shortened, then the tail of the list becomes a "More stories" link li
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from digest.core.context import _newsletter, _preheader, _subject, story_context
 from digest.core.emailcss import accent_problems, outlook_dark_css
 from digest.core.models import Digest, DigestItem, Section
 from digest.core.paths import Paths
+from digest.core.record import record
 from digest.core.select import draft_sections, trending
 from digest.core.themes import (
     ThemeInfo,
@@ -47,7 +48,7 @@ TRENDING_LIMIT = 5
 TRENDING_WINDOW = timedelta(days=7)  # as select.trending: a week of reports
 
 
-@dataclass(slots=True)
+@record
 class Rendered:
     subject: str
     preheader: str
@@ -57,7 +58,7 @@ class Rendered:
     story_count: int = 0
 
 
-@dataclass(slots=True)
+@record
 class _Material:
     """Everything the context is assembled from, computed once per render (the budget's retries only
     re-assemble and re-render)."""

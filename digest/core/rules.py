@@ -38,10 +38,10 @@ import bisect
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
+from digest.core.record import record
 from digest.core.rulespec import (
     ACTIONS,
     DEFAULT_FIELDS,
@@ -108,7 +108,7 @@ class _Column:
             pos = starts[i + 1]
 
 
-@dataclass(slots=True)
+@record
 class ApplyResult:
     stories: int = 0   # stories the rules were applied to
     hidden: int = 0    # of those, hidden after

@@ -7,12 +7,12 @@ a store of 100k stories (tests/bench/bench_build.py measures it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from digest.core import clock
 from digest.core.ads import is_ad
 from digest.core.models import Section, Story, from_iso
+from digest.core.record import record
 
 if TYPE_CHECKING:
     from digest.core.config import Config
@@ -28,7 +28,7 @@ MIN_TITLE_KEY_WORDS = 3
 MIN_TITLE_KEY_CHARS = 16
 
 
-@dataclass(slots=True)
+@record
 class Cluster:
     """One story carried by several feeds: `story` is the representative, `count` the distinct feeds."""
 

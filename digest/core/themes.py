@@ -10,7 +10,6 @@ import html as htmllib
 import re
 import sys
 import tomllib
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from digest.core.paths import Paths, builtin_themes_dir
+from digest.core.record import record
 from digest.core.sanitize import bound_depth
 from digest.core.textclean import clean_line
 
@@ -50,7 +50,7 @@ class ThemeError(Exception):
     """A theme that cannot be used; the message names the theme file and line when there is one."""
 
 
-@dataclass(slots=True)
+@record
 class ThemeInfo:
     name: str
     description: str

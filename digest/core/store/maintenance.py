@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from digest.core import clock
+from digest.core.record import record
 from digest.core.store.connection import Connection, StoreError, is_damage
 
 # what `stats` counts, by state; "issued" is in a built or sent digest, "flagged" in the draft
@@ -29,7 +30,7 @@ _STATE_SQL = (
 )
 
 
-@dataclass(slots=True)
+@record
 class CheckResult:
     """What a check of the store found wrong (nothing: ok)."""
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from digest.core import clock
+from digest.core.record import record
 from digest.core.store.connection import Connection
 from digest.core.wording import count
 
@@ -45,7 +45,7 @@ def guid_hash(guid: str) -> int:
                           "big", signed=True)
 
 
-@dataclass(slots=True)
+@record
 class Retention:
     """How long stories are kept (the [store] settings)."""
 
@@ -60,7 +60,7 @@ class Retention:
                    int(getattr(cfg, "keep_min_per_feed")))  # noqa: B009
 
 
-@dataclass(slots=True)
+@record
 class PruneReport:
     """What a prune removed."""
 

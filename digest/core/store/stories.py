@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from digest.core import clock
 from digest.core.models import ParsedStory, Story
+from digest.core.record import record
 from digest.core.store.body import known_summaries, pack, unpack
 from digest.core.store.connection import Connection, NotFoundError
 from digest.core.store.retention import seen_guids
@@ -19,7 +19,7 @@ from digest.core.store.rules import note_changed
 from digest.core.store.search import search_clauses
 
 
-@dataclass(slots=True)
+@record
 class StoryQuery:
     """Filters for listing stories; every field narrows the result."""
 
