@@ -177,6 +177,17 @@ def check_backup(path: Path, known_schema: int) -> list[str]:
         return [f"{path}: not a readable SQLite file ({e})"]
 
 
+def backup_last_issue(path: Path) -> int:
+    """The highest issue number a backup knows was frozen or sent (0: none), to compare with the archive
+    before it is restored. The file has passed check_backup."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT coalesce(max(number), 0) FROM digests WHERE status != 'draft'").fetchone()
+        return int(row[0])
+    finally:
+        db.close()
+
+
 def restore(store_path: Path, backup: Path, known_schema: int) -> Path:
     """Put `backup` in place of the store; returns where the old store was kept. Refuses (StoreError) if
     the backup is unfit or another connection has the store open: leaving WAL mode needs the only
