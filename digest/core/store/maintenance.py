@@ -130,7 +130,11 @@ class MaintenanceMixin(Connection):
         by the owner only: it holds subscriber addresses). Returns its size in bytes."""
         target = Path(target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as e:  # a folder that does not exist or may not be written: named as the backup,
+            # not as the hidden temporary file the user never asked for
+            raise StoreError(f"cannot write the backup {target}: {e.strerror or e}") from None
         os.close(fd)
         try:
             dest = sqlite3.connect(tmp)
