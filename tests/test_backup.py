@@ -16,9 +16,11 @@ import threading
 from pathlib import Path
 
 from feedserver import FeedServer, Request, Response, simple_rss
-from helpers_smtp import make_draft, wait_for
+from helpers_smtp import make_config, make_draft, recipients, smtp_server, wait_for
 
 from digest.cli import Ctx, main
+from digest.core import archive
+from digest.core.mail import send_digest
 from digest.core.paths import Paths, get_paths
 from digest.core.store import Store
 
@@ -104,3 +106,31 @@ def test_a_backup_that_cannot_be_written_names_the_backup_not_the_store(store: S
     assert done.stderr.splitlines() == [f"digest: store error: cannot write the backup {backup}: disk I/O error"]
     assert not backup.exists() and list(tmp_path.glob(".backup.db.*")) == []  # no half-written copy left
     assert store.check_store().ok
+
+
+def test_restore_refuses_a_backup_older_than_the_archives_last_issue(store: Store, digest_home: Paths,
+                                                                     tmp_path: Path) -> None:
+    """A backup from before issue #2 went out does not know #2: restored, the next run numbered its issue
+    #2 again (overwriting #2's archive) and sent #2's stories to every reader a second time."""
+    to = recipients(2)
+    make_draft(store, 2, prefix="First")
+    with smtp_server() as (ctl, rec):
+        send_digest(store, make_config(ctl.port, to), digest_home, retry_delays=(0.01,))
+        backup = tmp_path / "before-2.db"
+        assert cli(digest_home, "store", "backup", str(backup))[0] == 0
+        make_draft(store, 2, prefix="Second")
+        send_digest(store, make_config(ctl.port, to), digest_home, retry_delays=(0.01,))
+    assert [m["number"] for m in archive.list_issues(digest_home)] == [2, 1]
+    store.close()
+
+    code, out, err = cli(digest_home, "store", "restore", str(backup))
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "issue #2" in err and "--force" in err and str(backup) in err
+    assert not list(digest_home.data_dir.glob("digest.db.before-restore-*"))
+    with Store(digest_home.db_file) as s:
+        assert s.get_digest(number=2).status == "sent"  # the store is as it was
+
+    code, out, err = cli(digest_home, "store", "restore", "--force", str(backup))
+    assert code == 0, err
+    with Store(digest_home.db_file) as s:
+        assert [d.number for d in s.list_digests() if d.status == "sent"] == [1]

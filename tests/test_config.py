@@ -92,9 +92,11 @@ BAD = [
     ("refresh = 5", "refresh"),
     ("sections = []", "sections"),
     ("[[sections]]\nmax_auto = 2", "sections[0].name"),
-    ("[[sections]]\nname = \"A\"\nkind = \"video\"", "sections.kind"),
-    ("[[sections]]\nname = \"A\"\nmax_auto = -1", "sections.max_auto"),
-    ("[[sections]]\nname = \"A\"\n[[sections]]\nname = \"a\"", "same name"),
+    # which of the sections: a config has several
+    ("[[sections]]\nname = \"A\"\n[[sections]]\nname = \"B\"\nkind = \"video\"", "sections[1].kind must be"),
+    ("[[sections]]\nname = \"A\"\n[[sections]]\nname = \"B\"\nmax_auto = -1", "sections[1].max_auto must be"),
+    ("[[sections]]\nname = \"A\"\nmax = 1", "unknown key sections[0].max"),
+    ("[[sections]]\nname = \"A\"\n[[sections]]\nname = \"a\"", "sections[1].name 'a' repeats sections[0] ('A')"),
     ("[keys]\nflag = 1", "keys"),
 ]
 

@@ -633,3 +633,17 @@ def test_a_non_ascii_address_fails_alone(store: Store, digest_home: Paths) -> No
         report = send_digest(store, make_config(ctl.port, to), digest_home, retry_delays=FAST)
     assert list(report.failed) == ["zoë@example.net"] and "SMTPUTF8" in report.failed["zoë@example.net"]
     assert sorted(report.sent) == ["ascii@example.net", "other@example.net"]
+
+
+def test_an_issue_every_address_of_which_is_refused_waits_for_the_settings_to_be_fixed(
+        store: Store, digest_home: Paths) -> None:
+    """A relay that refuses every recipient (550 relaying denied: no login configured) refuses the sender,
+    not the addresses: the issue is not finished without its readers however often it is tried."""
+    make_draft(store, 2)
+    to = recipients(2)
+    rec = Recorder(reject=dict.fromkeys(to, "550 5.7.1 relaying denied"))
+    with smtp_server(rec) as (ctl, _):
+        for _ in range(3):
+            report = send_digest(store, make_config(ctl.port, to), digest_home, retry_delays=FAST)
+            assert set(report.failed) == set(to) and not report.given_up and not report.marked_sent
+    assert store.get_digest(number=1).status == "built"

@@ -247,3 +247,10 @@ def test_restore_refuses_a_file_that_is_not_a_store(store: Store, digest_home: P
     code, out, err = cli(digest_home, "store", "restore", str(tmp_path / bad))
     assert code == 1 and str(tmp_path / bad) in err and len(err.strip().splitlines()) == 1
     assert Store(digest_home.db_file).schema_version >= 2
+
+
+def test_a_backup_into_a_missing_folder_names_the_backup(store: Store, digest_home: Paths, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-folder" / "digest-backup.db"
+    code, out, err = cli(digest_home, "store", "backup", str(target))
+    assert code == 1 and out == ""
+    assert err == f"digest: store error: cannot write the backup {target}: No such file or directory\n"

@@ -217,6 +217,35 @@ def test_a_partial_failure_is_finished_by_the_next_run(store: Store, digest_home
     assert len(rec.received) == 6
 
 
+def test_a_dead_address_does_not_hold_back_every_later_issue(store: Store, digest_home: Paths,
+                                                            tmp_path: Path) -> None:
+    """A reader's mailbox that no longer exists (550 to RCPT TO on every try) kept issue #1 pending for
+    ever: every later run resumed it, failed on that address again and never built another issue, so
+    nobody got anything new. Refused by a second run, the issue is finished without that address; the next
+    issue goes out at once (the address was refused by the issue before), and the address is still named."""
+    make_draft(store, 2)
+    to = recipients(3)
+    dead = to[1]
+    rec = Recorder(reject={dead: "550 5.1.1 no such user"})
+    with smtp_server(rec) as (ctl, _):
+        (tmp_path / "config.toml").write_text(config_toml(ctl.port, to))
+        code, out, err = digest_run(tmp_path)
+        assert code == 1 and "550 5.1.1" in err and "finished without" not in err, err
+        assert store.get_digest(number=1).status == "built"  # a second chance for a mailbox disabled a day
+        code, out, err = digest_run(tmp_path)
+        assert code == 1 and err.startswith("digest run: deliver: resumed digest #1"), err
+        assert f"the issue is finished without {dead}" in err and len(err.splitlines()) == 1, err
+        assert store.get_digest(number=1).status == "sent"
+        later = make_draft(store, 1, prefix="Later")
+        code, out, err = digest_run(tmp_path)
+        assert code == 1 and err.startswith("digest run: deliver: digest #2 sent to 2 of 3"), err
+        assert dead in err and "finished without" in err
+        assert store.get_digest(number=2).status == "sent"
+    assert [it.story.id for it in store.digest_items(store.get_digest(number=2).id)] == later
+    got = {a: len(v) for a, v in rec.by_rcpt().items()}
+    assert got == {to[0]: 2, to[2]: 2}  # each issue once to everyone the server took
+
+
 def test_a_failing_feed_does_not_stop_the_run(store: Store, digest_home: Paths, tmp_path: Path,
                                               feed_server) -> None:  # type: ignore[no-untyped-def]
     make_draft(store, 1)

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_store_backup)
     p = ssub.add_parser("restore", help="put a backup in place of the store (the old file is kept beside it)")
     p.add_argument("file", type=Path, help="a backup written by `digest store backup`")
+    p.add_argument("--force", action="store_true",
+                   help="restore a backup older than the archive's last issue (its stories may be sent again)")
     p.set_defaults(func=cmd_store_restore)
 
     def usage(ctx: Ctx, a: argparse.Namespace) -> int:
@@ -103,11 +105,34 @@ def cmd_store_backup(ctx: Ctx, args: argparse.Namespace) -> int:
 
 def cmd_store_restore(ctx: Ctx, args: argparse.Namespace) -> int:
     from digest.core.store import MIGRATIONS
-    from digest.core.store.maintenance import restore
+    from digest.core.store.maintenance import check_backup, restore
 
     ctx.close()  # this process must not hold the store it replaces
     ctx.paths.ensure()
+    if not args.force and not check_backup(args.file, len(MIGRATIONS)):
+        _refuse_a_backup_behind_the_archive(ctx, args.file)
     aside = restore(ctx.paths.db_file, args.file, len(MIGRATIONS))
     ctx.out(f"restored {ctx.paths.db_file} from {args.file}"
             + (f"; the store it replaced is at {aside}" if aside.exists() else ""))
     return ExitCode.OK
+
+
+def _refuse_a_backup_behind_the_archive(ctx: Ctx, backup: Path) -> None:
+    """A backup from before the last issues went out does not know them: the next run would give its issue
+    one of their numbers (overwriting that issue's archive) and send their stories again, since what was
+    sent is known only from the store. The archive's manifests say which issues went out."""
+    from digest.core.archive import list_issues
+    from digest.core.store.maintenance import backup_last_issue
+
+    known = backup_last_issue(backup)
+    lacking = [m for m in list_issues(ctx.paths)
+               if int(m["number"]) > known and m.get("status") in ("built", "sent")]
+    if not lacking:
+        return
+    newest = lacking[0]
+    more = f" and {len(lacking) - 1} before it" if len(lacking) > 1 else ""
+    raise CommandError(
+        f"store restore: {backup} is older than the archive's issue #{newest['number']}{more} "
+        f"({newest['status']} {str(newest.get('sent_at') or newest.get('date') or '')[:10]}): the next issue would "
+        f"take its number and send its stories again; restore a newer backup, or pass --force",
+        ExitCode.FAILURE)

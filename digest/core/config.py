@@ -170,9 +170,10 @@ _LIMITS: dict[str, Any] = {
 SECRET_KEYS = {"password"}
 
 
-def _check(where: str, key: str, value: Any, default: Any) -> Any:
-    name = f"{where}.{key}" if where else key
-    limit = _LIMITS.get(name)
+def _check(where: str, key: str, value: Any, default: Any, label: str | None = None) -> Any:
+    """`where` finds the key's limits; `label` (sections[2]) names the table in the message."""
+    limit = _LIMITS.get(f"{where}.{key}" if where else key)
+    name = f"{label or where}.{key}" if (label or where) else key
     expected = type(default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -196,7 +197,7 @@ def _type_name(t: type) -> str:
     )
 
 
-def _fill(obj: Any, data: Any, where: str) -> Any:
+def _fill(obj: Any, data: Any, where: str, label: str | None = None) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"[{where}] must be a table, got {data!r}")
     known = {f.name.rstrip("_"): f for f in fields(obj)}
@@ -206,8 +207,8 @@ def _fill(obj: Any, data: Any, where: str) -> Any:
                               "variable named by smtp.password_env, or use smtp.password_cmd")
         f = known.get(key)
         if f is None:
-            raise ConfigError(f"unknown key {where}.{key} (known: {', '.join(sorted(known))})")
-        setattr(obj, f.name, _check(where, key, value, getattr(obj, f.name)))
+            raise ConfigError(f"unknown key {label or where}.{key} (known: {', '.join(sorted(known))})")
+        setattr(obj, f.name, _check(where, key, value, getattr(obj, f.name), label))
     return obj
 
 
@@ -224,11 +225,14 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
                 if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
                     raise ConfigError(f"sections[{i}].name must be a non-empty string")
                 sec = SectionConfig(raw["name"].strip())
-                _fill(sec, {k: v for k, v in raw.items() if k != "name"}, "sections")
+                _fill(sec, {k: v for k, v in raw.items() if k != "name"}, "sections", f"sections[{i}]")
                 sections.append(sec)
-            names = [s.name.casefold() for s in sections]
-            if len(set(names)) != len(names):
-                raise ConfigError("sections: two sections have the same name")
+            first: dict[str, int] = {}
+            for i, sec in enumerate(sections):
+                j = first.setdefault(sec.name.casefold(), i)
+                if j != i:
+                    raise ConfigError(f"sections[{i}].name {sec.name!r} repeats sections[{j}] "
+                                      f"({sections[j].name!r}): each section once")
             cfg.sections = sections
         elif key == "keys":
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):

@@ -5,7 +5,8 @@ Delivery guarantee (the README quotes this):
     'sending' is committed after the server accepted MAIL FROM and RCPT TO and *before* the DATA command.
   * A recipient whose row is 'sent' never gets the issue again, whatever is rerun.
   * A failed or still-queued recipient is retried by the next `digest send` / `digest run`, which resumes
-    the same frozen issue (same content, same Message-ID) before building a new one.
+    the same frozen issue (same content, same Message-ID) before building a new one. An address refused
+    for good (5xx to RCPT TO) twice running, while others got the issue, no longer holds it open.
   * A row left in 'sending' means the process died (or the connection broke) after the message may have
     reached the server: it is treated as possibly delivered (at most once), is NOT resent automatically,
     and is reported as "unknown". `digest send --force-unknown` resends those, with the same Message-ID,
@@ -73,6 +74,8 @@ class SendReport:
     resumed: bool = False  # an issue frozen by an earlier run was finished
     proof: bool = False  # --to: a proof copy, nothing recorded
     marked_sent: bool = False
+    refused: list[str] = field(default_factory=list)  # the server refused the address itself (5xx to RCPT TO)
+    given_up: list[str] = field(default_factory=list)  # refused again: the issue was finished without them
     notes: list[str] = field(default_factory=list)  # the build's notes (also in the archive's manifest.json)
 
     @property
@@ -97,6 +100,9 @@ class SendReport:
             line += f", {count(self.story_count, 'story', 'stories')}"
         if self.failed:
             line += "; failed: " + "; ".join(f"{r} ({why})" for r, why in self.failed.items())
+        if self.given_up:
+            line += (f"; refused twice, so the issue is finished without {', '.join(self.given_up)} "
+                     "(remove or correct the address)")
         if self.unknown:
             line += f"; {UNKNOWN_MARK}, not resent; `digest send --force-unknown` resends): " + ", ".join(self.unknown)
         if self.archive_dir:
@@ -110,6 +116,7 @@ class SendReport:
             "dry_run_paths": [str(p) for p in self.dry_run_paths], "subject": self.subject,
             "story_count": self.story_count, "archive_dir": str(self.archive_dir) if self.archive_dir else None,
             "resumed": self.resumed, "proof": self.proof, "marked_sent": self.marked_sent, "notes": self.notes,
+            "given_up": self.given_up,
         }
 
 
@@ -195,6 +202,9 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
     for gone in store.drop_queued_deliveries(issue.digest_id, store.unsubscribed_keys()):
         log.info("digest #%s: %s unsubscribed; not sent", issue.number, gone)
     rows = store.deliveries(issue.digest_id)
+    # addresses the server refused before: in an earlier run of this issue, or in the issue before it
+    refused_before = {r["recipient"] for r in rows if r["status"] == "failed" and _address_refusal(r["reply"])}
+    refused_before |= store.refused_in_previous_issue(issue.digest_id, _ADDRESS_REFUSALS)
     todo = []
     for row in rows:
         st = row["status"]
@@ -212,10 +222,27 @@ def _send_issue(store: Store, config: Config, paths: Paths, password: str | None
                  done_before=len(rows) - len(todo), force_unknown=force_unknown, stop=stop)
     finally:
         archive.update_manifest(store, paths, issue.digest_id)
-    if not report.failed:
+    # One dead address (550 no such user) must not hold back every later issue: every run would resume
+    # this one, fail on it again and never build another. Refused by two runs (a mailbox disabled for a
+    # day gets a second chance) while someone else got the issue, it is finished without that address.
+    # A refusal of everyone (a relay that will not relay for us) is a setting to fix: the issue waits.
+    given_up = [r for r in report.failed if r in report.refused and r in refused_before]
+    if report.failed and len(given_up) == len(report.failed) and (report.sent or report.skipped):
+        report.given_up = given_up
+        log.warning("digest #%s: finished without %s (refused twice)", issue.number, ", ".join(given_up))
+    if not report.failed or report.given_up:
         archive.complete_issue(store, config, paths, issue.digest_id, issue.story_ids)
         report.marked_sent = True
     return report
+
+
+# how Connection.send words a refusal of the address itself (SmtpFailure.address_refused), as stored
+# in a delivery's reply
+_ADDRESS_REFUSALS = ("RCPT TO refused: 5", "non-ASCII address ")
+
+
+def _address_refusal(reply: str) -> bool:
+    return reply.startswith(_ADDRESS_REFUSALS)
 
 
 def _ready(config: Config, *, need_recipients: bool) -> str | None:
@@ -371,6 +398,8 @@ def _deliver(store: Store | None, digest_id: int | None, config: Config, passwor
                         return
                     record(recipient, "failed", reason)
                     report.failed[recipient] = reason
+                    if f.address_refused:
+                        report.refused.append(recipient)
                     log.warning("%s: %s", recipient, reason)
                     break
                 record(recipient, "sent", reply)

@@ -145,20 +145,29 @@ def auto_select(store: Store, config: Config, *, now: float | None = None) -> in
     if draft is not None and store.digest_items(draft.id):
         return 0
     rules = config.select
-    cutoff = now - rules.max_age_hours * 3600
+    max_age = rules.max_age_hours * 3600
+    cutoff = now - max_age
+    seen_after = None
     if rules.since_last_digest:
-        last = store.last_sent_at()
+        last = store.last_sent_frozen_at()
         if last is not None:
             cutoff = last
+            # A story first seen after the last issue was frozen could not be in it, whatever its date: its
+            # feed was down at that run (a timeout, a day of 503s), or dates its posts before they appear
+            # (a date without a time, the time a post was drafted). Judged by its date alone it was never
+            # a candidate. It is one now, if dated at most max_age_hours before that issue, so a feed added
+            # today does not offer its whole back catalogue.
+            seen_after = last
     # Ranking needs only ids, dates and sections; the text is read only for rows a keyword rule has to
     # check. With a wide window every stored story is a candidate (200k at 2,000 feeds): reading and
     # case-folding all their summaries was most of a 2.7 s selection (bench_scale.py).
     # a day of slack for feeds whose clocks run ahead
-    rows = store.selection_candidates(cutoff, now + DAY, min_title_chars=MIN_TITLE_KEY_CHARS,
-                                      min_title_words=MIN_TITLE_KEY_WORDS)
+    oldest = cutoff if seen_after is None else cutoff - max_age
+    rows = store.selection_candidates(cutoff, now + DAY, seen_after=seen_after, seen_published_after=oldest,
+                                      min_title_chars=MIN_TITLE_KEY_CHARS, min_title_words=MIN_TITLE_KEY_WORDS)
     include = [w.casefold() for w in rules.include_keywords if w.strip()]
     exclude = [w.casefold() for w in rules.exclude_keywords if w.strip()]
-    groups = _merge(_groups(store, cutoff))
+    groups = _merge(_groups(store, oldest))
     counts = {i: len(feeds) for ids, feeds, _ in groups for i in ids}
     cluster_of = {i: frozenset(ids) for ids, _feeds, _ in groups for i in ids}
     sections = {s.name.casefold(): s for s in config.sections}

@@ -149,10 +149,13 @@ class SmtpFailure(Exception):
     """transient: retry (4xx, dropped connection); permanent: 5xx for this recipient; fatal: stop the
     batch (auth or TLS refused, relay unreachable); ambiguous: the message may have been accepted."""
 
-    def __init__(self, reason: str, kind: str) -> None:
+    def __init__(self, reason: str, kind: str, *, address_refused: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+        # the server refused this recipient's address for good (5xx to RCPT TO): the address, not the
+        # message or the sender, so the other recipients are not affected
+        self.address_refused = address_refused
 
 
 def _reply(code: int, msg: bytes | str) -> str:
@@ -272,7 +275,8 @@ class Connection:
                     self.close()
                 else:
                     self._rset()
-                raise SmtpFailure(f"RCPT TO refused: {_reply(code, msg)}", _kind(code))
+                raise SmtpFailure(f"RCPT TO refused: {_reply(code, msg)}", _kind(code),
+                                  address_refused=_kind(code) == "permanent")
             if not before_data():
                 self._rset()
                 raise SmtpFailure("another process is delivering to this recipient", "claimed")
@@ -287,7 +291,7 @@ class Connection:
         except UnicodeEncodeError:
             self._rset()
             raise SmtpFailure(f"non-ASCII address {rcpt!r} needs SMTPUTF8, which digest does not use",
-                           "permanent") from None
+                           "permanent", address_refused=True) from None
         except (OSError, smtplib.SMTPServerDisconnected) as e:
             self.close()
             raise SmtpFailure(f"connection lost before the message was sent: {e or type(e).__name__}",

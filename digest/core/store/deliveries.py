@@ -92,6 +92,14 @@ class DeliveriesMixin(Connection):
                 (status, reply, int(attempt), clock.now(), digest_id, recipient),
             )
 
+    def refused_in_previous_issue(self, digest_id: int, reply_prefixes: Sequence[str]) -> set[str]:
+        """The recipients whose delivery of the issue queued before this one failed with a reply starting
+        with one of `reply_prefixes` (the server refused the address)."""
+        rows = self.db.execute(
+            "SELECT recipient, reply FROM deliveries WHERE status = 'failed' AND digest_id = "
+            "(SELECT max(digest_id) FROM deliveries WHERE digest_id < ?)", (digest_id,))
+        return {r[0] for r in rows if str(r[1]).startswith(tuple(reply_prefixes))}
+
     def issue_with_unknown_delivery(self) -> Digest | None:
         """The newest issued digest with a recipient left in 'sending' (what --force-unknown resends)."""
         row = self.db.execute(

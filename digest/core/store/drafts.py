@@ -171,8 +171,12 @@ class DraftsMixin(StoriesMixin):
         """SQL condition (on alias s) that is true for stories never sent in an earlier digest."""
         return NOT_SENT
 
-    def last_sent_at(self) -> float | None:
-        row = self.db.execute("SELECT max(sent_at) FROM digests WHERE status = 'sent'").fetchone()
+    def last_sent_frozen_at(self) -> float | None:
+        """When the newest sent issue's stories were chosen (frozen; its send time when it never was): what
+        that issue could carry ends there. Its send time can be days later (a resumed issue after the SMTP
+        server was down), and the stories published meanwhile are for the next issue."""
+        row = self.db.execute(
+            "SELECT max(coalesce(built_at, sent_at)) FROM digests WHERE status = 'sent'").fetchone()
         return real_or_none(row[0])
 
 

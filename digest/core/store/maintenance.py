@@ -133,7 +133,11 @@ class MaintenanceMixin(Connection):
         by the owner only: it holds subscriber addresses). Returns its size in bytes."""
         target = Path(target)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as e:  # a folder that does not exist or may not be written: named as the backup,
+            # not as the hidden temporary file the user never asked for
+            raise StoreError(f"cannot write the backup {target}: {e.strerror or e}") from None
         os.close(fd)
         try:
             dest = sqlite3.connect(tmp)
@@ -178,6 +182,17 @@ def check_backup(path: Path, known_schema: int) -> list[str]:
             db.close()
     except sqlite3.DatabaseError as e:
         return [f"{path}: not a readable SQLite file ({e})"]
+
+
+def backup_last_issue(path: Path) -> int:
+    """The highest issue number a backup knows was frozen or sent (0: none), to compare with the archive
+    before it is restored. The file has passed check_backup."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT coalesce(max(number), 0) FROM digests WHERE status != 'draft'").fetchone()
+        return int(row[0])
+    finally:
+        db.close()
 
 
 def restore(store_path: Path, backup: Path, known_schema: int) -> Path:

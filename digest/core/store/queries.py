@@ -51,9 +51,11 @@ class QueriesMixin(Connection):
             out.extend((ids, feeds, newest[0]) for ids, feeds, newest in groups.values() if len(feeds) >= 2)
         return out
 
-    def selection_candidates(self, after: float, until: float, *, min_title_chars: int,
-                             min_title_words: int) -> list[tuple[int, float, str, int, int]]:
-        """(id, published_at, feed section, feed id, boost) of every story published in (after, until] in an
+    def selection_candidates(self, after: float, until: float, *, min_title_chars: int, min_title_words: int,
+                             seen_after: float | None = None, seen_published_after: float = 0.0,
+                             ) -> list[tuple[int, float, str, int, int]]:
+        """(id, published_at, feed section, feed id, boost) of every story published in (after, until] (or,
+        with `seen_after`, first seen after it and published after `seen_published_after`) in an
         enabled feed with a link, never sent before and not hidden by a reader rule. Never sent: not the
         story, not its canonical link, and not its headline, when an issue carried the same headline (as
         Trending matches one: `min_title_chars` and `min_title_words`) from another feed. Ranking needs
@@ -67,9 +69,11 @@ class QueriesMixin(Connection):
         rows = self.db.execute(
             "SELECT s.id, s.published_at, f.section, s.feed_id, s.boost "
             "FROM stories s JOIN feeds f ON f.id = s.feed_id "
-            "WHERE s.published_at > ? AND s.published_at <= ? AND f.disabled = 0 AND s.hidden = 0 "
+            "WHERE (s.published_at > ? OR (s.fetched_at > ? AND s.published_at > ?)) AND s.published_at <= ? "
+            "AND f.disabled = 0 AND s.hidden = 0 "
             f"AND s.link != '' AND {NOT_SENT} AND s.title_key NOT IN ({sent_headlines})",
-            (after, until),
+            # fetched_at > +inf never holds: without seen_after only the date counts
+            (after, float("inf") if seen_after is None else seen_after, seen_published_after, until),
         )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
