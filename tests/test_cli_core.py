@@ -92,9 +92,11 @@ def test_feeds_list_has_a_header_row_and_a_count_line(digest_home: Paths, feed_s
     listings it ends with a count line, here adding up to the feeds listed. --json stays as it was."""
     feed_server.feed("/ok", simple_rss("fine"))
     feed_server.route("/broken", Response(500, body=b"no"))
+    feed_server.route("/gone", Response(410, body=b"gone"))
     with Store(digest_home.db_file) as store:
         store.add_feed(feed_server.url("/ok"), title="Fine Feed", section="Startups")
         store.add_feed(feed_server.url("/broken"), title="Broken Feed")
+        store.add_feed(feed_server.url("/gone"), title="Gone Feed")
     assert _cron(digest_home.config_dir, "refresh").returncode == 0
     with Store(digest_home.db_file) as store:
         store.add_feed(feed_server.url("/later"), title="Added Later")  # never fetched
@@ -108,7 +110,7 @@ def test_feeds_list_has_a_header_row_and_a_count_line(digest_home: Paths, feed_s
     assert header.split() == ["ID", "FEED", "SECTION", "STORIES", "LAST", "OK", "STATUS", "(URL", "below)"]
     name = slice(header.index("FEED"), header.index("SECTION"))  # each feed: its row, then its URL
     rows = {line[name].strip(): line for line in body[::2]}
-    assert sorted(rows) == ["Added Later", "Broken Feed", "Fine Feed", "Switched Off"]
+    assert sorted(rows) == ["Added Later", "Broken Feed", "Fine Feed", "Gone Feed", "Switched Off"]
     assert all(u.startswith("      http://127.0.0.1:") for u in body[1::2])
     fine = rows["Fine Feed"]
     for column, value in (("SECTION", "Startups"), ("LAST OK", "just now")):  # values start under their label
@@ -119,11 +121,13 @@ def test_feeds_list_has_a_header_row_and_a_count_line(digest_home: Paths, feed_s
     assert rows["Broken Feed"][header.index("STATUS"):].startswith("FAILING x1: ")
     assert rows["Added Later"][header.index("STATUS"):] == "never fetched"
     assert rows["Switched Off"][header.index("STATUS"):] == "disabled: turned off"
-    assert count == "4 feeds: 1 ok, 1 failing, 1 disabled, 1 never fetched"
+    # a feed that answered 410 is no longer fetched: disabled, not failing (its one failure is the 410)
+    assert rows["Gone Feed"][header.index("STATUS"):].startswith("disabled: HTTP 410 Gone")
+    assert count == "5 feeds: 1 ok, 1 failing, 2 disabled, 1 never fetched"
 
     r = _cron(digest_home.config_dir, "feeds", "list", "--json")
     feeds = json.loads(r.stdout)  # nothing but the JSON array: no header, no count line
-    assert r.returncode == 0 and len(feeds) == 4 and all(set(f) >= FEED_FIELDS for f in feeds)
+    assert r.returncode == 0 and len(feeds) == 5 and all(set(f) >= FEED_FIELDS for f in feeds)
 
 
 def test_feeds_add_relative_path_and_title(digest_home: Paths, sample_feeds_dir: Path, capsys,

@@ -160,10 +160,10 @@ def cmd_feeds_list(ctx: Ctx, args: argparse.Namespace) -> int:
     states = {"ok": 0, "failing": 0, "disabled": 0, "never fetched": 0}
     for f in feeds:
         health = f.last_status or "never fetched"
-        if f.consecutive_failures:
-            health, state = f"FAILING x{f.consecutive_failures}: {f.last_error}", "failing"
-        elif f.disabled:
+        if f.disabled:  # first: a feed that answered 410 Gone is not fetched again, so not "failing"
             health, state = f"disabled: {f.last_error}", "disabled"
+        elif f.consecutive_failures:
+            health, state = f"FAILING x{f.consecutive_failures}: {f.last_error}", "failing"
         else:
             state = "ok" if f.last_status else "never fetched"
         states[state] += 1
