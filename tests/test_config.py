@@ -88,7 +88,9 @@ BAD = [
     ("[newsletter]\ntitel = \"typo\"", "newsletter.titel"),
     ("[select]\nsince_last_digest = \"yes\"", "select.since_last_digest"),
     ("[select]\nmax_age_hours = 0", "select.max_age_hours"),
-    ("[bogus]\nx = 1", "bogus"),
+    ("[bogus]\nx = 1", "unknown table [bogus]"),
+    # a key above every table is no table
+    ("theme = \"dark\"\n[newsletter]\ntitle = \"T\"", "unknown key theme outside a table"),
     ("refresh = 5", "refresh"),
     ("sections = []", "sections"),
     ("[[sections]]\nmax_auto = 2", "sections[0].name"),

@@ -245,9 +245,10 @@ def parse_config(data: dict[str, Any], source: Path | None = None) -> Config:
 
             cfg.rules = parse_rules(value)
         else:
+            # a key outside every table (`theme = "x"` above [newsletter]) is not a table: say what it is
+            what = f"unknown table [{key}]" if isinstance(value, dict | list) else f"unknown key {key} outside a table"
             raise ConfigError(
-                f"unknown table [{key}] (known: newsletter, sections, refresh, select, articles, smtp, store, keys, "
-                "rules)"
+                f"{what} (known tables: newsletter, sections, refresh, select, articles, smtp, store, keys, rules)"
             )
     check_newsletter(cfg.newsletter)
     return cfg
