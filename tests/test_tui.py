@@ -1071,3 +1071,34 @@ async def test_a_story_moved_out_of_a_section_the_config_lacks_can_be_moved_back
         choice.query_one("#choices").highlighted = len(choice.choices) - 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.get_story(other).draft_section == "Side projects", what="flagged there")
+
+
+async def test_the_digest_screen_follows_a_draft_changed_by_another_process(digest_home: Paths,
+                                                                             store: Store) -> None:
+    """`digest flag` adds a story, then cron's `digest run` freezes the draft into an issue, while the
+    digest screen is open: it shows each change within seconds. It kept showing the draft it opened with,
+    the issue that had gone out included, and offered to build and send it again."""
+    from helpers_smtp import make_draft
+
+    from digest.core.archive import freeze_draft
+
+    ids = make_draft(store, 2)
+    extra = make_draft(store, 1, prefix="Late")  # in the store, then unflagged: the CLI flags it below
+    store.unflag(extra[0])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+        await wait_for(pilot, lambda: len(screen.items) == 2, what="the draft")
+        with Store(digest_home.db_file) as other:  # another connection: the CLI, cron
+            other.flag(extra[0], "Top Stories")
+        await wait_for(pilot, lambda: len(screen.items) == 3, what="the story flagged by the CLI")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.last_build is not None, 20, "build")
+        with Store(digest_home.db_file) as other:
+            assert freeze_draft(other, ["ann@example.org"], "Digest <d@example.org>") is not None
+        await wait_for(pilot, lambda: not screen.items, what="the frozen draft gone")
+        assert screen.last_build is None
+        assert "Digest (new) · 0 stories" in str(screen.query_one("#draft-info").render())
+    assert sorted(ids + extra) == sorted(store.item_story_ids(store.list_digests()[0].id))

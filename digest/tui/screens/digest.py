@@ -67,6 +67,7 @@ class DigestScreen(BuildAndSend):
         self._feed_sections: list[str] = []  # sections only feeds name (OPML folders), read on mount
         self._seen_sections: list[str] = []  # sections that held a story while this screen was open
         self.undo_step: Callable[[], None] | None = None  # puts back the last story removed (one step)
+        self._draft_number: int | None = None  # the draft shown (data_changed: sent by another process?)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -101,6 +102,17 @@ class DigestScreen(BuildAndSend):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.load)
+
+    def data_changed(self) -> None:
+        """Another process wrote to the store (the app polls it): a `digest run` from cron froze and sent
+        the draft, `digest flag` added a story. Show the draft as it is now; the screen kept showing the
+        issue that had gone out. A build of an earlier draft number is no build of this one."""
+        if not self.is_mounted or self.query_one(DraftTable).pressed:
+            return  # a drag under way: its drop reloads
+        draft = self.dapp.store.draft()
+        if (draft.number if draft else None) != self._draft_number:
+            self.last_build, self.built_signature = None, None
+        self.load()
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -160,6 +172,7 @@ class DigestScreen(BuildAndSend):
 
     def _update_info(self) -> None:
         draft = self.dapp.store.draft()
+        self._draft_number = draft.number if draft else None
         number = f"#{draft.number}" if draft else "(new)"
         stories = count(len(self.items), "story", "stories")
         lines = [f"[b]Digest {number}[/b] · {stories} · theme [b]{escape(self.theme_name)}[/b]"]
