@@ -23,6 +23,7 @@ from digest.core.wording import count
 from digest.tui.screens.digest_deliver import BuildAndSend
 from digest.tui.screens.modals import EditModal
 from digest.tui.screens.story_actions import unflag_keeping_undo
+from digest.tui.textfmt import brief
 from digest.tui.widgets.draft_table import DraftTable, item_key, section_key, section_of, story_of
 from digest.tui.widgets.refresh_bar import RefreshBar
 
@@ -323,7 +324,7 @@ class DigestScreen(BuildAndSend):
         self.undo_step = undo
         keys = self.app.get_key_display(next(b for b in self.BINDINGS if isinstance(b, Binding)
                                              and b.id == "digest.undo"))
-        self.notify(f"Removed: {item.headline or item.story.title} · {keys} undoes", timeout=4)
+        self.notify(f"Removed: {brief(item.headline or item.story.title)} · {keys} undoes", timeout=4)
         # keep the cursor near where it was
         ids = [i.story.id for i in self.items]
         idx = ids.index(item.story.id)

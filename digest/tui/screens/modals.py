@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
+from digest.tui.textfmt import brief
 from digest.tui.widgets.vim_keys import KeyOptions
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class EditModal(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Edit headline and blurb", classes="dialog-title")
-            yield Static(f"[dim]Original:[/] {escape(self.original_title)}", classes="dialog-note")
+            yield Static(f"[dim]Original:[/] {escape(brief(self.original_title))}", classes="dialog-note")
             yield Label("Headline (empty = the original)")
             # the original is there to edit (a word changed, not the whole headline typed again)
             yield Input(self.headline or self.original_title, placeholder=self.original_title, id="headline")
