@@ -65,7 +65,8 @@ def test_geekwire_has_the_newsletter_parts(env):
     assert 'bgcolor="#BE4825"' in html  # the header band in the accent colour
     assert "Issue #1" in html and "Thursday, November 26, 2026" in html
     assert "Editor's headline" in unescape(html)
-    assert "Our own words &amp; an opinion." in html  # the editor's blurb is text: tags dropped, & escaped
+    # the editor's blurb is text, shown as typed: "<em>" is no markup (it was dropped), & and < escaped
+    assert "Our own words &amp; an &lt;em&gt;opinion&lt;/em&gt;." in html
     assert 'width="600"' in html and "Read more" in html
     assert "Staff Engineer" in html and "Kelpline · Seattle, WA" in html
     assert "JAN" in html.upper() and ">20<" in html and "Pioneer Square Loft" in html
@@ -145,8 +146,26 @@ def test_hostile_input_stays_safe(env, theme):
     assert all(not h.startswith(("javascript", "data", "java")) for h in w.hrefs)
     assert len(r.html.encode()) < BUDGET_BYTES
     assert "🚀" in r.html and "\u05e9\u05dc\u05d5\u05dd" in r.html
-    assert "alert(9)" not in r.text and "safe" in r.text
+    # the editor's own blurb is text: shown as typed, escaped in the HTML (checked above: no "<script")
+    assert "<script>alert(9)</script>safe" in r.text and "&lt;script&gt;alert(9)&lt;/script&gt;safe" in r.html
     assert "javascript:" not in r.text
+
+
+def test_the_editors_headline_and_blurb_keep_what_looks_like_tags(env):
+    """What the editor types is text. Read as HTML, "Result<T, E>" lost "<T, E>" and "a<b and the <kelp>
+    farm" lost "<b and the <kelp>" in the email; a line break in the TUI's blurb box is a space."""
+    store, cfg, paths = env
+    ids = fill_store(store, 2)
+    store.flag(ids[0], "Top Stories", headline="Rust's Result<T, E> explained",
+               blurb="Margins went from <5% to 12%;\na<b and the <kelp> farm & co.")
+    for theme in THEMES:
+        r = _render(store, cfg, paths, theme)
+        assert "Rust's Result<T, E> explained" in unescape(r.html) and "Result&lt;T, E&gt;" in r.html
+        assert "Margins went from <5% to 12%; a<b and the <kelp> farm & co." in unescape(r.html)
+        assert "<kelp>" not in r.html  # escaped, never a tag
+        assert "Rust's Result<T, E> explained" in r.text
+        assert "a<b and the <kelp> farm & co." in " ".join(r.text.split())
+    assert r.subject == "Seattle Tech Digest: Rust's Result<T, E> explained"
 
 
 @pytest.mark.parametrize("theme", THEMES)

@@ -673,9 +673,48 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
             assert "ann@example.org" in body and "bob@example.org" in body and "cara@example.org" in body
             assert not recorder.received  # nothing goes out before the confirmation
             await pilot.press("y")
-            await wait_for(pilot, lambda: any("sent 3" in n for n in notes(app)), 30, "sent notice")
+            await wait_for(pilot, lambda: any("sent to 3 recipient(s)" in n for n in notes(app)), 30, "sent notice")
         assert sorted(r for m in recorder.received for r in m.rcpt_tos) == [
             "ann@example.org", "bob@example.org", "cara@example.org"]
+
+
+async def test_after_a_send_the_digest_screen_shows_the_new_empty_draft(digest_home: Paths, store: Store) -> None:
+    """The sent stories left the draft: the screen showed them (and "Built", and s asked to send them
+    again, then failed with "NothingToSend: ..."). A recipient the server refused is named with the
+    reason, as `digest send` names it (the screen said "sent 1, failed 1")."""
+    from helpers_smtp import Recorder, make_config, make_draft, smtp_server
+
+    make_draft(store, 2)
+    with smtp_server(Recorder(reject={"bob@example.org": "550 5.1.1 no such mailbox"})) as (ctl, recorder):
+        config = make_config(ctl.port, ["ann@example.org", "bob@example.org"])
+        app = new_app(store, digest_home, config=config)
+        async with app.run_test(size=SIZE) as pilot:
+            await list_ready(pilot, app, 2)
+            await open_digest_screen(pilot, app)
+            digest_screen = app.screen
+            await pilot.press("b")
+            await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+            await pilot.press("s")
+            await screen_is(pilot, app, "ConfirmModal")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: any("Sent with problems" in n for n in notes(app)), 30, "sent notice")
+            line = next(n for n in notes(app) if "Sent with problems" in n)
+            assert "bob@example.org (" in line and "no such mailbox" in line
+            await wait_for(pilot, lambda: not digest_screen.items, what="the new draft")
+            assert digest_screen.last_build is None
+            info = str(digest_screen.query_one("#draft-info").render())
+            assert "Digest (new) · 0 stories" in info and "Built" not in info
+            recorder.reject.clear()  # the issue waits for bob: s finishes it, sending to him alone
+            await pilot.press("s")
+            await screen_is(pilot, app, "ConfirmModal")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: any("(1 already had it)" in n for n in notes(app)), 30, "the rest sent")
+            app.clear_notifications()
+            await pilot.press("s")  # nothing left to send: said at once, no confirmation
+            await wait_for(pilot, lambda: any("Nothing to send" in n for n in notes(app)), what="nothing to send")
+            assert type(app.screen).__name__ == "DigestScreen"
+            assert not any("NothingToSend" in n for n in notes(app))
+        assert [r for m in recorder.received for r in m.rcpt_tos] == ["ann@example.org", "bob@example.org"]
 
 
 async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home: Paths, store: Store) -> None:
@@ -1032,3 +1071,34 @@ async def test_a_story_moved_out_of_a_section_the_config_lacks_can_be_moved_back
         choice.query_one("#choices").highlighted = len(choice.choices) - 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.get_story(other).draft_section == "Side projects", what="flagged there")
+
+
+async def test_the_digest_screen_follows_a_draft_changed_by_another_process(digest_home: Paths,
+                                                                             store: Store) -> None:
+    """`digest flag` adds a story, then cron's `digest run` freezes the draft into an issue, while the
+    digest screen is open: it shows each change within seconds. It kept showing the draft it opened with,
+    the issue that had gone out included, and offered to build and send it again."""
+    from helpers_smtp import make_draft
+
+    from digest.core.archive import freeze_draft
+
+    ids = make_draft(store, 2)
+    extra = make_draft(store, 1, prefix="Late")  # in the store, then unflagged: the CLI flags it below
+    store.unflag(extra[0])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        await list_ready(pilot, app)
+        await open_digest_screen(pilot, app)
+        screen: Any = app.screen
+        await wait_for(pilot, lambda: len(screen.items) == 2, what="the draft")
+        with Store(digest_home.db_file) as other:  # another connection: the CLI, cron
+            other.flag(extra[0], "Top Stories")
+        await wait_for(pilot, lambda: len(screen.items) == 3, what="the story flagged by the CLI")
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.last_build is not None, 20, "build")
+        with Store(digest_home.db_file) as other:
+            assert freeze_draft(other, ["ann@example.org"], "Digest <d@example.org>") is not None
+        await wait_for(pilot, lambda: not screen.items, what="the frozen draft gone")
+        assert screen.last_build is None
+        assert "Digest (new) · 0 stories" in str(screen.query_one("#draft-info").render())
+    assert sorted(ids + extra) == sorted(store.item_story_ids(store.list_digests()[0].id))

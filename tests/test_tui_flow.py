@@ -176,3 +176,41 @@ async def test_a_quoted_phrase_in_the_search_box_finds_the_phrase_only(digest_ho
         await pilot.press("slash", *"rust -meetup", "enter")
         await list_ready(pilot, app, 1)
         assert story_list(app).row(0).id == ids[3]
+
+
+async def test_brackets_in_headlines_feed_names_and_typed_urls_are_shown_as_written(digest_home: Paths,
+                                                                                     store: Store) -> None:
+    """Toasts were drawn as markup: flagging "Fix for [/b] in the parser" raised MarkupError while the
+    "Flagged for ..." toast was drawn and the app ended; "[Video]" vanished from a message. A value typed
+    into the add-feed dialog and a feed's section on the feeds screen are quoted as typed too."""
+    from textual.widgets import DataTable
+    from textual.widgets._toast import Toast
+
+    title = "Fix for [/b] in the parser [Video]"
+    add_stories(store, "Wire", [title], section="[/i] Odd [Folder]")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:  # toasts drawn, as in a terminal
+        await list_ready(pilot, app, 1)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="the section question")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.query(Toast), what="the toast drawn")
+        await pilot.pause()
+        shown = [str(t.render()) for t in app.screen.query(Toast)]
+        assert any(f"Flagged for [/i] Odd [Folder]: {title}" in s for s in shown), shown
+        assert store.digest_items()[0].story.title == title
+
+        await pilot.press("a")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        app.screen.query_one("#url").value = "ftp://host/[/b]feed"
+        await pilot.press("enter")
+        error = app.screen.query_one("#error")
+        await wait_for(pilot, lambda: "ftp://host/[/b]feed" in str(error.render()), what="the typed URL quoted")
+        await pilot.press("escape")
+
+        await pilot.press("F")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen" and app.screen.feeds)
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert str(table.get_row_at(0)[1]) == "[/i] Odd [Folder]"
+        assert app.is_running

@@ -164,3 +164,30 @@ async def test_toasts_keep_off_the_reader_while_it_has_the_focus(digest_home: Pa
         await wait_for(pilot, lambda: app.focused is stories, what="the list's focus")
         region = await toast_region("Browsing")
         assert region.overlaps(reader.region) and not region.overlaps(middle)
+
+
+@pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
+async def test_a_very_long_headline_leaves_the_dialogs_choices_and_hints_on_screen(
+        digest_home: Paths, store: Store, size: tuple[int, int]) -> None:
+    """A feed's 1,300-character title filled the flag dialog: its hint (at 60x20 its last choice too) was
+    scrolled off screen, and the edit dialog's Save with it. The title is named, cut with "…"."""
+    title = "Huge " + "word " * 250 + "END"
+    add_stories(store, "Ledger", [title])
+    app = new_app(store, digest_home)
+    async with app.run_test(size=size) as pilot:
+        await list_ready(pilot, app, 1)
+        await pilot.press("f")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        await pilot.pause()
+        note = str(app.screen.query_one(".dialog-note", Static).render())
+        assert note.startswith("Huge word") and note.endswith("…") and len(note) <= 161
+        choices = app.screen.query_one("#choices")
+        assert on_screen(app, choices) and on_screen(app, app.screen.query_one(".dialog-help", Static))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        assert store.digest_items()[0].story.title == title  # only the dialog's quote is cut
+        await pilot.press("e")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        await pilot.pause()
+        assert on_screen(app, app.screen.query_one("#save", Button))
+        assert on_screen(app, app.screen.query_one(".dialog-help", Static))

@@ -19,6 +19,7 @@ from digest.core.themes import (
     plain,
     safe_url,
     trim_text,
+    typed,
 )
 
 if TYPE_CHECKING:
@@ -71,10 +72,10 @@ def story_context(item: DigestItem, article: Article | None = None) -> dict[str,
     left out: the picture when the feed gave none, the blurb when the feed's summary is a teaser. The
     editor's own blurb and headline always win."""
     s = item.story
-    headline = plain(item.headline) or plain(s.title) or "(untitled)"
+    headline = typed(item.headline) or plain(s.title) or "(untitled)"
     summary = plain(s.summary)
     body = plain(s.content) if s.content else ""
-    editor = plain(item.blurb)
+    editor = typed(item.blurb)
     art = article if article is not None and article.ok else None
     blurb = editor or trim_text(summary, BLURB_CHARS)
     if not editor and art is not None and is_teaser(s.summary, s.content):

@@ -229,6 +229,16 @@ def plain(text: str | None) -> str:
     return out if out.isprintable() else clean_line(out)
 
 
+def typed(text: str | None) -> str:
+    """What the editor typed (a headline of their own, a blurb), as one line: their words are text, not
+    HTML. Through `plain`, "grew from <5% to 12%; a<b and the <kelp> farm" lost "<b and the <kelp>" to the
+    HTML parser; the templates escape it like any other string."""
+    if not text:
+        return ""
+    out = " ".join(text.split())
+    return out if out.isprintable() else clean_line(out)
+
+
 def _ends_sentence(text: str, m: re.Match[str]) -> bool:
     """Whether the punctuation before `m` (a _SENTENCE_END match) ends a sentence. Wrong guesses cost
     differently: a missed end only moves the cut to an earlier sentence or a word with "…", while a false

@@ -131,10 +131,14 @@ class DigestApp(RefreshControl, App[int]):
     # -- notifications ---------------------------------------------------------------------------
 
     def notify(self, message: str, *, title: str = "", severity: Any = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+               timeout: float | None = None, markup: bool = False) -> None:
         """Toasts never cover a dialog or the help: while one is open they wait, and show when it closes.
-        Esc dismisses the toasts on screen (see check_action)."""
-        kwargs = {"title": title, "severity": severity, "timeout": timeout, "markup": markup}
+        Esc dismisses the toasts on screen (see check_action).
+
+        Always plain text (`markup` is taken for Textual's signature and ignored: Widget.notify passes
+        True): messages carry headlines, feed titles, paths and errors, and as markup "[Video]" vanished
+        and a headline with "[/b]" in it raised MarkupError as the toast was drawn, which ended the app."""
+        kwargs = {"title": title, "severity": severity, "timeout": timeout, "markup": False}
         if self._covered():
             self._held_notes.append((message, kwargs))
             return

@@ -23,6 +23,7 @@ from digest.core.wording import count
 from digest.tui.screens.digest_deliver import BuildAndSend
 from digest.tui.screens.modals import EditModal
 from digest.tui.screens.story_actions import unflag_keeping_undo
+from digest.tui.textfmt import brief
 from digest.tui.widgets.draft_table import DraftTable, item_key, section_key, section_of, story_of
 from digest.tui.widgets.refresh_bar import RefreshBar
 
@@ -67,6 +68,7 @@ class DigestScreen(BuildAndSend):
         self._feed_sections: list[str] = []  # sections only feeds name (OPML folders), read on mount
         self._seen_sections: list[str] = []  # sections that held a story while this screen was open
         self.undo_step: Callable[[], None] | None = None  # puts back the last story removed (one step)
+        self._draft_number: int | None = None  # the draft shown (data_changed: sent by another process?)
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -101,6 +103,17 @@ class DigestScreen(BuildAndSend):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self.load)
+
+    def data_changed(self) -> None:
+        """Another process wrote to the store (the app polls it): a `digest run` from cron froze and sent
+        the draft, `digest flag` added a story. Show the draft as it is now; the screen kept showing the
+        issue that had gone out. A build of an earlier draft number is no build of this one."""
+        if not self.is_mounted or self.query_one(DraftTable).pressed:
+            return  # a drag under way: its drop reloads
+        draft = self.dapp.store.draft()
+        if (draft.number if draft else None) != self._draft_number:
+            self.last_build, self.built_signature = None, None
+        self.load()
 
     # -- data ------------------------------------------------------------------------------------
 
@@ -160,6 +173,7 @@ class DigestScreen(BuildAndSend):
 
     def _update_info(self) -> None:
         draft = self.dapp.store.draft()
+        self._draft_number = draft.number if draft else None
         number = f"#{draft.number}" if draft else "(new)"
         stories = count(len(self.items), "story", "stories")
         lines = [f"[b]Digest {number}[/b] · {stories} · theme [b]{escape(self.theme_name)}[/b]"]
@@ -310,7 +324,7 @@ class DigestScreen(BuildAndSend):
         self.undo_step = undo
         keys = self.app.get_key_display(next(b for b in self.BINDINGS if isinstance(b, Binding)
                                              and b.id == "digest.undo"))
-        self.notify(f"Removed: {item.headline or item.story.title} · {keys} undoes", timeout=4)
+        self.notify(f"Removed: {brief(item.headline or item.story.title)} · {keys} undoes", timeout=4)
         # keep the cursor near where it was
         ids = [i.story.id for i in self.items]
         idx = ids.index(item.story.id)

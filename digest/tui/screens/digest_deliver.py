@@ -123,6 +123,13 @@ class BuildAndSend(Screen[None]):
         self.dapp.open_link(Path(path).resolve().as_uri())
 
     def action_send(self) -> None:
+        from digest.core.archive import pending_digest
+
+        # an issue an interrupted send froze is finished even with an empty draft; otherwise there is
+        # nothing to confirm (after a send the draft is empty: s used to ask, then fail)
+        if not self.items and pending_digest(self.dapp.store) is None:
+            self.notify("Nothing to send: flag some stories first.", severity="warning")
+            return
         self.check_smtp_worker()
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
@@ -158,20 +165,30 @@ class BuildAndSend(Screen[None]):
 
     @work(thread=True, exclusive=True, group="send", exit_on_error=False)
     def send_worker(self) -> None:
+        from digest.core.lock import LockHeld
         from digest.core.mail import send_digest
+        from digest.core.smtp import MailError
 
         store = self.dapp.open_worker_store()
         try:
             report = send_digest(store, self.dapp.config, self.dapp.paths)
-        except Exception as e:  # SMTP and config errors arrive as exceptions with the reason
+        except (MailError, LockHeld) as e:  # digest's own: the message names the setting or the step
+            self.app.call_from_thread(self.notify, str(e), title="Send failed", severity="error", timeout=15)
+            return
+        except Exception as e:  # anything else (an OSError...): its type says what kind of failure
             self.app.call_from_thread(self.notify, f"{type(e).__name__}: {e}", title="Send failed",
                                       severity="error", timeout=15)
             return
         finally:
             store.close()
-        failed = len(report.failed) if isinstance(report.failed, list | tuple | set | dict) else report.failed
-        sent = len(report.sent) if isinstance(report.sent, list | tuple | set | dict) else report.sent
-        self.app.call_from_thread(
-            self.notify, f"Digest #{report.digest_number}: sent {sent}, failed {failed}",
-            title="Sent" if not failed else "Sent with failures", severity="error" if failed else "information",
-        )
+        self.app.call_from_thread(self._sent, report)
+
+    def _sent(self, report: Any) -> None:
+        """The draft became issue #N and a new, empty draft took its place: show that one (the table kept
+        the sent stories, and the "Built" line the sent files). The message is the CLI's summary line, so a
+        failed or possibly-delivered recipient is named with its reason, as `digest send` names it."""
+        trouble = bool(report.failed or report.unknown)
+        self.notify(report.summary_line(), title="Sent with problems" if trouble else "Sent",
+                    severity="error" if trouble else "information", timeout=15 if trouble else 6)
+        self.last_build, self.built_signature = None, None
+        self.load()

@@ -114,7 +114,8 @@ class FeedsScreen(Screen[None]):
         for f in feeds:
             ago = age(f.last_success_at, now)
             success = "never" if not f.last_success_at else ("just now" if ago == "now" else f"{ago} ago")
-            cells: list[Any] = [Text(f.name, no_wrap=True, overflow="ellipsis"), f.section or "—", health(f),
+            cells: list[Any] = [Text(f.name, no_wrap=True, overflow="ellipsis"),
+                                Text(f.section or "—", no_wrap=True, overflow="ellipsis"), health(f),
                                 success, f"{f.story_count:,}"]
             if wide:
                 cells.append(f"{f.unread_count:,}")

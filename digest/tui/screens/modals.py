@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
+from digest.tui.textfmt import brief
 from digest.tui.widgets.vim_keys import KeyOptions
 
 if TYPE_CHECKING:
@@ -35,10 +37,12 @@ class ChoiceModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            # plain text: the title names a feed and the choices are section names (from OPML files too);
+            # as markup a "[/b]" in one raised MarkupError while the dialog was laid out, ending the app
+            yield Label(Text(self.title_text), classes="dialog-title")
             if self.note:
                 yield Static(self.note, classes="dialog-note", markup=False)
-            yield KeyOptions(*[Option(c, id=f"c{i}") for i, c in enumerate(self.choices)], id="choices")
+            yield KeyOptions(*[Option(Text(c), id=f"c{i}") for i, c in enumerate(self.choices)], id="choices")
             yield Static("[dim]Enter choose · Esc cancel[/]", classes="dialog-help")
 
     def on_mount(self) -> None:
@@ -76,7 +80,7 @@ class EditModal(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Edit headline and blurb", classes="dialog-title")
-            yield Static(f"[dim]Original:[/] {escape(self.original_title)}", classes="dialog-note")
+            yield Static(f"[dim]Original:[/] {escape(brief(self.original_title))}", classes="dialog-note")
             yield Label("Headline (empty = the original)")
             # the original is there to edit (a word changed, not the whole headline typed again)
             yield Input(self.headline or self.original_title, placeholder=self.original_title, id="headline")
@@ -226,7 +230,7 @@ class AddFeedModal(ModalScreen["Feed | None"]):
             yield Static("A feed URL, a website URL (its feed is found for you) or a local file.",
                          classes="dialog-note")
             yield Input(placeholder="https://example.com/feed.xml", id="url")
-            options: list[tuple[str, str]] = [(s, s) for s in self.sections]
+            options: list[tuple[Text, str]] = [(Text(s), s) for s in self.sections]  # names, not markup
             yield Select(options, prompt="Section", value=self.default_section or Select.NULL,
                          id="section", allow_blank=True)
             yield Input(placeholder="Title (optional: taken from the feed)", id="title")
@@ -248,7 +252,7 @@ class AddFeedModal(ModalScreen["Feed | None"]):
         problem = check_feed_input(url)
         error = self.query_one("#error", Static)
         if problem:
-            error.update(problem)
+            error.update(Text(problem))  # it quotes what was typed: never markup
             return
         section = self.query_one("#section", Select).value
         title = self.query_one("#title", Input).value.strip()

@@ -13,6 +13,7 @@ from textual import work
 from textual.binding import Binding
 
 from digest.core.store import NotFoundError
+from digest.tui.textfmt import brief
 from digest.tui.widgets.reader import Reader
 from digest.tui.widgets.story_list import StoryList
 
@@ -91,7 +92,8 @@ class StoryActions:
         if story.flagged and (story.blurb or story.headline):
             # the blurb and headline are someone's writing: one key press must not throw them away
             kept = " and ".join(w for w, v in (("headline", story.headline), ("blurb", story.blurb)) if v)
-            body = f"{story.headline or story.title}\n\nYour {kept} go{'es' if ' and ' not in kept else ''} with it."
+            verb = "goes" if " and " not in kept else "go"
+            body = f"{brief(story.headline or story.title)}\n\nYour {kept} {verb} with it."
 
             def confirmed(yes: bool | None) -> None:
                 if yes:
@@ -110,11 +112,11 @@ class StoryActions:
             if section is None:
                 return
             self.dapp.store.flag(story.id, section)
-            self.notify(f"Flagged for {section}: {story.title}", timeout=3)
+            self.notify(f"Flagged for {section}: {brief(story.title)}", timeout=3)
             self._after_story_change(story.id)
 
         self._unless_sent(story, lambda: self.app.push_screen(
-            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=story.title),
+            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=brief(story.title)),
             chosen,
         ))
 
@@ -133,7 +135,7 @@ class StoryActions:
                 then()
 
         self.app.push_screen(ConfirmModal(f"This story went out in digest #{sent}",
-                                          f"{story.title}\n\nPut it in the next issue too?", yes="Flag again"),
+                                          f"{brief(story.title)}\n\nPut it in the next issue too?", yes="Flag again"),
                              confirmed)
 
     def _unflag(self, story: Any) -> None:
@@ -146,7 +148,7 @@ class StoryActions:
 
             self.offer_undo("unflag", run)
         keys = self.app.get_key_display(Binding(self.keys_of("undo")[0], "undo"))
-        self.notify(f"Removed from the digest: {story.title} · {keys} undoes", timeout=4)
+        self.notify(f"Removed from the digest: {brief(story.title)} · {keys} undoes", timeout=4)
         self._after_story_change(story.id)
 
     def action_edit(self) -> None:

@@ -66,6 +66,11 @@ class DraftTable(KeyTable):
         self._dragging = False  # the pointer has left that story's row since: a drag, not a click
         self._swallow_click = False
 
+    @property
+    def pressed(self) -> bool:
+        """A story is held by the mouse (a click or a drag under way): the rows must not change under it."""
+        return self._pressed is not None
+
     def row_key_at(self, event: MouseEvent) -> str | None:
         """The key of the row under the pointer, from its screen position: while the mouse is captured the
         event may come from over another widget, so the style meta DataTable reads on a click cannot be
