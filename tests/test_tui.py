@@ -678,6 +678,36 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
             "ann@example.org", "bob@example.org", "cara@example.org"]
 
 
+async def test_the_send_confirmation_says_what_goes_out(digest_home: Paths, store: Store) -> None:
+    """A send renders the draft as it is then: a build is a preview. The confirmation said "Send the built
+    digest", and after no build "the last built digest is sent": neither is what goes out."""
+    from helpers_smtp import make_config, make_draft, smtp_server
+
+    make_draft(store, 2)
+    with smtp_server() as (ctl, recorder):
+        app = new_app(store, digest_home, config=make_config(ctl.port, ["ann@example.org"]))
+        async with app.run_test(size=SIZE) as pilot:
+            await list_ready(pilot, app, 2)
+            await open_digest_screen(pilot, app)
+            digest_screen = app.screen
+            await pilot.press("s")
+            await screen_is(pilot, app, "ConfirmModal")
+            body = app.screen.body
+            assert "Send the draft as it is now (2 stories) to:" in body and "Not previewed" in body
+            await pilot.press("n")
+            await screen_is(pilot, app, "DigestScreen")
+            await pilot.press("b")
+            await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+            make_draft(store, 1, prefix="Late")  # flagged meanwhile (another process: `digest flag`)
+            await wait_for(pilot, lambda: len(digest_screen.items) == 3, what="the draft followed")
+            await pilot.press("s")
+            await screen_is(pilot, app, "ConfirmModal")
+            body = app.screen.body
+            assert "(3 stories)" in body and "changed after your last build" in body
+            await pilot.press("n")
+        assert not recorder.received
+
+
 async def test_after_a_send_the_digest_screen_shows_the_new_empty_draft(digest_home: Paths, store: Store) -> None:
     """The sent stories left the draft: the screen showed them (and "Built", and s asked to send them
     again, then failed with "NothingToSend: ..."). A recipient the server refused is named with the
@@ -707,6 +737,7 @@ async def test_after_a_send_the_digest_screen_shows_the_new_empty_draft(digest_h
             recorder.reject.clear()  # the issue waits for bob: s finishes it, sending to him alone
             await pilot.press("s")
             await screen_is(pilot, app, "ConfirmModal")
+            assert "Finish sending digest #1" in app.screen.body
             await pilot.press("y")
             await wait_for(pilot, lambda: any("(1 already had it)" in n for n in notes(app)), 30, "the rest sent")
             app.clear_notifications()

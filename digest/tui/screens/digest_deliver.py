@@ -150,11 +150,23 @@ class BuildAndSend(Screen[None]):
         if problems:
             self.notify("\n".join(problems), title="Sending is not set up", severity="warning", timeout=12)
             return
-        body = "Send the built digest to:\n" + "\n".join(f"  {a}" for a in to[:10])
+        from digest.core.archive import pending_digest
+
+        # what goes out: an issue an interrupted send froze, else the draft as it is now (a send renders
+        # it again: a build is a preview)
+        pending = pending_digest(self.dapp.store)
+        if pending is not None:
+            what = (f"Finish sending digest #{pending.number}, which an earlier send left unfinished "
+                    "(readers who had it are skipped), to:")
+        else:
+            what = f"Send the draft as it is now ({count(len(self.items), 'story', 'stories')}) to:"
+        body = what + "\n" + "\n".join(f"  {a}" for a in to[:10])
         if len(to) > 10:
             body += f"\n  …and {len(to) - 10} more"
-        if self.last_build is None:
-            body += "\n\n(Nothing was built in this session: the last built digest is sent.)"
+        if pending is None and self.last_build is None:
+            body += "\n\n(Not previewed in this session: b builds a preview first.)"
+        elif pending is None and self.build_is_stale():
+            body += "\n\n(The draft changed after your last build: the draft as it is now goes out, not that preview.)"
 
         def confirmed(ok: bool | None) -> None:
             if ok:
