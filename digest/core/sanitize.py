@@ -238,7 +238,11 @@ SUMMARY_LIMIT = 700  # plain-text chars kept per story: a blurb needs ~300; the 
 def summary_text(fragment: str) -> str:
     text = html_to_text(fragment, limit=SUMMARY_LIMIT)
     start = max(0, len(text) - 400)
-    low = text[start:].lower()
+    tail = text[start:]
+    # lower() of a non-ASCII string maps each character through the full Unicode tables (~25k instructions
+    # for these 400); a text cut at `limit` ends in "…" and is often ASCII before it, whose lower() is a
+    # fast ASCII pass. The same string: lower() is per character but for a capital sigma, and "…" stays.
+    low = tail[:-1].lower() + "…" if tail.endswith("…") and tail[:-1].isascii() else tail.lower()
     cut = len(text)
     for marker in _TAIL_MARKERS:
         i = low.find(marker)
