@@ -91,6 +91,22 @@ def _read_is_pixel(tag: str) -> bool:
 
 _cached_is_pixel = functools.lru_cache(maxsize=512)(_read_is_pixel)
 
+# The last fragment _img_tags read, and its tags. A story's HTML is mostly read twice: sanitize_html looks
+# for pixels in it, and first_image for the first real image (its description is its content when there is
+# no content:encoded). The same string object is then looked for again: str == sees that at once.
+_last_img_tags: tuple[str, list[str]] = ("", [])
+
+
+def _img_tags(fragment: str) -> list[str]:
+    """The fragment's <img> tags (_IMG_TAG matches), in order. Never change the list: it may be shared."""
+    global _last_img_tags
+    last, tags = _last_img_tags
+    if fragment == last:
+        return tags
+    tags = _IMG_TAG.findall(fragment)
+    _last_img_tags = (fragment, tags)
+    return tags
+
 
 # Elements nested deeper than this are flattened before nh3 sees them. html5ever (nh3's parser) does work
 # in proportion to the open-element stack for each tag, so nesting costs quadratic time: 10k nested
@@ -129,7 +145,7 @@ def sanitize_html(fragment: str, base: str = "") -> str:
     if not fragment:
         return ""
     fragment = bound_depth(fragment)
-    if "<img" in fragment or "<IMG" in fragment:
+    if ("<img" in fragment or "<IMG" in fragment) and any(map(_is_pixel, _img_tags(fragment))):
         fragment = _IMG_TAG.sub(lambda m: "" if _is_pixel(m.group(0)) else m.group(0), fragment)
     relative: Any = ("rewrite_with_base", base) if base.startswith(("http://", "https://")) else "deny"
     try:
@@ -255,10 +271,14 @@ def summary_text(fragment: str) -> str:
 
 def first_image(fragment: str, base: str = "") -> Image | None:
     """The first real <img> (not a pixel) in a fragment, with width/height when given."""
-    if not fragment or "<img" not in fragment.lower():
+    if not fragment:
         return None
-    for m in _IMG_TAG.finditer(fragment):
-        tag = m.group(0)
+    tags = _img_tags(fragment)
+    # "<img" in its lower-case form, as before: under re.I the tag's "i" also matches "ı" and "İ", whose
+    # lower() is no "i"; in ASCII text a tag found is always such an "<img"
+    if not tags or (not fragment.isascii() and "<img" not in fragment.lower()):
+        return None
+    for tag in tags:
         if _is_pixel(tag):
             continue
         attrs = _img_attrs(tag)
