@@ -5,10 +5,13 @@ whose case mapping is special, entities, CDATA, broken tags, every kind of white
 
 from __future__ import annotations
 
+import copy
+
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core import sanitize
+from digest.core import sanitize, textclean
+from digest.core.models import Image, ParsedFeed, ParsedStory
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
                     phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])
@@ -135,3 +138,69 @@ def test_img_tags_read_once_give_the_old_html_and_image(description: str, conten
     assert sanitize.first_image(description, base) == old_first_image(description, base)
     assert sanitize.first_image(content, base) == old_first_image(content, base)
     assert sanitize.sanitize_html(description, base) == old_sanitize_html(description, base)
+
+
+# -- textclean: which strings clean_feed rewrites ----------------------------------------------------------
+
+_OLD_ASCII_UNSAFE = bytes(range(0x09)) + bytes(range(0x0B, 0x20)) + b"\x7f"
+
+
+def old_has_unsafe(value: str) -> bool:
+    if value.isascii():
+        return len(value.encode("ascii").translate(None, _OLD_ASCII_UNSAFE)) != len(value)
+    return textclean._UNSAFE.search(value) is not None
+
+
+def old_clean_feed(parsed: ParsedFeed) -> ParsedFeed:
+    parsed.title = textclean.clean_line(parsed.title)
+    parsed.site_url = textclean.clean_line(parsed.site_url)
+    for s in parsed.stories:
+        for name in ("title", "author", "link", "canonical_link"):
+            value = getattr(s, name)
+            if old_has_unsafe(value) or "\n" in value or "\r" in value:
+                setattr(s, name, textclean.clean_line(value))
+        if old_has_unsafe(s.summary):
+            s.summary = textclean.clean_text(s.summary)
+        if old_has_unsafe(s.content):
+            s.content = textclean.clean_text(s.content)
+        if s.categories and not all(c.isprintable() for c in s.categories):
+            s.categories = [textclean.clean_line(c) for c in s.categories]
+        if s.image is not None and not (s.image.url.isprintable() and s.image.alt.isprintable()):
+            s.image.url, s.image.alt = textclean.clean_line(s.image.url), textclean.clean_line(s.image.alt)
+        if s.extra:
+            s.extra = {k: textclean.clean_line(v) if isinstance(v, str) else v for k, v in s.extra.items()}
+    return parsed
+
+
+# every C0 and C1 control, DEL, the bidi controls and their neighbours, and other characters isprintable()
+# refuses that are no controls
+CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA1), *range(0x2028, 0x2030), *range(0x2060, 0x2070),
+                             0xAD, 0x200B, 0x200E, 0x200F, 0xFEFF, 0xE000, 0xFFFF)]
+field = st.lists(st.sampled_from(CONTROLS + SPACES + HOSTILE + WORDS) | st.text(max_size=6), max_size=12).map("".join)
+
+
+@SETTINGS
+@given(field)
+@example("a\tb")
+@example("a\nb\u200b")
+@example("é\n\x1b")
+def test_unsafe_checks_are_the_old_ones(value: str) -> None:
+    assert textclean._has_unsafe(value) == old_has_unsafe(value)
+    assert textclean._line_unsafe(value) == (old_has_unsafe(value) or "\n" in value or "\r" in value)
+
+
+def _feed(draw: st.DrawFn) -> ParsedFeed:
+    stories = [ParsedStory(guid=draw(field), link=draw(field), canonical_link=draw(field), title=draw(field),
+                           author=draw(field), summary=draw(field), content=draw(field),
+                           image=draw(st.none() | st.builds(Image, field, st.none(), st.none(), field)),
+                           categories=draw(st.lists(field, max_size=3)),
+                           extra=draw(st.dictionaries(st.sampled_from(["event_start", "event_location"]), field)))
+               for _ in range(draw(st.integers(0, 4)))]
+    return ParsedFeed(title=draw(field), site_url=draw(field), stories=stories)
+
+
+@SETTINGS
+@given(st.composite(_feed)())
+def test_clean_feed_cleans_as_before(feed: ParsedFeed) -> None:
+    want = old_clean_feed(copy.deepcopy(feed))
+    assert textclean.clean_feed(feed) == want
