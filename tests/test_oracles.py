@@ -177,13 +177,21 @@ def old_clean_feed(parsed: ParsedFeed) -> ParsedFeed:
 CONTROLS = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA1), *range(0x2028, 0x2030), *range(0x2060, 0x2070),
                              0xAD, 0x200B, 0x200E, 0x200F, 0xFEFF, 0xE000, 0xFFFF)]
 field = st.lists(st.sampled_from(CONTROLS + SPACES + HOSTILE + WORDS) | st.text(max_size=6), max_size=12).map("".join)
+# an ASCII text cut with an ellipsis, as most summaries are
+cut_field = st.builds(lambda a, b: a + b + "…", st.text(st.characters(max_codepoint=127), max_size=20),
+                      st.sampled_from(["", "\x1b", "\x00", "\x7f", "\t", "\n", "\r", "x"]))
 
 
 @SETTINGS
-@given(field)
+@given(field | cut_field)
 @example("a\tb")
 @example("a\nb\u200b")
 @example("é\n\x1b")
+@example("…")
+@example("a\tb\nc…")
+@example("a\x1bb…")
+@example("a\x7f…")
+@example("\x85…")
 def test_unsafe_checks_are_the_old_ones(value: str) -> None:
     assert textclean._has_unsafe(value) == old_has_unsafe(value)
     assert textclean._line_unsafe(value) == (old_has_unsafe(value) or "\n" in value or "\r" in value)

@@ -75,8 +75,10 @@ _MARK_UNSAFE_OR_NEWLINE = bytes(0xFF if c == 0x0A else c for c in _MARK_UNSAFE)
 
 def _has_unsafe(value: str) -> bool:
     """Whether the text holds a character clean_text removes or changes (_UNSAFE)."""
-    if value.isascii():  # O(1) in CPython
-        b = value.encode("ascii")
+    # "…" is safe, and a summary cut at its length ends in one, mostly after ASCII text
+    text = value[:-1] if value.endswith("…") else value
+    if text.isascii():  # O(1) in CPython
+        b = text.encode("ascii")
         return b.translate(_MARK_UNSAFE) != b
     # Every character of _UNSAFE is one isprintable() refuses (~15 instructions a character, the regex ~60),
     # and so are tab and newline, which stay: the regex says which, only for text with something else
