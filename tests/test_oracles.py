@@ -6,11 +6,12 @@ whose case mapping is special, entities, CDATA, broken tags, every kind of white
 from __future__ import annotations
 
 import copy
+import re
 
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core import sanitize, textclean
+from digest.core import parse, sanitize, textclean
 from digest.core.models import Image, ParsedFeed, ParsedStory
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
@@ -212,3 +213,24 @@ def _feed(draw: st.DrawFn) -> ParsedFeed:
 def test_clean_feed_cleans_as_before(feed: ParsedFeed) -> None:
     want = old_clean_feed(copy.deepcopy(feed))
     assert textclean.clean_feed(feed) == want
+
+
+# -- parse._byline ------------------------------------------------------------------------------------
+
+
+def old_byline(author: str) -> str:
+    m = parse._EMAIL_NAME.match(author) or parse._NAME_EMAIL.match(author)
+    if m:
+        return m.group(1).strip()
+    return "" if re.fullmatch(r"[^\s@]+@[^\s@]+", author) else author
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(["a@b.example", "@", " (", ")", "(", "Dana Okafor", " ", "\n", "x", "é"]) | field,
+                max_size=8).map("".join))
+@example("dana@news.example (Dana Okafor)")
+@example("Dana Okafor (dana@news.example)")
+@example("dana@news.example")
+@example("Dana Okafor")
+def test_byline_is_the_old_byline(author: str) -> None:
+    assert parse._byline(author) == old_byline(author)
