@@ -11,7 +11,7 @@ import re
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from digest.core import parse, sanitize, textclean
+from digest.core import feeddates, parse, sanitize, textclean
 from digest.core.models import Image, ParsedFeed, ParsedStory
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
@@ -234,3 +234,55 @@ def old_byline(author: str) -> str:
 @example("Dana Okafor")
 def test_byline_is_the_old_byline(author: str) -> None:
     assert parse._byline(author) == old_byline(author)
+
+
+# -- feeddates.parse_date -------------------------------------------------------------------------------
+
+
+def old_parse_date(value: str) -> object:
+    from datetime import datetime, timedelta
+
+    from digest.core.feeddates import _MONTHS, _RFC822, _W3DTF, _ZONES, _feedparser
+
+    m = _W3DTF.fullmatch(value)
+    if m:
+        year, month, day, hour, minute, second, z, sign, tzh, tzm = m.groups()
+        hours, minutes = (0, 0) if z else (int(tzh), int(tzm))
+    else:
+        m = _RFC822.fullmatch(value)
+        month_num = _MONTHS.get(m.group(2).lower()) if m else None
+        zone = m.group(7) if m else None
+        if m is None or month_num is None or (zone is not None and zone.lower() not in _ZONES):
+            return _feedparser(value)
+        day, _, year, hour, minute, second, _, sign, tzh, tzm = m.groups()
+        month = str(month_num)
+        hours, minutes = (_ZONES[zone.lower()], 0) if zone is not None else (int(tzh), int(tzm))
+    if sign == "-":
+        hours, minutes = -hours, -minutes
+    try:
+        stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+        return (stamp - timedelta(hours=hours, minutes=minutes)).utctimetuple()
+    except (ValueError, OverflowError):
+        return _feedparser(value)
+
+
+two = st.integers(0, 99).map("{:02d}".format)
+offset = st.sampled_from(["Z", "z", "+00:00", "-00:00"]) | st.builds("{}{}:{}".format, st.sampled_from("+-"), two, two)
+w3dtf = st.builds("{:04d}-{}-{}T{}:{}:{}{}".format, st.sampled_from([1, 2, 1970, 2026, 9999]) | st.integers(1, 9999),
+                  two, two, two, two, two, offset)
+zone = st.sampled_from(["GMT", "UT", "UTC", "Z", "EST", "edt", "PST", "XYZ"]) | st.builds(
+    "{}{}{}".format, st.sampled_from("+-"), two, two)
+rfc822 = st.builds("{}{} {} {:04d} {}:{}:{} {}".format, st.sampled_from(["", "Sun, ", "mon, ", "Xyz, "]),
+                   st.integers(0, 40), st.sampled_from(["Jan", "feb", "NOV", "Dec", "Foo"]),
+                   st.sampled_from([1, 1970, 2026, 9999]) | st.integers(1, 9999), two, two, two, zone)
+
+
+@SETTINGS
+@given(w3dtf | rfc822)
+@example("Sun, 01 Nov 2026 12:48:00 +0000")
+@example("2026-11-01T12:48:00Z")
+@example("Fri, 31 Dec 9999 23:59:59 -0100")
+@example("0001-01-01T00:00:00+01:00")
+@example("Sun, 31 Nov 2026 12:48:00 +0000")
+def test_parse_date_is_the_old_parse_date(value: str) -> None:
+    assert feeddates.parse_date(value) == old_parse_date(value)
