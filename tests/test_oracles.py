@@ -286,3 +286,24 @@ rfc822 = st.builds("{}{} {} {:04d} {}:{}:{} {}".format, st.sampled_from(["", "Su
 @example("Sun, 31 Nov 2026 12:48:00 +0000")
 def test_parse_date_is_the_old_parse_date(value: str) -> None:
     assert feeddates.parse_date(value) == old_parse_date(value)
+
+
+# -- sanitize._INLINE_TAG: a lookahead for the names' first letters ---------------------------------------
+
+OLD_INLINE_TAG = re.compile(
+    r"</?(?:a|abbr|b|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strong|sub|sup|time|u)\b[^>]*>", re.I
+)
+NAMES = ["a", "abbr", "b", "cite", "code", "del", "em", "font", "i", "ins", "kbd", "mark", "q", "s", "small", "span",
+         "strong", "sub", "sup", "time", "u", "p", "img", "div", "br", "script", "ı", "İ", "ſ", "ſpan", "\u212abd", "Ä",
+         "ABBR", "StRoNg", "x", "", "h1", "li"]
+tag_text = st.lists(st.builds("<{}{}{}{}".format, st.sampled_from(["", "/", "//"]), st.sampled_from(NAMES),
+                              st.sampled_from(["", " ", "x", "-", ">", " href='a'>", "/>", "\n>"]),
+                              st.sampled_from(["", ">", "word"])) | bits, max_size=20).map("".join)
+
+
+@SETTINGS
+@given(tag_text | html_text)
+@example("<ıns>x</ıns><İ>y</İ><ſpan>z</ſpan><\u212abd>k</\u212abd>")
+def test_inline_tags_are_the_old_ones(fragment: str) -> None:
+    assert sanitize._INLINE_TAG.sub("", fragment) == OLD_INLINE_TAG.sub("", fragment)
+    assert sanitize._INLINE_TAG.findall(fragment) == OLD_INLINE_TAG.findall(fragment)

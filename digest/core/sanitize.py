@@ -165,9 +165,11 @@ def _cleaner(url_relative: Any) -> nh3.Cleaner:
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr|pre)>|<br\s*/?>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 # Inline tags vanish without a space ("<a>Forkyard</a>, a startup" -> "Forkyard, a startup"); any
-# other tag separates words.
+# other tag separates words. The lookahead, the first letters of the names, spares the regex engine
+# trying the twenty names one by one at every other tag (<p>, <img>, </p>: ~20 % of the sub's cost).
 _INLINE_TAG = re.compile(
-    r"</?(?:a|abbr|b|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strong|sub|sup|time|u)\b[^>]*>", re.I
+    r"</?(?=[abcdefikmqstu])(?:a|abbr|b|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strong|sub|sup|time|u)"
+    r"\b[^>]*>", re.I
 )
 _DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
 
