@@ -24,8 +24,8 @@ HOSTILE = ["\x00", "\x1b", "\x1b[2J", "\x07", "\x7f", "\x9b", "\x80", "\u202e", 
            "\ud7ff", "\U0001f600", "é", "Σ", "ΑΣ", "İ", "\u212a", "ß", "ﬁ", "…", "...", "&amp;", "&#27;", "&#x202e;",
            "&nbsp;", "&bogus;", "&", "<![CDATA[", "]]>", "<", ">", "<p>", "</p>", "<br/>", "<a href='x'>", "</a>",
            "<img src=x>", "<script>x</script>", "<!--", "-->", "<b", '"', "'"]
-WORDS = ["word", "Read more", "[Read More]", "Continue reading", "Read the full story", "The post x appeared first on y",
-         "READ MORE", "read more…", "the post ", "x"]
+WORDS = ["word", "Read more", "[Read More]", "Continue reading", "Read the full story",
+         "The post x appeared first on y", "READ MORE", "read more…", "the post ", "x"]
 bits = st.sampled_from(SPACES + HOSTILE + WORDS)
 text = st.lists(bits | st.text(max_size=8), max_size=60).map("".join)
 long_text = st.lists(bits | st.text(max_size=12), min_size=20, max_size=300).map("".join)
