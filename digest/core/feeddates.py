@@ -56,7 +56,9 @@ def parse_date(value: str) -> time.struct_time | None:
         hours, minutes = -hours, -minutes
     try:
         stamp = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
-        return (stamp - timedelta(hours=hours, minutes=minutes)).utctimetuple()
+        if hours or minutes:  # most feeds write UTC; timedelta(0, s) is timedelta(hours=, minutes=) made cheaper
+            stamp -= timedelta(0, 3600 * hours + 60 * minutes)
+        return stamp.utctimetuple()
     except (ValueError, OverflowError):  # 31 November, hour 24, a year past 9999 after the offset
         return _feedparser(value)
 

@@ -238,6 +238,8 @@ _NAME_EMAIL = re.compile(r"^(.+?)\s*\(\s*[^\s@()]+@[^\s@()]+\s*\)\s*$")
 def _byline(author: str) -> str:
     """RSS <author> is "email (Name)", feedparser writes an Atom author as "Name (email)": show the name,
     never the address."""
+    if "@" not in author:  # no address (each pattern needs an "@"): most bylines are a plain name
+        return author
     m = _EMAIL_NAME.match(author) or _NAME_EMAIL.match(author)
     if m:
         return m.group(1).strip()
