@@ -144,12 +144,13 @@ def test_img_tags_read_once_give_the_old_html_and_image(description: str, conten
 # -- textclean: which strings clean_feed rewrites ----------------------------------------------------------
 
 _OLD_ASCII_UNSAFE = bytes(range(0x09)) + bytes(range(0x0B, 0x20)) + b"\x7f"
+_OLD_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def old_has_unsafe(value: str) -> bool:
     if value.isascii():
         return len(value.encode("ascii").translate(None, _OLD_ASCII_UNSAFE)) != len(value)
-    return textclean._UNSAFE.search(value) is not None
+    return _OLD_UNSAFE.search(value) is not None
 
 
 def old_clean_feed(parsed: ParsedFeed) -> ParsedFeed:

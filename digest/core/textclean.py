@@ -15,6 +15,7 @@ so even a row stored before this cleaning existed cannot reach the terminal raw.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -23,8 +24,16 @@ if TYPE_CHECKING:
 
 # C0 controls except tab (09) and newline (0A); DEL; C1 controls (80-9F, which some terminals also obey:
 # U+009B is a one-character CSI); bidi embeddings/overrides and isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_OR_NEWLINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_UNSAFE_OR_NEWLINE = "[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+
+
+@functools.cache
+def _rx(char_class: str) -> re.Pattern[str]:
+    """A character class compiled when first used, not at import: a class reaching past U+00FF costs `re`
+    ~2.5M instructions to compile, and every command imports this module (three of them were 1.5 % of an
+    all-304 refresh of 500 feeds), where most runs never need one (text is checked without them first)."""
+    return re.compile(char_class)
 
 
 def clean_text(value: str) -> str:
@@ -34,36 +43,36 @@ def clean_text(value: str) -> str:
         return value
     if "\r" in value:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _UNSAFE.sub("", value)
+    return _rx(_UNSAFE).sub("", value)
 
 
 def clean_line(value: str) -> str:
     """A one-line value (a title, a name, a URL): clean_text, and line breaks and tabs become spaces."""
     if value.isprintable() or not value:
         return value
-    return _UNSAFE.sub("", value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " "))
+    return _rx(_UNSAFE).sub("", value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("\t", " "))
 
 
-_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_RAW = "[\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 
 
 def terminal_text(text: str) -> str:
     """Text made of lines the program wrote: its own newlines and tabs stay, every other control goes."""
     if text.isprintable():
         return text
-    return _UNSAFE.sub("", text)
+    return _rx(_UNSAFE).sub("", text)
 
 
 def json_escape_controls(text: str) -> str:
     """JSON text with DEL, C1 and bidi controls written as \\uXXXX (json.dumps escapes only C0)."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    return _rx(_JSON_RAW).sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def terminal_safe(value: str) -> str:
     """A data string as the CLI prints it in a line: nothing a terminal would act on."""
     if value.isprintable():
         return value
-    return _UNSAFE_OR_NEWLINE.sub(lambda m: " " if m.group(0) in "\t\n\r" else "", value)
+    return _rx(_UNSAFE_OR_NEWLINE).sub(lambda m: " " if m.group(0) in "\t\n\r" else "", value)
 
 
 # bytes.translate tables for ASCII text that change exactly the C0 controls but tab and newline, and DEL
@@ -84,7 +93,7 @@ def _has_unsafe(value: str) -> bool:
     # and so are tab and newline, which stay: the regex says which, only for text with something else
     # isprintable() refuses (no-break or zero-width spaces, LRM, ...).
     printable = value.replace("\n", " ").replace("\t", " ") if "\n" in value or "\t" in value else value
-    return not printable.isprintable() and _UNSAFE.search(value) is not None
+    return not printable.isprintable() and _rx(_UNSAFE).search(value) is not None
 
 
 def _line_unsafe(value: str) -> bool:
@@ -92,7 +101,7 @@ def _line_unsafe(value: str) -> bool:
     if value.isascii():
         b = value.encode("ascii")
         return b.translate(_MARK_UNSAFE_OR_NEWLINE) != b
-    return not value.isprintable() and (_UNSAFE.search(value) is not None or "\n" in value)
+    return not value.isprintable() and (_rx(_UNSAFE).search(value) is not None or "\n" in value)
 
 
 def clean_feed(parsed: ParsedFeed) -> ParsedFeed:
