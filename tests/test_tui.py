@@ -649,6 +649,16 @@ async def test_feeds_screen_refresh_one(digest_home: Paths, store: Store, feed_s
         await wait_for(pilot, lambda: app.screen.feeds and app.screen.feeds[0].story_count == 2, what="counts")
 
 
+async def built_digest_screen(pilot: Any, app: DigestApp, stories: int) -> Any:
+    """The digest screen, once the draft of `stories` stories is built there (b)."""
+    await list_ready(pilot, app, stories)
+    await open_digest_screen(pilot, app)
+    digest_screen = app.screen
+    await pilot.press("b")
+    await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+    return digest_screen
+
+
 async def test_build_then_send_after_confirming_the_recipients(digest_home: Paths, store: Store) -> None:
     """s with SMTP configured: a confirmation naming the recipients (newsletter.to and the subscribers),
     then send_digest in a worker against a real SMTP server on 127.0.0.1."""
@@ -662,11 +672,7 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
         config = make_config(ctl.port, ["ann@example.org", "bob@example.org"])
         app = new_app(store, digest_home, config=config)
         async with app.run_test(size=SIZE) as pilot:
-            await list_ready(pilot, app, 2)
-            await open_digest_screen(pilot, app)
-            digest_screen = app.screen
-            await pilot.press("b")
-            await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+            await built_digest_screen(pilot, app, 2)
             await pilot.press("s")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="confirmation")
             body = app.screen.body
@@ -719,11 +725,7 @@ async def test_after_a_send_the_digest_screen_shows_the_new_empty_draft(digest_h
         config = make_config(ctl.port, ["ann@example.org", "bob@example.org"])
         app = new_app(store, digest_home, config=config)
         async with app.run_test(size=SIZE) as pilot:
-            await list_ready(pilot, app, 2)
-            await open_digest_screen(pilot, app)
-            digest_screen = app.screen
-            await pilot.press("b")
-            await wait_for(pilot, lambda: digest_screen.last_build is not None, 20, "build")
+            digest_screen = await built_digest_screen(pilot, app, 2)
             await pilot.press("s")
             await screen_is(pilot, app, "ConfirmModal")
             await pilot.press("y")
