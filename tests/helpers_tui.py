@@ -56,8 +56,10 @@ async def wait_for(pilot: Any, cond: Callable[[], Any], timeout: float = 30.0, w
 
 
 async def screen_is(pilot: Any, app: DigestApp, name: str) -> Any:
-    """Wait until the screen on top is of the named class (a modal pushed, or popped back), and return it."""
-    await wait_for(pilot, lambda: type(app.screen).__name__ == name, what=f"the {name}")
+    """Wait until the screen on top is of the named class (a modal pushed, or popped back) and has run its
+    on_mount, and return it. A key pressed before that goes where the screen has not yet put the focus or
+    the highlight (a dialog's default choice): on a busy machine the gap is long enough for a test's key."""
+    await wait_for(pilot, lambda: type(app.screen).__name__ == name and app.screen.is_mounted, what=f"the {name}")
     return app.screen
 
 
@@ -79,7 +81,16 @@ async def list_ready(pilot: Any, app: DigestApp, count: int | None = None) -> St
     return story_list(app)
 
 
+async def search_settled(pilot: Any, app: DigestApp, text: str) -> None:
+    """Wait until the main screen searches for `text` and the list holds that search's result. Typed a key
+    at a time, a shorter prefix may be searched on the way (the debounce runs out on a busy machine): its
+    hits can look like the final ones, and the final load, landing later, would move the cursor."""
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.search_text == text and screen.loaded_generation == screen._generation,
+                   what=f"the search for {text!r}")
+
+
 async def open_digest_screen(pilot: Any, app: DigestApp) -> None:
     """Press d on the main screen and wait for the digest screen."""
     await pilot.press("d")
-    await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+    await screen_is(pilot, app, "DigestScreen")

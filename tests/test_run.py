@@ -88,7 +88,8 @@ async def flag_and_step(pilot: Any, app: Any, store: Store, expected: int) -> No
     from digest.tui.widgets.story_list import StoryList
 
     await pilot.press("f")
-    await tui_wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", 60, "the section picker")
+    await tui_wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal" and app.screen.is_mounted, 60,
+                       "the section picker")
     await pilot.press("enter")
     await tui_wait_for(pilot, lambda: store.counts()["flagged"] >= expected, 60, f"{expected} flags")
     await tui_wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen", 60, "the picker closed")

@@ -17,6 +17,7 @@ from helpers_tui import (
     notes,
     open_digest_screen,
     screen_is,
+    search_settled,
     story_list,
     wait_for,
 )
@@ -110,6 +111,7 @@ async def test_a_search_opens_at_its_newest_hit(digest_home: Paths, store: Store
         await pilot.press("G")
         await wait_for(pilot, lambda: stories.current_id == ids[-1], what="the oldest story")  # "kelp story 39"
         await pilot.press("slash", *"kelp")
+        await search_settled(pilot, app, "kelp")
         await wait_for(pilot, lambda: len(stories.ids) == 20, what="the hits")
         await wait_for(pilot, lambda: stories.cursor == 0 and stories.current_id == ids[1], what="the newest hit")
         await pilot.press("enter", "j")
@@ -237,7 +239,7 @@ async def test_digest_screen_mouse_buttons_and_remove(digest_home: Paths, store:
         await pilot.click("#btn-remove")
         assert [i.story.id for i in store.digest_items()] == [ids[0]]
         await pilot.press("escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
         sidebar = app.screen.query_one("#sidebar")
         await wait_for(pilot, lambda: "Flagged (1)" in sidebar.label_of(FLAGGED))
 
@@ -405,7 +407,7 @@ async def test_export_and_import_opml(digest_home: Paths, store: Store, tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("F")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen")
+        await screen_is(pilot, app, "FeedsScreen")
         await pilot.press("E")
         await screen_is(pilot, app, "PromptModal")
         app.screen.query_one("#value").value = str(target)
@@ -462,7 +464,7 @@ async def test_keys_remapped_from_config(digest_home: Paths, store: Store) -> No
         await wait_for(pilot, lambda: store.get_story(ids[0]).flagged, what="flagged with x")
         assert store.get_story(ids[0]).flagged
         await pilot.press("ctrl+d")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DigestScreen")
+        await screen_is(pilot, app, "DigestScreen")
 
 
 async def test_check_action_hides_story_actions_on_empty_list(digest_home: Paths, store: Store) -> None:
@@ -486,7 +488,7 @@ async def test_command_palette_offers_screen_actions(digest_home: Paths, store: 
         await wait_for(pilot, lambda: any("Feeds" in str(o.prompt) for o in _palette_options(palette)),
                        what="the palette's Feeds hit")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen", what="feeds via palette")
+        await screen_is(pilot, app, "FeedsScreen")
 
 
 def _palette_options(palette: Any) -> list[Any]:
@@ -623,7 +625,7 @@ async def test_digest_screen_theme_pick_is_saved(digest_home: Paths, store: Stor
         screen = app.screen
         await wait_for(pilot, lambda: "One" in screen.query_one("#preview").text, what="preview")
         await pilot.press("t")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        await screen_is(pilot, app, "ChoiceModal")
         choices = app.screen.choices
         assert {"geekwire", "minimal", "plain"} <= set(choices)
         app.screen.query_one("#choices").highlighted = choices.index("plain")
@@ -674,7 +676,7 @@ async def test_build_then_send_after_confirming_the_recipients(digest_home: Path
         async with app.run_test(size=SIZE) as pilot:
             await built_digest_screen(pilot, app, 2)
             await pilot.press("s")
-            await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="confirmation")
+            await screen_is(pilot, app, "ConfirmModal")
             body = app.screen.body
             assert "ann@example.org" in body and "bob@example.org" in body and "cara@example.org" in body
             assert not recorder.received  # nothing goes out before the confirmation
@@ -763,6 +765,7 @@ async def test_long_list_scrolls_to_the_end_after_a_narrower_search(digest_home:
                        stories.scroll_offset.y + stories.scrollable_content_region.height >= 150, what="the end")
         await pilot.press("slash", *"kelp", "enter")
         # the ids change first; the virtual size follows at the next layout
+        await search_settled(pilot, app, "kelp")
         await wait_for(pilot, lambda: len(stories.ids) == 100 and stories.virtual_size.height == 100, what="search")
         height = stories.scrollable_content_region.height
         assert stories.max_scroll_y == 100 - height

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from feedserver import simple_rss
-from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, story_list, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, screen_is, story_list, wait_for
 
 from digest.core.paths import Paths
 from digest.core.store import Store
@@ -22,7 +22,7 @@ async def test_a_feed_added_in_the_tui_is_fetched_and_selected(digest_home: Path
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("a")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        await screen_is(pilot, app, "AddFeedModal")
         app.screen.query_one("#url").value = feed_server.url("/good.xml")
         await pilot.press("enter")
         await wait_for(pilot, lambda: store.feed_count() == 2, what="feed added")
@@ -45,7 +45,7 @@ async def test_sections_of_imported_feeds_are_offered_when_flagging(digest_home:
         await list_ready(pilot, app, 1)
         await wait_for(pilot, lambda: app.screen.query_one("#sidebar").feeds, what="the sidebar")
         await pilot.press("f")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        await screen_is(pilot, app, "ChoiceModal")
         modal: Any = app.screen
         assert "Ocean Farming" in modal.choices
         assert modal.choices[modal.query_one("#choices").highlighted] == "Ocean Farming"  # its own section
@@ -61,15 +61,15 @@ async def test_export_defaults_next_to_the_data_and_a_missing_file_is_one_line(d
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("F")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "FeedsScreen")
+        await screen_is(pilot, app, "FeedsScreen")
         await pilot.press("E")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptModal")
+        await screen_is(pilot, app, "PromptModal")
         box: Any = app.screen.query_one("#value")
         assert box.value == str(digest_home.data_dir / "feeds.opml")
         await pilot.press("enter")
         await wait_for(pilot, (digest_home.data_dir / "feeds.opml").exists, what="export")
         await pilot.press("i")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "PromptModal")
+        await screen_is(pilot, app, "PromptModal")
         missing = tmp_path / "nope.opml"
         app.screen.query_one("#value").value = str(missing)
         await pilot.press("enter")
@@ -192,7 +192,7 @@ async def test_brackets_in_headlines_feed_names_and_typed_urls_are_shown_as_writ
     async with app.run_test(size=SIZE, notifications=True) as pilot:  # toasts drawn, as in a terminal
         await list_ready(pilot, app, 1)
         await pilot.press("f")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal", what="the section question")
+        await screen_is(pilot, app, "ChoiceModal")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen.query(Toast), what="the toast drawn")
         await pilot.pause()
@@ -201,7 +201,7 @@ async def test_brackets_in_headlines_feed_names_and_typed_urls_are_shown_as_writ
         assert store.digest_items()[0].story.title == title
 
         await pilot.press("a")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        await screen_is(pilot, app, "AddFeedModal")
         app.screen.query_one("#url").value = "ftp://host/[/b]feed"
         await pilot.press("enter")
         error = app.screen.query_one("#error")

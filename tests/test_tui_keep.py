@@ -32,12 +32,12 @@ async def test_unflag_with_a_blurb_asks_first_and_undo_brings_it_back(digest_hom
     async with app.run_test(size=SIZE) as pilot:
         await list_ready(pilot, app, 2)
         await pilot.press("f")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal", what="the question")
+        await screen_is(pilot, app, "ConfirmModal")
         await pilot.press("n")  # no: nothing changes
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
         assert item_state(store) == before
         await pilot.press("space")  # the other flag key asks too
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmModal")
+        await screen_is(pilot, app, "ConfirmModal")
         await pilot.press("y")
         await wait_for(pilot, lambda: not store.get_story(ids[0]).flagged, what="unflagged")
         assert any("U undoes" in n for n in notes(app))

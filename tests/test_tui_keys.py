@@ -6,7 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, story_list, wait_for
+from helpers_tui import (
+    SIZE,
+    add_stories,
+    list_ready,
+    new_app,
+    notes,
+    open_digest_screen,
+    screen_is,
+    story_list,
+    wait_for,
+)
 
 from digest.cli import main
 from digest.core.config import Config
@@ -86,7 +96,7 @@ async def test_j_k_g_G_in_the_feeds_digest_help_and_sidebar(digest_home: Paths, 
         await wait_for(pilot, lambda: draft.cursor_row == 1)
         assert start is not None
         await pilot.press("escape", "question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await screen_is(pilot, app, "HelpScreen")
         help_pane: Any = app.screen.query_one("#help")
         await wait_for(pilot, lambda: help_pane.max_scroll_y > 0, what="a help longer than the screen")
         await pilot.press("G")
@@ -101,7 +111,7 @@ async def test_j_k_g_G_in_the_feeds_digest_help_and_sidebar(digest_home: Paths, 
         for binding_id in ("next_unread", "mark_read", "undo", "hide_read", "sort", "reader.back", "table.first"):
             assert binding_id in text
         await pilot.press("escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
         sidebar: Any = app.screen.query_one("#sidebar")
         sidebar.focus()
         await pilot.press("G")

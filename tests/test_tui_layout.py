@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, wait_for
+from helpers_tui import SIZE, add_stories, list_ready, new_app, notes, open_digest_screen, screen_is, wait_for
 from textual.geometry import Region
 from textual.widgets import Button, Static
 
@@ -32,7 +32,7 @@ async def test_edit_dialog_shows_save_and_its_hint(digest_home: Paths, store: St
     async with app.run_test(size=size) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("e")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        await screen_is(pilot, app, "EditModal")
         await pilot.pause()
         assert on_screen(app, app.screen.query_one("#save", Button))
         hint = app.screen.query_one(".dialog-help", Static)
@@ -41,7 +41,7 @@ async def test_edit_dialog_shows_save_and_its_hint(digest_home: Paths, store: St
         blurb = app.screen.query_one("#blurb")
         assert blurb.scrollable_content_region.height >= 4 and on_screen(app, blurb)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
 
 
 @pytest.mark.parametrize("size", SMALL, ids=["80x24", "60x20"])
@@ -51,12 +51,12 @@ async def test_add_dialog_shows_add_and_its_hint(digest_home: Paths, store: Stor
     async with app.run_test(size=size) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("a")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "AddFeedModal")
+        await screen_is(pilot, app, "AddFeedModal")
         await pilot.pause()
         assert on_screen(app, app.screen.query_one("#add", Button))
         assert on_screen(app, app.screen.query_one(".dialog-help", Static))
         await pilot.press("escape")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
 
 
 async def test_toasts_wait_for_a_dialog_and_esc_dismisses_them(digest_home: Paths, store: Store) -> None:
@@ -67,13 +67,13 @@ async def test_toasts_wait_for_a_dialog_and_esc_dismisses_them(digest_home: Path
         app.notify("Before the dialog", timeout=60)
         await wait_for(pilot, lambda: notes(app), what="the toast")
         await pilot.press("e")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        await screen_is(pilot, app, "EditModal")
         assert notes(app) == []  # what was up is gone: it would sit over the dialog
         app.notify("While the dialog is open", timeout=60)
         await pilot.pause()
         assert notes(app) == []
         await pilot.press("escape")  # the dialog's Esc, not the toasts'
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
         await wait_for(pilot, lambda: any("While the dialog is open" in n for n in notes(app)), what="held toast")
         await pilot.press("/")
         await pilot.press(*"zz")
@@ -88,7 +88,7 @@ async def test_help_is_not_covered_by_toasts(digest_home: Paths, store: Store) -
     async with app.run_test(size=(80, 24)) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await screen_is(pilot, app, "HelpScreen")
         app.notify("Refresh done", timeout=60)
         await pilot.pause()
         assert notes(app) == []
@@ -177,17 +177,17 @@ async def test_a_very_long_headline_leaves_the_dialogs_choices_and_hints_on_scre
     async with app.run_test(size=size) as pilot:
         await list_ready(pilot, app, 1)
         await pilot.press("f")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+        await screen_is(pilot, app, "ChoiceModal")
         await pilot.pause()
         note = str(app.screen.query_one(".dialog-note", Static).render())
         assert note.startswith("Huge word") and note.endswith("…") and len(note) <= 161
         choices = app.screen.query_one("#choices")
         assert on_screen(app, choices) and on_screen(app, app.screen.query_one(".dialog-help", Static))
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "MainScreen")
+        await screen_is(pilot, app, "MainScreen")
         assert store.digest_items()[0].story.title == title  # only the dialog's quote is cut
         await pilot.press("e")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "EditModal")
+        await screen_is(pilot, app, "EditModal")
         await pilot.pause()
         assert on_screen(app, app.screen.query_one("#save", Button))
         assert on_screen(app, app.screen.query_one(".dialog-help", Static))
