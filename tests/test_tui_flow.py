@@ -53,6 +53,36 @@ async def test_sections_of_imported_feeds_are_offered_when_flagging(digest_home:
         await wait_for(pilot, lambda: store.get_story(ids[0]).draft_section == "Ocean Farming")
 
 
+async def test_a_story_flagged_before_the_sidebar_has_loaded_is_offered_its_feeds_section(
+        digest_home: Paths, store: Store, monkeypatch: Any) -> None:
+    # The sections a story can be flagged into came from the sidebar's feeds: f pressed before the sidebar's
+    # first load (the first frames, a busy machine) offered "Top Stories" first and not the feed's own
+    # OPML folder at all. The sidebar's load is held back here, as a slow machine holds it back.
+    from digest.tui.screens.main import MainScreen
+
+    monkeypatch.setattr(MainScreen, "load_sidebar", lambda self: None)
+    ids = add_stories(store, "Kelp Weekly", ["Kelp story", "Kelp story two"], section="Ocean Farming")
+    app = new_app(store, digest_home)
+    async with app.run_test(size=SIZE) as pilot:
+        stories = await list_ready(pilot, app, 2)
+        assert not app.screen.query_one("#sidebar").feeds
+        first = stories.current_id
+        await pilot.press("f")
+        modal: Any = await screen_is(pilot, app, "ChoiceModal")
+        assert modal.choices[modal.query_one("#choices").highlighted] == "Ocean Farming"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: store.get_story(first).draft_section == "Ocean Farming")
+        # e (headline and blurb) on an unflagged story files it in the feed's section too
+        await pilot.press("down")
+        await wait_for(pilot, lambda: stories.current_id != first, what="the next story")
+        second = stories.current_id
+        await pilot.press("e")
+        await screen_is(pilot, app, "EditModal")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: store.get_story(second).draft_section == "Ocean Farming")
+        assert sorted(ids) == sorted([first, second])
+
+
 async def test_export_defaults_next_to_the_data_and_a_missing_file_is_one_line(digest_home: Paths,
                                                                               store: Store,
                                                                               tmp_path: Path) -> None:

@@ -71,8 +71,19 @@ class StoryActions:
                 if i.section.casefold() not in known}
         return names + sorted(used.values(), key=str.casefold)
 
-    def _default_section(self, story: Any) -> str:
+    def _flag_sections(self, story: Any) -> list[str]:
+        """The sections offered when flagging `story`: section_names(), and its feed's section, which
+        section_names() lacks while the sidebar has not yet loaded the feeds (a key pressed in the first
+        frames, or on a busy machine)."""
         sections = self.section_names()
+        own = story.feed_section
+        if own and own.casefold() not in {s.casefold() for s in sections}:
+            sections.append(own)
+        return sections
+
+    def _default_section(self, story: Any) -> str:
+        """The story's feed's section (as the section list spells it), else the first section."""
+        sections = self._flag_sections(story)
         for name in sections:
             if story.feed_section and name.casefold() == story.feed_section.casefold():
                 return name
@@ -106,7 +117,7 @@ class StoryActions:
             self._unflag(story)
             return
 
-        sections = self.section_names()
+        sections = self._flag_sections(story)
 
         def chosen(section: str | None) -> None:
             if section is None:
