@@ -55,9 +55,10 @@ async def test_sections_of_imported_feeds_are_offered_when_flagging(digest_home:
 
 async def test_a_story_flagged_before_the_sidebar_has_loaded_is_offered_its_feeds_section(
         digest_home: Paths, store: Store, monkeypatch: Any) -> None:
-    # The sections a story can be flagged into came from the sidebar's feeds: f pressed before the sidebar's
-    # first load (the first frames, a busy machine) offered "Top Stories" first and not the feed's own
-    # OPML folder at all. The sidebar's load is held back here, as a slow machine holds it back.
+    # The sections a story can be flagged into (and a new feed put in) came from the sidebar's feeds: f
+    # pressed before the sidebar's first load (the first frames, a busy machine) offered "Top Stories" first
+    # and not the feed's own OPML folder at all. The sidebar's load is held back here, as a slow machine
+    # holds it back.
     from digest.tui.screens.main import MainScreen
 
     monkeypatch.setattr(MainScreen, "load_sidebar", lambda self: None)
@@ -66,6 +67,13 @@ async def test_a_story_flagged_before_the_sidebar_has_loaded_is_offered_its_feed
     async with app.run_test(size=SIZE) as pilot:
         stories = await list_ready(pilot, app, 2)
         assert not app.screen.query_one("#sidebar").feeds
+        # the add-feed dialog offers the feeds' sections (asked before any story is in the draft, whose
+        # sections are offered too)
+        await pilot.press("a")
+        adding: Any = await screen_is(pilot, app, "AddFeedModal")
+        assert "Ocean Farming" in adding.sections
+        await pilot.press("escape")
+        await screen_is(pilot, app, "MainScreen")
         first = stories.current_id
         await pilot.press("f")
         modal: Any = await screen_is(pilot, app, "ChoiceModal")
