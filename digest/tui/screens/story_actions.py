@@ -73,19 +73,10 @@ class StoryActions:
                 if i.section.casefold() not in known}
         return names + sorted(used.values(), key=str.casefold)
 
-    def _flag_sections(self, story: Any) -> list[str]:
-        """The sections offered when flagging `story`: section_names(), and its feed's section, which
-        section_names() lacks while the sidebar has not yet loaded the feeds (a key pressed in the first
-        frames, or on a busy machine)."""
-        sections = self.section_names()
-        own = story.feed_section
-        if own and own.casefold() not in {s.casefold() for s in sections}:
-            sections.append(own)
-        return sections
-
-    def _default_section(self, story: Any) -> str:
+    def _default_section(self, story: Any, sections: list[str] | None = None) -> str:
         """The story's feed's section (as the section list spells it), else the first section."""
-        sections = self._flag_sections(story)
+        if sections is None:
+            sections = self.section_names()
         for name in sections:
             if story.feed_section and name.casefold() == story.feed_section.casefold():
                 return name
@@ -119,7 +110,7 @@ class StoryActions:
             self._unflag(story)
             return
 
-        sections = self._flag_sections(story)
+        sections = self.section_names()
 
         def chosen(section: str | None) -> None:
             if section is None:
@@ -129,7 +120,8 @@ class StoryActions:
             self._after_story_change(story.id)
 
         self._unless_sent(story, lambda: self.app.push_screen(
-            ChoiceModal("Flag into which section?", sections, self._default_section(story), note=brief(story.title)),
+            ChoiceModal("Flag into which section?", sections, self._default_section(story, sections),
+                        note=brief(story.title)),
             chosen,
         ))
 
